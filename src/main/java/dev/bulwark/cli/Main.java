@@ -1,0 +1,91 @@
+package dev.bulwark.cli;
+
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/** The `bulwark` command: runc's global flags, then a subcommand. */
+public final class Main {
+    public static final String VERSION = "0.1.0";
+    public static final String SPEC_VERSION = "1.2.0";
+
+    private static final Set<String> GLOBAL_VALUED = Set.of("root", "log", "log-format", "criu", "rootless");
+    private static final Set<String> GLOBAL_BOOL = Set.of("debug", "systemd-cgroup", "version", "v", "help", "h");
+
+    private Main() {}
+
+    static Map<String, Command> commands() {
+        Map<String, Command> c = new LinkedHashMap<>();
+        c.put("run", RunCommand::run);
+        c.put("spec", SpecCommand::run);
+        c.put("demo", DemoCommand::run);
+        c.put("audit", (g, a) -> dev.bulwark.audit.AuditCommand.run(g.root(), a));
+        return c;
+    }
+
+    public static void main(String[] argv) {
+        System.exit(execute(Arrays.asList(argv)));
+    }
+
+    public static int execute(List<String> argv) {
+        Globals globals = new Globals(Globals.DEFAULT_ROOT, null, "text", false, false);
+        Log log = new Log(globals);
+        try {
+            Args a = Args.parse(argv, GLOBAL_VALUED, GLOBAL_BOOL);
+            globals = new Globals(
+                    Path.of(a.get("root", Globals.DEFAULT_ROOT.toString())),
+                    a.get("log", null),
+                    a.get("log-format", "text"),
+                    a.flag("debug"),
+                    a.flag("systemd-cgroup"));
+            log = new Log(globals);
+            if (!globals.logFormat().equals("text") && !globals.logFormat().equals("json")) {
+                throw new CliException("--log-format must be text or json, not \"" + globals.logFormat() + "\"");
+            }
+            if (globals.systemdCgroup()) {
+                throw new CliException("--systemd-cgroup is not supported: Bulwark manages cgroupfs directly");
+            }
+            if (a.has("rootless") && !a.get("rootless", "").equals("false")) {
+                throw new CliException("--rootless is not supported yet; run as root");
+            }
+            if (a.flag("version") || a.flag("v")) {
+                System.out.println("bulwark version " + VERSION);
+                System.out.println("spec: " + SPEC_VERSION);
+                return 0;
+            }
+            List<String> rest = a.positional();
+            if (rest.isEmpty() || a.flag("help") || a.flag("h")) {
+                usage();
+                return rest.isEmpty() && !a.flag("help") && !a.flag("h") ? 1 : 0;
+            }
+            Command cmd = commands().get(rest.get(0));
+            if (cmd == null) {
+                throw new CliException("unknown command \"" + rest.get(0) + "\" (see bulwark --help)");
+            }
+            return cmd.run(globals, rest.subList(1, rest.size()));
+        } catch (Exception e) {
+            String msg = e.getMessage() == null ? e.toString() : e.getMessage();
+            log.error(msg);
+            System.err.println("bulwark: " + msg);
+            if (globals.debug()) {
+                e.printStackTrace();
+            }
+            return 1;
+        }
+    }
+
+    private static void usage() {
+        System.out.println("""
+                usage: bulwark [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND [ARGS]
+
+                commands:
+                  run --bundle DIR ID   run a container in the foreground and return its exit status
+                  spec                  write a hardened config.json into the current directory
+                  demo                  run the embedded default image and show its isolation beside the host's
+                  audit                 check this host's kernel and a container config for weaknesses
+                """);
+    }
+}
