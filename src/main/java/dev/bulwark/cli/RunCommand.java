@@ -1,11 +1,41 @@
 package dev.bulwark.cli;
 
+import dev.bulwark.runtime.Container;
+import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 
+/** `bulwark run [--bundle DIR] ID`: a foreground container; returns its exit status. */
 final class RunCommand {
+    private static final Set<String> VALUED = Set.of("bundle", "b", "pid-file", "console-socket", "preserve-fds");
+    private static final Set<String> BOOL = Set.of("detach", "d", "no-pivot", "no-new-keyring", "no-subreaper", "keep");
+
     private RunCommand() {}
 
-    static int run(Globals g, List<String> args) {
-        throw new UnsupportedOperationException("not implemented yet");
+    static int run(Globals g, List<String> argv) {
+        Args a = Args.parse(argv, VALUED, BOOL);
+        if (a.positional().size() != 1) {
+            throw new CliException("usage: bulwark run [--bundle DIR] ID");
+        }
+        if (a.flag("detach") || a.flag("d")) {
+            throw new CliException("run --detach is not supported in this version; use a foreground run");
+        }
+        if (a.has("console-socket")) {
+            throw new CliException("--console-socket is not supported in this version");
+        }
+        if (a.has("pid-file")) {
+            throw new CliException("run --pid-file is not supported in this version");
+        }
+        int preserve;
+        try {
+            preserve = Integer.parseInt(a.get("preserve-fds", "0"));
+        } catch (NumberFormatException e) {
+            throw new CliException("--preserve-fds takes a number, not \"" + a.get("preserve-fds", "") + "\"");
+        }
+        if (preserve < 0 || preserve > 1024) {
+            throw new CliException("--preserve-fds must be between 0 and 1024");
+        }
+        Path bundle = Path.of(a.get("bundle", a.get("b", "."))).toAbsolutePath().normalize();
+        return Container.run(g.root(), a.positional().get(0), bundle, preserve, a.flag("no-pivot"));
     }
 }

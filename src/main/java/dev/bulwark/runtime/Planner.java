@@ -1,0 +1,411 @@
+package dev.bulwark.runtime;
+
+import static dev.bulwark.runtime.MountOptions.MS_BIND;
+import static dev.bulwark.runtime.MountOptions.MS_NODEV;
+import static dev.bulwark.runtime.MountOptions.MS_NOEXEC;
+import static dev.bulwark.runtime.MountOptions.MS_NOSUID;
+import static dev.bulwark.runtime.MountOptions.MS_PRIVATE;
+import static dev.bulwark.runtime.MountOptions.MS_RDONLY;
+import static dev.bulwark.runtime.MountOptions.MS_REC;
+import static dev.bulwark.runtime.MountOptions.MS_SHARED;
+import static dev.bulwark.runtime.MountOptions.MS_SLAVE;
+import static dev.bulwark.runtime.MountOptions.MS_UNBINDABLE;
+import static dev.bulwark.runtime.MountOptions.MOUNT_ATTR_RDONLY;
+
+import dev.bulwark.spec.Spec;
+import dev.bulwark.spec.Spec.Device;
+import dev.bulwark.spec.Spec.IdMapping;
+import dev.bulwark.spec.Spec.Linux;
+import dev.bulwark.spec.Spec.Mount;
+import dev.bulwark.spec.Spec.Namespace;
+import dev.bulwark.spec.Spec.Process;
+import dev.bulwark.spec.Spec.Rlimit;
+import dev.bulwark.stage.Op;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Turns a validated config into the linear plan the stage executes. Every decision is made here:
+ * the order of operations, which devices are created or bound, how each mount option maps to
+ * flags, the capability masks, the ID maps. The order follows runc's, which the kernel dictates:
+ * mounts before pivot_root, sysctls before /proc/sys goes read-only, the bounding set before the
+ * user switch, capabilities after it, no_new_privs and seccomp last.
+ */
+public final class Planner {
+    /** runc's default devices: null, zero, full, random, urandom, tty. */
+    private static final List<Device> DEFAULT_DEVICES = List.of(
+            dev("/dev/null", 1, 3), dev("/dev/zero", 1, 5), dev("/dev/full", 1, 7),
+            dev("/dev/random", 1, 8), dev("/dev/urandom", 1, 9), dev("/dev/tty", 5, 0));
+
+    private static final int S_IFCHR = 0020000;
+    private static final int S_IFBLK = 0060000;
+    private static final int S_IFIFO = 0010000;
+
+    /** How the stage is asked to behave: run waits and returns the exit status. */
+    public enum Mode { RUN, CREATE }
+
+    public record Request(
+            Spec spec, Path bundle, Path stateDir, Mode mode, int preserveFds, boolean noPivot, List<String> cgroupProcs) {}
+
+    private final Request req;
+    private final HostInfo host;
+    private final List<Op> ops = new ArrayList<>();
+
+    private Planner(Request req, HostInfo host) {
+        this.req = req;
+        this.host = host;
+    }
+
+    public static List<Op> plan(Request req, HostInfo host) {
+        Validator.validate(req.spec(), req.bundle());
+        Planner p = new Planner(req, host);
+        p.build();
+        return List.copyOf(p.ops);
+    }
+
+    private static Device dev(String path, long major, long minor) {
+        return new Device("c", path, major, minor, java.util.Optional.of(0666), java.util.Optional.of(0L),
+                java.util.Optional.of(0L));
+    }
+
+    private void build() {
+        Spec spec = req.spec();
+        Process process = spec.process().orElseThrow();
+        Linux linux = spec.linux().orElseThrow();
+        Path state = req.stateDir();
+
+        // SETUP
+        ops.add(new Op.ErrorFile(state.resolve("stage-error").toString()));
+        ops.add(new Op.PidFile(state.resolve("pid").toString()));
+        if (req.mode() == Mode.RUN) {
+            ops.add(new Op.ControlFifo(state.resolve("control").toString()));
+        }
+        ops.add(new Op.Mode(req.mode() == Mode.RUN ? 0 : 1, req.mode() == Mode.RUN ? 1 : 0));
+        if (req.preserveFds() > 0) {
+            ops.add(new Op.PreserveFds(req.preserveFds()));
+        }
+
+        // PARENT: cgroups first so everything after is accounted; rlimits and oom_score_adj from
+        // the host, because a process in a new user namespace may not raise them.
+        for (String procs : req.cgroupProcs()) {
+            ops.add(new Op.CgroupJoin(procs));
+        }
+        process.oomScoreAdj().ifPresent(v -> ops.add(new Op.OomScoreAdj(v)));
+        for (Rlimit r : process.rlimits()) {
+            ops.add(new Op.Rlimit(Validator.RLIMITS.indexOf(r.type()), r.soft(), r.hard()));
+        }
+
+        // JOIN: other namespaces before the user namespace (joining it first would drop the
+        // host privileges needed to join namespaces the host owns).
+        long cloneFlags = 0;
+        boolean newUser = false;
+        boolean newTime = false;
+        Namespace userJoin = null;
+        for (Namespace n : linux.namespaces()) {
+            int flag = Namespaces.FLAGS.get(n.type());
+            if (!n.path().isEmpty()) {
+                if (n.type().equals("user")) {
+                    userJoin = n;
+                } else {
+                    ops.add(new Op.Setns(n.path(), flag));
+                }
+            } else if (flag == Namespaces.CLONE_NEWTIME) {
+                newTime = true;
+            } else {
+                cloneFlags |= flag;
+                newUser |= flag == Namespaces.CLONE_NEWUSER;
+            }
+        }
+        if (userJoin != null) {
+            ops.add(new Op.Setns(userJoin.path(), Namespaces.CLONE_NEWUSER));
+        }
+        if (newTime) {
+            StringBuilder sb = new StringBuilder();
+            linux.timeOffsets().forEach((clock, o) ->
+                    sb.append(clock).append(' ').append(o.secs()).append(' ').append(o.nanosecs()).append('\n'));
+            ops.add(new Op.Timens(sb.toString()));
+        }
+        ops.add(new Op.Clone(cloneFlags));
+
+        // MAP
+        if (newUser) {
+            ops.add(new Op.UidMap(mapContent(linux.uidMappings())));
+            ops.add(new Op.GidMap(mapContent(linux.gidMappings())));
+        }
+
+        // INIT
+        ops.add(new Op.Setsid());
+        if (newUser || userJoin != null) {
+            ops.add(new Op.BecomeRoot());
+        }
+        boolean newMount = Validator.newNamespace(linux, "mount");
+        if (newMount) {
+            rootfs(spec, linux, process, newUser);
+        }
+        if (!spec.hostname().isEmpty()) {
+            ops.add(new Op.Hostname(spec.hostname()));
+        }
+        if (!spec.domainname().isEmpty()) {
+            ops.add(new Op.Domainname(spec.domainname()));
+        }
+        if (newMount) {
+            linux.sysctl().forEach((k, v) -> ops.add(new Op.Write("/proc/sys/" + k.replace('.', '/'), v)));
+            for (String p : linux.readonlyPaths()) {
+                ops.add(new Op.Readonly(p));
+            }
+            for (String p : linux.maskedPaths()) {
+                ops.add(new Op.Mask(p));
+            }
+            if (spec.root().readonly()) {
+                ops.add(new Op.SetAttr("/", false, MOUNT_ATTR_RDONLY, 0, 0));
+            }
+        }
+        ops.add(new Op.Chdir(process.cwd()));
+        ops.add(new Op.Umask(process.user().umask().orElse(0022)));
+        linux.personality().ifPresent(p -> ops.add(new Op.Personality(p.domain().equals("LINUX32") ? 0x0008 : 0)));
+        credentials(process);
+        ops.add(new Op.Exec(pathOf(process.env()), process.args(), process.env()));
+    }
+
+    private static String mapContent(List<IdMapping> maps) {
+        StringBuilder sb = new StringBuilder();
+        for (IdMapping m : maps) {
+            sb.append(m.containerID()).append(' ').append(m.hostID()).append(' ').append(m.size()).append('\n');
+        }
+        return sb.toString();
+    }
+
+    private void rootfs(Spec spec, Linux linux, Process process, boolean newUser) {
+        // Keep host mount events out, and ours from reaching the host: rslave unless the config
+        // asks for private. (shared is applied to the new root after pivot_root, which refuses a
+        // shared parent.)
+        String rp = linux.rootfsPropagation();
+        ops.add(new Op.Propagation("/", (rp.endsWith("private") ? MS_PRIVATE : MS_SLAVE) | MS_REC));
+        Path rootPath = req.bundle().resolve(spec.root().path()).toAbsolutePath().normalize();
+        ops.add(new Op.Rootfs(rootPath.toString()));
+
+        boolean devTmpfs = false;
+        boolean hasPts = false;
+        boolean hasShm = false;
+        boolean devBound = false;
+        boolean newNet = Validator.newNamespace(linux, "network");
+        for (Mount m : spec.mounts()) {
+            String d = normalize(m.destination());
+            if (d.equals("/dev")) {
+                devTmpfs = !isBind(m);
+                devBound = isBind(m);
+            }
+            hasPts |= d.equals("/dev/pts");
+            hasShm |= d.equals("/dev/shm");
+        }
+        for (int i = 0; i < spec.mounts().size(); i++) {
+            Mount m = spec.mounts().get(i);
+            mount(m, "mounts[" + i + "].options", newUser, newNet, linux);
+            if (devTmpfs && normalize(m.destination()).equals("/dev")) {
+                // Docker's default /dev/pts and /dev/shm when a config mounts a fresh /dev without them.
+                if (!hasPts) {
+                    ops.add(new Op.Mkpath("/dev/pts", 1, 0755));
+                    ops.add(new Op.Mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+                            "newinstance,ptmxmode=0666,mode=0620" + (newUser ? "" : ",gid=5")));
+                }
+                if (!hasShm) {
+                    ops.add(new Op.Mkpath("/dev/shm", 1, 0755));
+                    ops.add(new Op.Mount("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV,
+                            "mode=1777,size=65536k"));
+                }
+            }
+        }
+        if (!devBound) {
+            devices(linux, newUser);
+            ops.add(new Op.Symlink("/proc/self/fd", "/dev/fd"));
+            ops.add(new Op.Symlink("/proc/self/fd/0", "/dev/stdin"));
+            ops.add(new Op.Symlink("/proc/self/fd/1", "/dev/stdout"));
+            ops.add(new Op.Symlink("/proc/self/fd/2", "/dev/stderr"));
+            ops.add(new Op.Symlink("pts/ptmx", "/dev/ptmx"));
+        }
+        ops.add(new Op.Mkpath(process.cwd(), 1, 0755));
+        ops.add(new Op.PivotRoot(req.noPivot()));
+        if (rp.endsWith("shared") || rp.endsWith("unbindable")) {
+            ops.add(new Op.SetAttr("/", rp.startsWith("r"), 0, 0, rp.endsWith("shared") ? MS_SHARED : MS_UNBINDABLE));
+        }
+    }
+
+    private static boolean isBind(Mount m) {
+        return m.type().equals("bind") || m.options().contains("bind") || m.options().contains("rbind");
+    }
+
+    private void mount(Mount m, String optPath, boolean newUser, boolean newNet, Linux linux) {
+        MountOptions o = MountOptions.parse(m.options(), optPath);
+        String dest = normalize(m.destination());
+        if (isBind(m)) {
+            Path src = req.bundle().resolve(m.source()).toAbsolutePath().normalize();
+            ops.add(new Op.Mkpath(dest, Files.isDirectory(src) ? 1 : 2, Files.isDirectory(src) ? 0755 : 0644));
+            ops.add(new Op.Bind(src.toString(), dest, o.recursive(), o.attrSet(), o.attrClr()));
+        } else if (m.type().equals("sysfs") && newUser && !newNet) {
+            // sysfs can only be mounted from a network namespace the user namespace owns; runc
+            // binds the host's /sys instead, read-only as asked.
+            ops.add(new Op.Mkpath(dest, 1, 0755));
+            ops.add(new Op.Bind("/sys", dest, true, o.attrSet(), o.attrClr()));
+        } else if (m.type().equals("cgroup") || m.type().equals("cgroup2")) {
+            cgroupMount(dest, o, linux);
+        } else {
+            ops.add(new Op.Mkpath(dest, 1, 0755));
+            ops.add(new Op.Mount(m.source().isEmpty() ? m.type() : m.source(), dest, m.type(), o.flags(), o.data()));
+        }
+        if (o.propagation() != 0) {
+            ops.add(new Op.SetAttr(dest, o.propagationRecursive(), 0, 0, o.propagation()));
+        }
+    }
+
+    /**
+     * The container's view of cgroupfs. With cgroup v2 it is one cgroup2 mount. With v1, as runc
+     * does: a tmpfs holding one mount per host hierarchy, each either a fresh cgroup mount (when
+     * the container has its own cgroup namespace, which then shows only its subtree) or a bind of
+     * the container's own cgroup directory.
+     */
+    private void cgroupMount(String dest, MountOptions o, Linux linux) {
+        long flags = o.flags() | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+        boolean newCgroupNs = Validator.newNamespace(linux, "cgroup");
+        List<HostInfo.CgroupMount> mounts = host.cgroupMounts().get();
+        ops.add(new Op.Mkpath(dest, 1, 0755));
+        boolean v2Only = mounts.stream().anyMatch(c -> c.fsType().equals("cgroup2") && c.mountPoint().equals("/sys/fs/cgroup"));
+        if (v2Only) {
+            if (newCgroupNs) {
+                ops.add(new Op.Mount("cgroup2", dest, "cgroup2", flags, ""));
+            } else {
+                ops.add(new Op.Bind("/sys/fs/cgroup" + ownCgroup("0", ""), dest, true, o.attrSet() | MountOptions.MOUNT_ATTR_NOSUID
+                        | MountOptions.MOUNT_ATTR_NODEV | MountOptions.MOUNT_ATTR_NOEXEC, o.attrClr()));
+            }
+            return;
+        }
+        ops.add(new Op.Mount("tmpfs", dest, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755"));
+        for (HostInfo.CgroupMount c : mounts) {
+            if (c.mountPoint().equals("/sys/fs/cgroup")) {
+                continue;
+            }
+            String name = c.mountPoint().substring(c.mountPoint().lastIndexOf('/') + 1);
+            String sub = dest + "/" + name;
+            ops.add(new Op.Mkpath(sub, 1, 0755));
+            List<String> controllers = new ArrayList<>();
+            for (String s : c.superOptions().split(",")) {
+                if (!s.equals("rw") && !s.equals("ro")) {
+                    controllers.add(s);
+                }
+            }
+            if (newCgroupNs) {
+                String data = String.join(",", controllers);
+                if (c.fsType().equals("cgroup") && controllers.stream().allMatch(s -> s.startsWith("name="))) {
+                    data = "none," + data;
+                }
+                ops.add(new Op.Mount("cgroup", sub, c.fsType(), flags, c.fsType().equals("cgroup2") ? "" : data));
+            } else {
+                String key = c.fsType().equals("cgroup2") ? "" : String.join(",", controllers);
+                ops.add(new Op.Bind(c.mountPoint() + ownCgroup(c.fsType().equals("cgroup2") ? "0" : null, key), sub, true,
+                        o.attrSet() | MountOptions.MOUNT_ATTR_NOSUID | MountOptions.MOUNT_ATTR_NODEV
+                                | MountOptions.MOUNT_ATTR_NOEXEC, o.attrClr()));
+            }
+        }
+        if ((o.flags() & MS_RDONLY) != 0) {
+            ops.add(new Op.SetAttr(dest, false, MOUNT_ATTR_RDONLY, 0, 0));
+        }
+    }
+
+    /** This process's cgroup path in a hierarchy, from /proc/self/cgroup ("id:controllers:path"). */
+    private String ownCgroup(String id, String controllers) {
+        for (String line : host.ownCgroups().get()) {
+            String[] f = line.split(":", 3);
+            if (f.length == 3 && (id != null ? f[0].equals(id) : f[1].equals(controllers))) {
+                return f[2].equals("/") ? "" : f[2];
+            }
+        }
+        return "";
+    }
+
+    private void devices(Linux linux, boolean newUser) {
+        Map<String, Device> all = new java.util.LinkedHashMap<>();
+        for (Device d : DEFAULT_DEVICES) {
+            all.put(d.path(), d);
+        }
+        for (Device d : linux.devices()) {
+            all.put(normalize(d.path()), d);
+        }
+        for (Device d : all.values()) {
+            String path = normalize(d.path());
+            if (newUser) {
+                // mknod is not allowed in a user namespace; bind the host's node instead, as runc does.
+                ops.add(new Op.Mkpath(path, 2, 0644));
+                ops.add(new Op.Bind(path, path, false, 0, 0));
+            } else {
+                int type = switch (d.type()) {
+                    case "b" -> S_IFBLK;
+                    case "p" -> S_IFIFO;
+                    default -> S_IFCHR;
+                };
+                String parent = path.substring(0, path.lastIndexOf('/'));
+                if (!parent.equals("/dev")) {
+                    ops.add(new Op.Mkpath(parent, 1, 0755));
+                }
+                ops.add(new Op.Mknod(path, type | d.fileMode().orElse(0666), makedev(d.major(), d.minor()),
+                        d.uid().orElse(0L), d.gid().orElse(0L)));
+            }
+        }
+    }
+
+    /** The kernel's new_encode_dev layout, as glibc's makedev. */
+    static long makedev(long major, long minor) {
+        return ((major & 0xfffff000L) << 32) | ((major & 0xfffL) << 8) | ((minor & 0xffffff00L) << 12) | (minor & 0xffL);
+    }
+
+    private void credentials(Process process) {
+        Spec.User user = process.user();
+        long bounding = 0;
+        long effective = 0;
+        long permitted = 0;
+        long inheritable = 0;
+        long ambient = 0;
+        if (process.capabilities().isPresent()) {
+            Spec.Capabilities c = process.capabilities().get();
+            bounding = supported(Validator.caps(c.bounding(), ""));
+            effective = supported(Validator.caps(c.effective(), ""));
+            permitted = supported(Validator.caps(c.permitted(), ""));
+            inheritable = supported(Validator.caps(c.inheritable(), ""));
+            ambient = supported(Validator.caps(c.ambient(), ""));
+        }
+        ops.add(new Op.CapsBounding(bounding, host.capLastCap()));
+        ops.add(new Op.SetUser(user.uid(), user.gid(), user.additionalGids()));
+        ops.add(new Op.Caps(effective, permitted, inheritable, ambient));
+        if (process.noNewPrivileges()) {
+            ops.add(new Op.NoNewPrivs());
+        }
+    }
+
+    /** Capabilities this kernel does not know cannot be granted; runc drops them too. */
+    private long supported(long mask) {
+        return host.capLastCap() >= 63 ? mask : mask & ((1L << (host.capLastCap() + 1)) - 1);
+    }
+
+    private static String pathOf(List<String> env) {
+        String path = "";
+        for (String e : env) {
+            if (e.startsWith("PATH=")) {
+                path = e.substring(5);
+            }
+        }
+        return path;
+    }
+
+    /** "/a//b/./c/" to "/a/b/c"; ".." stays and is resolved by the stage inside the root. */
+    static String normalize(String p) {
+        StringBuilder sb = new StringBuilder();
+        for (String part : p.split("/")) {
+            if (part.isEmpty() || part.equals(".")) {
+                continue;
+            }
+            sb.append('/').append(part);
+        }
+        return sb.isEmpty() ? "/" : sb.toString();
+    }
+}

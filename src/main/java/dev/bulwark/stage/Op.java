@@ -1,0 +1,225 @@
+package dev.bulwark.stage;
+
+import java.util.List;
+
+/**
+ * One operation of a plan, as src/main/c/plan.h defines it. The opcode and field order of each
+ * record must match the stage's schema table; {@link PlanEncoder} writes them in that order.
+ * Paths "in root" are resolved by the stage beneath the container's root (openat2
+ * RESOLVE_IN_ROOT), so no symlink or ".." in an image can lead out of it.
+ */
+public sealed interface Op {
+    int code();
+
+    /** Phases in plan order: SETUP, PARENT, JOIN, MAP, INIT. */
+    int phase();
+
+    int SETUP = 0;
+    int PARENT = 1;
+    int JOIN = 2;
+    int MAP = 3;
+    int INIT = 4;
+
+    // SETUP (the stage's main process)
+    record ErrorFile(String path) implements Op {
+        public int code() { return 1; }
+        public int phase() { return SETUP; }
+    }
+
+    record PidFile(String path) implements Op {
+        public int code() { return 2; }
+        public int phase() { return SETUP; }
+    }
+
+    record ControlFifo(String path) implements Op {
+        public int code() { return 3; }
+        public int phase() { return SETUP; }
+    }
+
+    /** mode 0: run (wait, forward signals, return the status); 1: create. flags bit 0: subreaper. */
+    record Mode(int mode, int flags) implements Op {
+        public int code() { return 4; }
+        public int phase() { return SETUP; }
+    }
+
+    record PreserveFds(int count) implements Op {
+        public int code() { return 5; }
+        public int phase() { return SETUP; }
+    }
+
+    // PARENT (applied by the main process to the first child)
+    record CgroupJoin(String procsFile) implements Op {
+        public int code() { return 10; }
+        public int phase() { return PARENT; }
+    }
+
+    record OomScoreAdj(int value) implements Op {
+        public int code() { return 11; }
+        public int phase() { return PARENT; }
+    }
+
+    record Rlimit(int resource, long soft, long hard) implements Op {
+        public int code() { return 12; }
+        public int phase() { return PARENT; }
+    }
+
+    // JOIN (the first child)
+    record Setns(String path, int nstype) implements Op {
+        public int code() { return 20; }
+        public int phase() { return JOIN; }
+    }
+
+    record Timens(String offsets) implements Op {
+        public int code() { return 21; }
+        public int phase() { return JOIN; }
+    }
+
+    record Clone(long flags) implements Op {
+        public int code() { return 22; }
+        public int phase() { return JOIN; }
+    }
+
+    // MAP (the main process, on the container's init)
+    record UidMap(String content) implements Op {
+        public int code() { return 30; }
+        public int phase() { return MAP; }
+    }
+
+    record GidMap(String content) implements Op {
+        public int code() { return 31; }
+        public int phase() { return MAP; }
+    }
+
+    // INIT (the container's init)
+    record Setsid() implements Op {
+        public int code() { return 40; }
+        public int phase() { return INIT; }
+    }
+
+    record BecomeRoot() implements Op {
+        public int code() { return 41; }
+        public int phase() { return INIT; }
+    }
+
+    record Hostname(String name) implements Op {
+        public int code() { return 42; }
+        public int phase() { return INIT; }
+    }
+
+    record Domainname(String name) implements Op {
+        public int code() { return 43; }
+        public int phase() { return INIT; }
+    }
+
+    /** mount(NULL, path, NULL, flags) with MS_* propagation flags; path is not in root. */
+    record Propagation(String path, long flags) implements Op {
+        public int code() { return 44; }
+        public int phase() { return INIT; }
+    }
+
+    record Rootfs(String hostPath) implements Op {
+        public int code() { return 45; }
+        public int phase() { return INIT; }
+    }
+
+    /** kind 1: directory, 2: file. */
+    record Mkpath(String path, int kind, int mode) implements Op {
+        public int code() { return 46; }
+        public int phase() { return INIT; }
+    }
+
+    record Mount(String source, String path, String fstype, long flags, String data) implements Op {
+        public int code() { return 47; }
+        public int phase() { return INIT; }
+    }
+
+    record Bind(String source, String path, boolean recursive, long attrSet, long attrClr) implements Op {
+        public int code() { return 48; }
+        public int phase() { return INIT; }
+    }
+
+    record SetAttr(String path, boolean recursive, long attrSet, long attrClr, long propagation) implements Op {
+        public int code() { return 49; }
+        public int phase() { return INIT; }
+    }
+
+    record Mknod(String path, int mode, long dev, long uid, long gid) implements Op {
+        public int code() { return 50; }
+        public int phase() { return INIT; }
+    }
+
+    record Symlink(String target, String path) implements Op {
+        public int code() { return 51; }
+        public int phase() { return INIT; }
+    }
+
+    record PivotRoot(boolean noPivot) implements Op {
+        public int code() { return 52; }
+        public int phase() { return INIT; }
+    }
+
+    record Mask(String path) implements Op {
+        public int code() { return 53; }
+        public int phase() { return INIT; }
+    }
+
+    record Readonly(String path) implements Op {
+        public int code() { return 54; }
+        public int phase() { return INIT; }
+    }
+
+    record Write(String path, String content) implements Op {
+        public int code() { return 55; }
+        public int phase() { return INIT; }
+    }
+
+    record Chdir(String path) implements Op {
+        public int code() { return 56; }
+        public int phase() { return INIT; }
+    }
+
+    record Umask(int mask) implements Op {
+        public int code() { return 57; }
+        public int phase() { return INIT; }
+    }
+
+    record NoNewPrivs() implements Op {
+        public int code() { return 58; }
+        public int phase() { return INIT; }
+    }
+
+    record CapsBounding(long keep, int lastCap) implements Op {
+        public int code() { return 59; }
+        public int phase() { return INIT; }
+    }
+
+    record SetUser(long uid, long gid, List<Long> additionalGids) implements Op {
+        public int code() { return 60; }
+        public int phase() { return INIT; }
+    }
+
+    record Caps(long effective, long permitted, long inheritable, long ambient) implements Op {
+        public int code() { return 61; }
+        public int phase() { return INIT; }
+    }
+
+    record Seccomp(int flags, byte[] filter, boolean listener) implements Op {
+        public int code() { return 62; }
+        public int phase() { return INIT; }
+    }
+
+    record Personality(int persona) implements Op {
+        public int code() { return 63; }
+        public int phase() { return INIT; }
+    }
+
+    record Exec(String path, List<String> argv, List<String> envp) implements Op {
+        public int code() { return 64; }
+        public int phase() { return INIT; }
+    }
+
+    record WaitFifo(String hostPath) implements Op {
+        public int code() { return 65; }
+        public int phase() { return INIT; }
+    }
+}
