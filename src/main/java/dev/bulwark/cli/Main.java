@@ -23,6 +23,7 @@ public final class Main {
         c.put("spec", SpecCommand::run);
         c.put("demo", DemoCommand::run);
         c.put("audit", (g, a) -> dev.bulwark.audit.AuditCommand.run(g.root(), a));
+        c.put("__train", TrainCommand::run);
         return c;
     }
 

@@ -50,13 +50,16 @@ public final class Container {
         try {
             state.writeAtomically("plan", plan);
             state.writeState(spec.ociVersion(), "creating", 0, bundle, spec.annotations());
+            // Handlers first: a signal that arrives once the container runs must be forwarded,
+            // not end this JVM and orphan the container.
+            SignalForwarder.install(state.dir().resolve("control"));
             Process p;
             try {
                 p = new ProcessBuilder(stage.toString(), state.dir().resolve("plan").toString()).inheritIO().start();
             } catch (IOException e) {
+                SignalForwarder.uninstall();
                 throw new RuntimeFailure("start the stage " + stage + ": " + e.getMessage(), e);
             }
-            SignalForwarder.install(state.dir().resolve("control"));
             int code;
             while (true) {
                 try {

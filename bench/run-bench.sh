@@ -1,0 +1,57 @@
+#!/bin/bash
+# Container start-to-exit latency: `bulwark run`, `runc run` and `crun run` on the same bundle
+# (/bin/true from busybox, the config `bulwark spec` writes), interleaved, N runs each.
+# Prints milliseconds per container and the ratios. Needs root; installs runc/crun if missing.
+set -euo pipefail
+N=${N:-50}
+# crun 1.8 (Debian 12) refuses hosts with cgroup v1 plus a cgroup2 mount ("hybrid"). All three
+# runtimes therefore run in one private mount namespace where the empty cgroup2 hierarchy is
+# detached; nothing else differs, and the host's mounts are untouched.
+if [ -z "${BULWARK_BENCH_NS:-}" ]; then
+    exec unshare -m --propagation private env BULWARK_BENCH_NS=1 "$0" "$@"
+fi
+if mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified; fi
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/scripts/env.sh"
+ensure_packages runc crun busybox-static
+"$here/bulwark" --version >/dev/null   # builds on first use
+
+work=$(mktemp -d /tmp/bulwark-bench.XXXXXX)
+cleanup() { rm -rf "$work"; }
+trap cleanup EXIT
+mkdir -p "$work/bundle/rootfs/bin"
+cp /bin/busybox "$work/bundle/rootfs/bin/busybox"
+ln -s busybox "$work/bundle/rootfs/bin/true"
+"$here/bulwark" spec --bundle "$work/bundle"
+sed -i 's|^\(\t*\)"sh"$|\1"/bin/true"|' "$work/bundle/config.json"
+# crun 1.8 knows runtime-spec versions up to 1.0.x; the config uses nothing newer.
+sed -i 's|"ociVersion": "1.2.0"|"ociVersion": "1.0.2"|' "$work/bundle/config.json"
+grep -q '"/bin/true"' "$work/bundle/config.json"
+
+declare -A total
+runtimes=(bulwark runc crun)
+cmd() {
+    case "$1" in
+        bulwark) echo "$here/bulwark --root $work/state-bulwark" ;;
+        runc) echo "runc --root $work/state-runc" ;;
+        crun) echo "crun --root $work/state-crun" ;;
+    esac
+}
+for rt in "${runtimes[@]}"; do
+    total[$rt]=0
+    $(cmd "$rt") run --bundle "$work/bundle" "warmup-$rt" >/dev/null   # page cache, AOT cache
+done
+for i in $(seq 1 "$N"); do
+    for rt in "${runtimes[@]}"; do
+        t0=$(date +%s%N)
+        $(cmd "$rt") run --bundle "$work/bundle" "bench-$i" >/dev/null
+        t1=$(date +%s%N)
+        total[$rt]=$(( ${total[$rt]} + t1 - t0 ))
+    done
+done
+echo "container run (/bin/true), $N runs each, interleaved:"
+for rt in "${runtimes[@]}"; do
+    awk -v n="$N" -v t="${total[$rt]}" -v rt="$rt" 'BEGIN { printf "  %-8s %7.1f ms per container\n", rt, t / n / 1e6 }'
+done
+awk -v b="${total[bulwark]}" -v r="${total[runc]}" -v c="${total[crun]}" \
+    'BEGIN { printf "  bulwark/runc = %.2f   bulwark/crun = %.2f\n", b / r, b / c }'

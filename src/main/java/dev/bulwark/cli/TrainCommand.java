@@ -1,0 +1,54 @@
+package dev.bulwark.cli;
+
+import dev.bulwark.json.Json;
+import dev.bulwark.runtime.Container;
+import dev.bulwark.runtime.DefaultSpec;
+import dev.bulwark.runtime.HostInfo;
+import dev.bulwark.runtime.Planner;
+import dev.bulwark.runtime.StateDir;
+import dev.bulwark.stage.PlanEncoder;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * `bulwark __train`: the workload the build runs to make the AOT cache. It walks the per-container
+ * path without starting a container (the build need not be root): read and validate a config,
+ * plan it, encode the plan, write state files, spawn a process and parse flags.
+ */
+final class TrainCommand {
+    private TrainCommand() {}
+
+    static int run(Globals g, List<String> argv) throws IOException, InterruptedException {
+        Path tmp = Files.createTempDirectory("bulwark-train");
+        try {
+            Path rootfs = Files.createDirectories(tmp.resolve("bundle/rootfs"));
+            Path bundle = rootfs.getParent();
+            Files.writeString(bundle.resolve("config.json"), Json.writePretty(DefaultSpec.build(List.of("true"), "rootfs")));
+            for (int i = 0; i < 3; i++) {
+                var spec = Container.readConfig(bundle);
+                var ops = Planner.plan(new Planner.Request(spec, bundle, tmp.resolve("state/x"), Planner.Mode.RUN, 0,
+                        false, List.of()), HostInfo.read());
+                PlanEncoder.encode(ops);
+            }
+            Args.parse(List.of("--bundle", bundle.toString(), "x"), java.util.Set.of("bundle"), java.util.Set.of());
+            StateDir s = StateDir.create(tmp.resolve("state"), "x");
+            s.writeAtomically("plan", new byte[] {1});
+            s.writeState("1.2.0", "creating", 0, bundle, java.util.Map.of());
+            Files.readString(tmp.resolve("state/x/state.json"));
+            s.remove();
+            new ProcessBuilder("true").inheritIO().start().waitFor();
+            new sun.misc.Signal("INT");
+            return 0;
+        } finally {
+            try (Stream<Path> w = Files.walk(tmp)) {
+                for (Path p : (Iterable<Path>) w.sorted(Comparator.reverseOrder())::iterator) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        }
+    }
+}

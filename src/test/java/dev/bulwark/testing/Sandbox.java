@@ -1,0 +1,154 @@
+package dev.bulwark.testing;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.bulwark.json.Json;
+import dev.bulwark.runtime.DefaultSpec;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One test's world: a temporary state root and bundle over a shared busybox rootfs, a mutable
+ * config starting from `bulwark spec`'s, and a runner for the real CLI in its own JVM. close()
+ * fails the test if anything is left behind: a state directory, a mount, a process.
+ */
+public final class Sandbox implements AutoCloseable {
+    public record Result(int exit, String out, String err) {
+        public String all() {
+            return out + err;
+        }
+    }
+
+    private final Path dir;
+    private final Path stateRoot;
+    private final Path bundle;
+    private final Path rootfs;
+    public final Map<String, Object> config;
+
+    @SuppressWarnings("unchecked")
+    public Sandbox(Path rootfs) throws IOException {
+        this.dir = Files.createTempDirectory("bulwark-test");
+        this.stateRoot = dir.resolve("state");
+        this.bundle = Files.createDirectories(dir.resolve("bundle"));
+        this.rootfs = rootfs;
+        this.config = (Map<String, Object>) MutableJson.from(DefaultSpec.build(List.of("true"), rootfs.toString()));
+        env().add("HOME=/root");
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    public Path bundle() {
+        return bundle;
+    }
+
+    public Path stateRoot() {
+        return stateRoot;
+    }
+
+    @SuppressWarnings("unchecked")
+    public Map<String, Object> process() {
+        return (Map<String, Object>) config.get("process");
+    }
+
+    @SuppressWarnings("unchecked")
+    public Map<String, Object> linux() {
+        return (Map<String, Object>) config.get("linux");
+    }
+
+    @SuppressWarnings("unchecked")
+    public List<Object> env() {
+        return (List<Object>) process().get("env");
+    }
+
+    @SuppressWarnings("unchecked")
+    public List<Object> mounts() {
+        return (List<Object>) config.get("mounts");
+    }
+
+    @SuppressWarnings("unchecked")
+    public List<Object> namespaces() {
+        return (List<Object>) linux().get("namespaces");
+    }
+
+    public void writeConfig() throws IOException {
+        Files.writeString(bundle.resolve("config.json"), Json.writePretty(MutableJson.to(config)));
+    }
+
+    /** Runs `sh -c script` in the container and waits for it. */
+    public Result sh(String script) throws Exception {
+        process().put("args", new ArrayList<>(List.of("sh", "-c", script)));
+        return run("c" + Long.toHexString(System.nanoTime()));
+    }
+
+    public Result run(String id) throws Exception {
+        writeConfig();
+        Process p = start(id);
+        return finish(p);
+    }
+
+    public Process start(String id) throws IOException {
+        return new ProcessBuilder(cli("--root", stateRoot.toString(), "run", "--bundle", bundle.toString(), id))
+                .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+                .start();
+    }
+
+    public static List<String> cli(String... args) {
+        List<String> cmd = new ArrayList<>(List.of(TestEnv.java().toString(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                "-Dbulwark.stage=" + TestEnv.nativeDir().resolve("bulwark-stage"),
+                "-cp", TestEnv.classesDir().toString(), "dev.bulwark.cli.Main"));
+        cmd.addAll(List.of(args));
+        return cmd;
+    }
+
+    public static Result finish(Process p) throws Exception {
+        var out = p.getInputStream();
+        var err = p.getErrorStream();
+        var outText = java.util.concurrent.CompletableFuture.supplyAsync(() -> read(out));
+        var errText = java.util.concurrent.CompletableFuture.supplyAsync(() -> read(err));
+        if (!p.waitFor(60, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError("the runtime did not finish within 60 s");
+        }
+        // A container that outlived its runtime would hold the pipes open: fail instead of hanging.
+        return new Result(p.exitValue(), outText.get(30, TimeUnit.SECONDS), errText.get(30, TimeUnit.SECONDS));
+    }
+
+    private static String read(java.io.InputStream in) {
+        try {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            return "<" + e + ">";
+        }
+    }
+
+    /** True when nothing of this sandbox's containers remains (state dirs, mounts, processes). */
+    public void assertNothingLeft() throws IOException {
+        if (Files.exists(stateRoot)) {
+            try (var s = Files.list(stateRoot)) {
+                assertEquals(List.of(), s.toList(), "state directories left behind");
+            }
+        }
+        assertEquals(List.of(), TestEnv.mountsUnder(dir), "mounts left behind");
+        assertEquals(List.of(), TestEnv.mountsUnder(rootfs), "mounts left behind in the rootfs");
+        assertEquals(List.of(), TestEnv.processesUnder(rootfs), "container processes left behind");
+    }
+
+    @Override
+    public void close() throws IOException {
+        try {
+            assertNothingLeft();
+        } finally {
+            TestEnv.deleteTree(dir);
+        }
+        assertTrue(!Files.exists(dir));
+    }
+}

@@ -1,0 +1,98 @@
+package dev.bulwark.testing;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+
+/** Facts about the test machine and the build under test. */
+public final class TestEnv {
+    private TestEnv() {}
+
+    public static boolean isRoot() {
+        try {
+            return Files.readString(Path.of("/proc/self/status")).lines()
+                    .anyMatch(l -> l.startsWith("Uid:") && l.split("\\s+")[1].equals("0"));
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    public static Path nativeDir() {
+        return Path.of(System.getProperty("bulwark.native.dir", "target/native")).toAbsolutePath();
+    }
+
+    public static Path classesDir() {
+        return Path.of(System.getProperty("bulwark.classes.dir", "target/classes")).toAbsolutePath();
+    }
+
+    public static Path sourceDir() {
+        return Path.of(System.getProperty("bulwark.source.dir", ".")).toAbsolutePath();
+    }
+
+    public static Path java() {
+        return Path.of(System.getProperty("java.home"), "bin", "java");
+    }
+
+    public static String readProc(Path p) throws IOException {
+        try (InputStream in = Files.newInputStream(p)) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    /** Mount points (field 5 of mountinfo) under a directory: a leak if any remain after a test. */
+    public static List<String> mountsUnder(Path dir) throws IOException {
+        List<String> out = new ArrayList<>();
+        String prefix = dir.toAbsolutePath().toString();
+        for (String line : readProc(Path.of("/proc/self/mountinfo")).split("\n")) {
+            String[] f = line.split(" ");
+            if (f.length > 4 && f[4].startsWith(prefix)) {
+                out.add(f[4]);
+            }
+        }
+        return out;
+    }
+
+    /** PIDs whose root or cwd is under a directory: container processes that outlived their test. */
+    public static List<Long> processesUnder(Path dir) {
+        List<Long> out = new ArrayList<>();
+        String prefix = dir.toAbsolutePath().toString();
+        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+            for (Path p : (Iterable<Path>) procs::iterator) {
+                String name = p.getFileName().toString();
+                if (!name.chars().allMatch(Character::isDigit)) {
+                    continue;
+                }
+                for (String link : List.of("root", "cwd")) {
+                    try {
+                        if (Files.readSymbolicLink(p.resolve(link)).toString().startsWith(prefix)) {
+                            out.add(Long.parseLong(name));
+                            break;
+                        }
+                    } catch (IOException | UnsupportedOperationException e) {
+                        // gone or not ours to read
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        return out;
+    }
+
+    public static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> w = Files.walk(dir)) {
+            for (Path p : (Iterable<Path>) w.sorted(Comparator.reverseOrder())::iterator) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+}
