@@ -9,11 +9,17 @@ import java.util.List;
 /**
  * linux.resources.devices, checked and translated for both cgroup versions.
  *
- * <p>Meaning (the same on v1 and v2): access starts denied for every device; the rules apply in
- * order and, for any access, the last rule that matches it decides. An allow rule matches an
- * access when all requested permissions are in its access string; a deny rule matches when any
- * requested permission is in it. A rule of type "a" with no major and minor and access "rwm"
- * matches everything, so it resets the list.
+ * <p>Meaning, the same on v1 and v2, is that of the v1 devices controller: access starts denied
+ * for every device; a rule of type "a" with no device numbers and access "rwm" resets everything
+ * to allowed or denied; any other rule that differs from the current default adds an exception
+ * (merged with an exception for exactly the same type and numbers), and one that agrees with the
+ * default takes its access bits out of the exception with exactly the same type and numbers. An
+ * access to an allowed-by-exception device must be covered by one exception; an access to a
+ * denied-by-exception device is refused if any of its bits is named.
+ *
+ * <p>The v1 kernel cannot deny part of an earlier wider allow (or allow part of an earlier wider
+ * deny): such a rule would silently do nothing there. It is refused instead, on both versions, so
+ * a config means the same everywhere. On v2 the final state becomes a BPF device program.
  */
 public final class DeviceRules {
     /** Device types and access bits as struct bpf_cgroup_dev_ctx carries them (include/uapi/linux/bpf.h). */
@@ -22,10 +28,6 @@ public final class DeviceRules {
 
     /** One checked rule; major and minor are -1 for a wildcard, type is 'a', 'b' or 'c', access a mask of ACC_*. */
     record Rule(boolean allow, char type, long major, long minor, int access) {
-        boolean matchesAll() {
-            return type == 'a' && major < 0 && minor < 0 && access == ACC_ALL;
-        }
-
         String v1Line(char t) {
             return t + " " + (major < 0 ? "*" : Long.toString(major)) + ":" + (minor < 0 ? "*" : Long.toString(minor))
                     + " " + accessString(access);
@@ -92,19 +94,26 @@ public final class DeviceRules {
     /** A v1 write: a line for devices.allow or devices.deny. */
     public record V1Write(String file, String line, String setting) {}
 
+    /** The result of applying all rules: the default and the exceptions to it. */
+    record State(boolean defaultAllow, List<Rule> exceptions) {}
+
     /**
      * The writes that give a v1 devices cgroup this meaning: first "a" to devices.deny (deny
-     * everything), then each rule, a rule of type "a" with a device number becoming one line for
+     * everything), then each rule; a rule of type "a" with device numbers becomes one line for
      * "b" and one for "c" (the kernel reads any line starting with "a" as all devices).
-     *
-     * <p>The v1 kernel keeps a default (allow or deny) and a list of exceptions, and a rule that
-     * agrees with the default only removes an exception with exactly the same type and numbers.
-     * So it cannot deny part of an earlier wider allow (or allow part of an earlier wider deny):
-     * such a rule would be silently ineffective there, and is refused instead.
      */
     public List<V1Write> v1Writes() {
         List<V1Write> out = new ArrayList<>();
         out.add(new V1Write("devices.deny", "a", "linux.resources.devices"));
+        emulate(out);
+        return out;
+    }
+
+    State state() {
+        return emulate(new ArrayList<>());
+    }
+
+    private State emulate(List<V1Write> out) {
         boolean defaultAllow = false;
         List<Rule> exceptions = new ArrayList<>();
         for (int i = 0; i < rules.size(); i++) {
@@ -113,8 +122,8 @@ public final class DeviceRules {
             String file = r.allow() ? "devices.allow" : "devices.deny";
             if (r.type() == 'a' && r.major() < 0 && r.minor() < 0) {
                 if (r.access() != ACC_ALL) {
-                    throw new CgroupException(at + ": cgroup v1 cannot " + (r.allow() ? "allow" : "deny")
-                            + " \"" + accessString(r.access()) + "\" on all devices, only all of \"rwm\"");
+                    throw new CgroupException(at + ": cannot " + (r.allow() ? "allow" : "deny")
+                            + " only \"" + accessString(r.access()) + "\" on all devices (cgroup v1 resets all of \"rwm\")");
                 }
                 out.add(new V1Write(file, "a", at));
                 defaultAllow = r.allow();
@@ -124,27 +133,34 @@ public final class DeviceRules {
             List<Character> types = r.type() == 'a' ? List.of('b', 'c') : List.of(r.type());
             for (char t : types) {
                 Rule typed = new Rule(r.allow(), t, r.major(), r.minor(), r.access());
-                if (r.allow() == defaultAllow) {
-                    for (int j = 0; j < exceptions.size(); j++) {
-                        Rule e = exceptions.get(j);
-                        boolean same = e.type() == t && e.major() == r.major() && e.minor() == r.minor();
-                        if (same) {
-                            // The kernel takes the named bits out of the exception.
-                            exceptions.set(j, new Rule(e.allow(), e.type(), e.major(), e.minor(), e.access() & ~r.access()));
-                        } else if (overlaps(e, typed)) {
-                            throw new CgroupException(at + ": cgroup v1 cannot " + (r.allow() ? "allow" : "deny")
-                                    + " \"" + typed.v1Line(t) + "\" across the earlier rule \"" + e.v1Line(e.type())
-                                    + "\" (v1 only removes an exception with exactly the same device numbers)");
-                        }
+                int same = -1;
+                for (int j = 0; j < exceptions.size(); j++) {
+                    Rule e = exceptions.get(j);
+                    if (e.type() == t && e.major() == r.major() && e.minor() == r.minor()) {
+                        same = j;
+                    } else if (r.allow() == defaultAllow && overlaps(e, typed)) {
+                        throw new CgroupException(at + ": cannot " + (r.allow() ? "allow" : "deny")
+                                + " \"" + typed.v1Line(t) + "\" across the earlier rule \"" + e.v1Line(e.type())
+                                + "\" (cgroup v1 only removes an exception with exactly the same device numbers;"
+                                + " list the narrower rule first or name the same devices)");
                     }
-                    exceptions.removeIf(e -> e.access() == 0);
+                }
+                if (r.allow() == defaultAllow) {
+                    if (same >= 0) {
+                        Rule e = exceptions.get(same);
+                        exceptions.set(same, new Rule(e.allow(), t, e.major(), e.minor(), e.access() & ~r.access()));
+                        exceptions.removeIf(x -> x.access() == 0);
+                    }
+                } else if (same >= 0) {
+                    Rule e = exceptions.get(same);
+                    exceptions.set(same, new Rule(e.allow(), t, e.major(), e.minor(), e.access() | r.access()));
                 } else {
                     exceptions.add(typed);
                 }
                 out.add(new V1Write(file, typed.v1Line(t), at));
             }
         }
-        return out;
+        return new State(defaultAllow, List.copyOf(exceptions));
     }
 
     private static boolean overlaps(Rule a, Rule b) {
@@ -170,12 +186,11 @@ public final class DeviceRules {
     private static final int R0 = 0, R1 = 1, TYPE = 2, ACCESS = 3, MAJOR = 4, MINOR = 5;
 
     /**
-     * The v2 program for these rules, to attach to {@code cgroupDir}. The rules are tested from
-     * the last to the first and the first match returns its verdict (1 allows, 0 denies); no
-     * match denies. Rules after a match-everything rule are the only ones that can matter, so
-     * the program stops there.
+     * The v2 program for these rules, to attach to {@code cgroupDir}: it returns 1 (allow) or 0
+     * (deny) the way a v1 devices cgroup in the same {@link #state()} would decide.
      */
     public DeviceProgram v2Program(Path cgroupDir) {
+        State st = state();
         List<long[]> insns = new ArrayList<>();
         // struct bpf_cgroup_dev_ctx { u32 access_type; u32 major; u32 minor; }:
         // access_type is (access << 16) | type.
@@ -185,55 +200,46 @@ public final class DeviceRules {
         insns.add(insn(ALU64_RSH_K, ACCESS, 0, 0, 16));
         insns.add(insn(LDX_MEM_W, MAJOR, R1, 4, 0));
         insns.add(insn(LDX_MEM_W, MINOR, R1, 8, 0));
-        boolean complete = false;
-        for (int i = rules.size() - 1; i >= 0 && !complete; i--) {
-            Rule r = rules.get(i);
+        int verdict = st.defaultAllow() ? 0 : 1; // what a matching exception decides
+        for (Rule e : st.exceptions()) {
             List<long[]> block = new ArrayList<>();
             List<Integer> skips = new ArrayList<>();
-            if (r.type() != 'a') {
-                skips.add(block.size());
-                block.add(insn(JMP_JNE_K, TYPE, 0, 0, r.type() == 'b' ? DEV_BLOCK : DEV_CHAR));
-            }
-            if (r.access() != ACC_ALL) {
+            skips.add(block.size());
+            block.add(insn(JMP_JNE_K, TYPE, 0, 0, e.type() == 'b' ? DEV_BLOCK : DEV_CHAR));
+            if (e.access() != ACC_ALL) {
                 block.add(insn(ALU64_MOV_X, R0, ACCESS, 0, 0));
-                if (r.allow()) {
-                    // Allow only if every requested bit is granted: (access & ~granted) == 0.
-                    block.add(insn(ALU64_AND_K, R0, 0, 0, ~r.access() & ACC_ALL));
+                if (!st.defaultAllow()) {
+                    // An allowing exception must grant every requested bit: (access & ~granted) == 0.
+                    block.add(insn(ALU64_AND_K, R0, 0, 0, ~e.access() & ACC_ALL));
                     skips.add(block.size());
                     block.add(insn(JMP_JNE_K, R0, 0, 0, 0));
                 } else {
-                    // Deny if any requested bit is named: (access & denied) != 0.
-                    block.add(insn(ALU64_AND_K, R0, 0, 0, r.access()));
+                    // A denying exception refuses if any requested bit is named: (access & denied) != 0.
+                    block.add(insn(ALU64_AND_K, R0, 0, 0, e.access()));
                     skips.add(block.size());
                     block.add(insn(JMP_JEQ_K, R0, 0, 0, 0));
                 }
             }
-            if (r.major() >= 0) {
+            if (e.major() >= 0) {
                 skips.add(block.size());
-                block.add(insn(JMP_JNE_K, MAJOR, 0, 0, (int) r.major()));
+                block.add(insn(JMP_JNE_K, MAJOR, 0, 0, (int) e.major()));
             }
-            if (r.minor() >= 0) {
+            if (e.minor() >= 0) {
                 skips.add(block.size());
-                block.add(insn(JMP_JNE_K, MINOR, 0, 0, (int) r.minor()));
+                block.add(insn(JMP_JNE_K, MINOR, 0, 0, (int) e.minor()));
             }
-            block.add(insn(ALU64_MOV_K, R0, 0, 0, r.allow() ? 1 : 0));
+            block.add(insn(ALU64_MOV_K, R0, 0, 0, verdict));
             block.add(insn(JMP_EXIT, 0, 0, 0, 0));
             for (int at : skips) {
-                block.get(at)[3] = block.size() - at - 1; // jump to the first instruction after the block
+                block.get(at)[3] = block.size() - at - 1; // to the first instruction after the block
             }
             insns.addAll(block);
-            complete = skips.isEmpty();
         }
-        if (!complete) {
-            insns.add(insn(ALU64_MOV_K, R0, 0, 0, 0));
-            insns.add(insn(JMP_EXIT, 0, 0, 0, 0));
-        }
+        insns.add(insn(ALU64_MOV_K, R0, 0, 0, st.defaultAllow() ? 1 : 0));
+        insns.add(insn(JMP_EXIT, 0, 0, 0, 0));
         ByteArrayOutputStream out = new ByteArrayOutputStream(insns.size() * 8);
         for (long[] in : insns) {
-            int off = (int) in[3];
-            if (off > Short.MAX_VALUE) {
-                throw new CgroupException("linux.resources.devices: too many rules for one BPF program");
-            }
+            int off = (int) in[3]; // at most the length of one block: always fits the s16 field
             int imm = (int) in[4];
             out.write((int) in[0]);
             out.write((int) (in[1] & 0xF) | (int) ((in[2] & 0xF) << 4)); // dst_reg:4 (low), src_reg:4 (high)
