@@ -18,13 +18,13 @@ final class CgroupFiles {
     private CgroupFiles() {}
 
     /**
-     * One write(2) of the whole value. The file is opened without O_CREAT: a missing interface
+     * One write(2) of the whole value, with O_TRUNC as echo and runc do. The file is opened without O_CREAT: a missing interface
      * file means the controller is not there, and creating a regular file in its place (possible
      * on a fake or a tmpfs) would hide that.
      */
     static void write(Path file, String value, String setting) {
         byte[] bytes = value.getBytes(StandardCharsets.UTF_8);
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
             ByteBuffer buf = ByteBuffer.wrap(bytes);
             while (buf.hasRemaining()) {
                 ch.write(buf);
@@ -40,6 +40,11 @@ final class CgroupFiles {
         } catch (IOException e) {
             throw new CgroupException(prefix(setting) + "cannot read " + file + ": " + reason(e), e);
         }
+    }
+
+    /** A counter file that not every kernel has. */
+    static Optional<Long> readLongIfExists(Path file) {
+        return readIfExists(file).map(s -> parseLong(s, file));
     }
 
     static Optional<String> readIfExists(Path file) {

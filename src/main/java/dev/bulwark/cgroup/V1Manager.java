@@ -177,7 +177,7 @@ final class V1Manager implements CgroupManager {
             // memory.limit_in_bytes may never exceed memory.memsw.limit_in_bytes, so raising
             // memsw goes first and lowering it goes last.
             Path memsw = dir("memory", at + ".swap").resolve("memory.memsw.limit_in_bytes");
-            long current = CgroupFiles.readIfExists(memsw).map(s -> CgroupFiles.parseLong(s, memsw)).orElse(-1L);
+            long current = CgroupFiles.readLongIfExists(memsw).orElse(-1L);
             boolean raising = swap.get() == -1 || current == -1 || Long.compareUnsigned(swap.get(), current) >= 0;
             if (raising) {
                 write("memory", "memory.memsw.limit_in_bytes", Long.toString(swap.get()), at + ".swap");
@@ -275,10 +275,8 @@ final class V1Manager implements CgroupManager {
         Path mem = byController.get("memory");
         if (mem != null) {
             Map<String, Long> st = CgroupFiles.keyValues(mem.resolve("memory.stat"), "memory stats");
-            long swapUsage = CgroupFiles.readIfExists(mem.resolve("memory.memsw.usage_in_bytes"))
-                    .map(s -> CgroupFiles.parseLong(s, mem)).orElse(0L);
-            long swapLimit = CgroupFiles.readIfExists(mem.resolve("memory.memsw.limit_in_bytes"))
-                    .map(s -> CgroupFiles.parseLong(s, mem)).orElse(0L);
+            long swapUsage = CgroupFiles.readLongIfExists(mem.resolve("memory.memsw.usage_in_bytes")).orElse(0L);
+            long swapLimit = CgroupFiles.readLongIfExists(mem.resolve("memory.memsw.limit_in_bytes")).orElse(0L);
             memory = Optional.of(new CgroupStats.Memory(
                     CgroupFiles.readLong(mem.resolve("memory.usage_in_bytes"), "memory stats"),
                     CgroupFiles.readLong(mem.resolve("memory.max_usage_in_bytes"), "memory stats"),

@@ -270,12 +270,12 @@ final class V2Manager implements CgroupManager {
             Map<String, Long> events = CgroupFiles.keyValues(dir.resolve("memory.events"), "memory stats");
             memory = Optional.of(new CgroupStats.Memory(
                     CgroupFiles.readLong(dir.resolve("memory.current"), "memory stats"),
-                    CgroupFiles.readIfExists(dir.resolve("memory.peak")).map(s -> CgroupFiles.parseLong(s, dir)).orElse(0L),
+                    CgroupFiles.readLongIfExists(dir.resolve("memory.peak")).orElse(0L),
                     CgroupFiles.readLong(dir.resolve("memory.max"), "memory stats"),
                     events.getOrDefault("max", 0L),
                     st.getOrDefault("file", 0L),
-                    CgroupFiles.readIfExists(dir.resolve("memory.swap.current")).map(s -> CgroupFiles.parseLong(s, dir)).orElse(0L),
-                    CgroupFiles.readIfExists(dir.resolve("memory.swap.max")).map(s -> CgroupFiles.parseLong(s, dir)).orElse(0L),
+                    CgroupFiles.readLongIfExists(dir.resolve("memory.swap.current")).orElse(0L),
+                    CgroupFiles.readLongIfExists(dir.resolve("memory.swap.max")).orElse(0L),
                     Collections.unmodifiableMap(st)));
         }
         Optional<CgroupStats.Pids> pids = Optional.empty();
