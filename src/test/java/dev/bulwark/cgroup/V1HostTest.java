@@ -29,7 +29,7 @@ import org.junit.jupiter.api.Test;
  * own /bulwark-test-&lt;uuid&gt; cgroup; afterwards every process it started is killed by PID and
  * every cgroup it made is removed by exact path, whether the test passed or not.
  */
-class V1HostIT {
+class V1HostTest {
     Cgroups host;
     String base;
     final List<Process> started = new ArrayList<>();
@@ -204,7 +204,7 @@ class V1HostIT {
     void pidsLimitStopsForks() throws Exception {
         CgroupManager m = manager("pids");
         m.create(resources("{\"pids\": {\"limit\": 3}}"));
-        Process sh = start("sh", "-c", "read x; for i in 1 2 3 4 5; do sleep 5 & done; echo started; wait");
+        Process sh = start("sh", "-c", "read x; for i in 1 2 3 4 5; do sleep 1 & done; echo started; wait");
         join(m, sh.pid());
         try (OutputStream in = sh.getOutputStream()) {
             in.write('\n');
@@ -248,8 +248,8 @@ class V1HostIT {
                 "{\"unified\": {\"memory.high\": \"1\"}}", "linux.resources.unified: sets cgroup v2 files");
         int i = 0;
         for (Map.Entry<String, String> c : cases.entrySet()) {
-            if (c.getKey().contains("leafWeight") && !Files.exists(dirOf("blkio").resolve("blkio.throttle.read_bps_device"))) {
-                continue; // no blkio hierarchy: a different error, tested elsewhere
+            if (c.getKey().contains("leafWeight") && host.v1Controller("blkio").isEmpty()) {
+                continue; // without a blkio hierarchy the error is a different one
             }
             if (c.getKey().contains("hugepage") && host.v1Controller("hugetlb").isPresent()) {
                 continue;
@@ -262,9 +262,5 @@ class V1HostIT {
                 assertFalse(Files.exists(d.getParent()), "rolled back: " + d.getParent());
             }
         }
-    }
-
-    Path dirOf(String controller) {
-        return host.v1Controller(controller).orElseThrow().mountPoint();
     }
 }
