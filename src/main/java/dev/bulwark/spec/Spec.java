@@ -91,24 +91,78 @@ public record Spec(
 
     /**
      * linux.resources. Bulwark parses the whole object so a setting it cannot honour is refused by
-     * name rather than dropped.
+     * name rather than dropped. Memory values are bytes; -1 means unlimited where the spec allows it.
      */
     public record Resources(
             List<DeviceCgroup> devices,
             Optional<Memory> memory,
             Optional<Cpu> cpu,
-            Optional<Long> pidsLimit,
-            dev.bulwark.json.JsonValue.JsonObject raw) {}
+            Optional<Pids> pids,
+            Optional<BlockIO> blockIO,
+            List<HugepageLimit> hugepageLimits,
+            Optional<Network> network,
+            Map<String, Rdma> rdma,
+            Map<String, String> unified,
+            dev.bulwark.json.JsonValue.JsonObject raw) {
 
+        /** Resources with nothing set, for callers that build an update field by field. */
+        public static Resources none() {
+            return new Resources(List.of(), Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(),
+                    List.of(), Optional.empty(), Map.of(), Map.of(),
+                    new dev.bulwark.json.JsonValue.JsonObject(Map.of()));
+        }
+
+        public Optional<Long> pidsLimit() {
+            return pids.map(Pids::limit);
+        }
+    }
+
+    /** type is "a", "c" or "b"; access is a subset of "rwm". An absent major or minor is a wildcard. */
     public record DeviceCgroup(boolean allow, String type, Optional<Long> major, Optional<Long> minor, String access) {}
 
+    /** swap is the memory+swap limit, as on cgroup v1. */
     public record Memory(
             Optional<Long> limit, Optional<Long> reservation, Optional<Long> swap, Optional<Long> kernel,
-            Optional<Long> kernelTCP, Optional<Long> swappiness, Optional<Boolean> disableOOMKiller) {}
+            Optional<Long> kernelTCP, Optional<Long> swappiness, Optional<Boolean> disableOOMKiller,
+            Optional<Boolean> useHierarchy, Optional<Boolean> checkBeforeUpdate) {
+        public static Memory none() {
+            return new Memory(Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(),
+                    Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty());
+        }
+    }
 
+    /** cpus and mems are kernel list strings ("0-3,5"); empty means not set. */
     public record Cpu(
-            Optional<Long> shares, Optional<Long> quota, Optional<Long> period, Optional<Long> realtimeRuntime,
-            Optional<Long> realtimePeriod, String cpus, String mems, Optional<Long> idle) {}
+            Optional<Long> shares, Optional<Long> quota, Optional<Long> burst, Optional<Long> period,
+            Optional<Long> realtimeRuntime, Optional<Long> realtimePeriod, String cpus, String mems,
+            Optional<Long> idle) {
+        public static Cpu none() {
+            return new Cpu(Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(),
+                    Optional.empty(), "", "", Optional.empty());
+        }
+    }
+
+    /** limit above 0 is a number of tasks; 0 or -1 means unlimited. */
+    public record Pids(long limit) {}
+
+    public record BlockIO(
+            Optional<Integer> weight, Optional<Integer> leafWeight, List<WeightDevice> weightDevice,
+            List<ThrottleDevice> throttleReadBpsDevice, List<ThrottleDevice> throttleWriteBpsDevice,
+            List<ThrottleDevice> throttleReadIOPSDevice, List<ThrottleDevice> throttleWriteIOPSDevice) {}
+
+    public record WeightDevice(long major, long minor, Optional<Integer> weight, Optional<Integer> leafWeight) {}
+
+    /** rate is bytes or operations per second, an unsigned 64-bit value. */
+    public record ThrottleDevice(long major, long minor, long rate) {}
+
+    /** pageSize as the kernel names it in hugetlb file names ("2MB", "1GB"); limit in bytes. */
+    public record HugepageLimit(String pageSize, long limit) {}
+
+    public record Network(Optional<Long> classID, List<InterfacePriority> priorities) {}
+
+    public record InterfacePriority(String name, long priority) {}
+
+    public record Rdma(Optional<Long> hcaHandles, Optional<Long> hcaObjects) {}
 
     public record Seccomp(
             String defaultAction,

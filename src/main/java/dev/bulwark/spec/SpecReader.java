@@ -169,6 +169,9 @@ public final class SpecReader {
     }
 
     static Resources resources(Node n) {
+        Map<String, Spec.Rdma> rdma = new LinkedHashMap<>();
+        n.opt("rdma").ifPresent(r -> r.members().forEach((k, v) -> rdma.put(k, new Spec.Rdma(
+                v.opt("hcaHandles").map(Node::uint32), v.opt("hcaObjects").map(Node::uint32)))));
         return new Resources(
                 n.optList("devices", d -> new DeviceCgroup(
                         d.req("allow").bool(), d.optString("type", "a"), d.opt("major").map(Node::int64),
@@ -177,14 +180,40 @@ public final class SpecReader {
                         m.opt("limit").map(Node::int64), m.opt("reservation").map(Node::int64),
                         m.opt("swap").map(Node::int64), m.opt("kernel").map(Node::int64),
                         m.opt("kernelTCP").map(Node::int64), m.opt("swappiness").map(Node::uint64),
-                        m.opt("disableOOMKiller").map(Node::bool))),
+                        m.opt("disableOOMKiller").map(Node::bool), m.opt("useHierarchy").map(Node::bool),
+                        m.opt("checkBeforeUpdate").map(Node::bool))),
                 n.opt("cpu").map(c -> new Cpu(
                         c.opt("shares").map(Node::uint64), c.opt("quota").map(Node::int64),
-                        c.opt("period").map(Node::uint64), c.opt("realtimeRuntime").map(Node::int64),
-                        c.opt("realtimePeriod").map(Node::uint64), c.optString("cpus", ""), c.optString("mems", ""),
-                        c.opt("idle").map(Node::int64))),
-                n.opt("pids").flatMap(p -> p.opt("limit")).map(Node::int64),
+                        c.opt("burst").map(Node::uint64), c.opt("period").map(Node::uint64),
+                        c.opt("realtimeRuntime").map(Node::int64), c.opt("realtimePeriod").map(Node::uint64),
+                        c.optString("cpus", ""), c.optString("mems", ""), c.opt("idle").map(Node::int64))),
+                n.opt("pids").map(p -> new Spec.Pids(p.req("limit").int64())),
+                n.opt("blockIO").map(b -> new Spec.BlockIO(
+                        b.opt("weight").map(SpecReader::uint16), b.opt("leafWeight").map(SpecReader::uint16),
+                        b.optList("weightDevice", w -> new Spec.WeightDevice(
+                                w.req("major").int64(), w.req("minor").int64(),
+                                w.opt("weight").map(SpecReader::uint16), w.opt("leafWeight").map(SpecReader::uint16))),
+                        b.optList("throttleReadBpsDevice", SpecReader::throttle),
+                        b.optList("throttleWriteBpsDevice", SpecReader::throttle),
+                        b.optList("throttleReadIOPSDevice", SpecReader::throttle),
+                        b.optList("throttleWriteIOPSDevice", SpecReader::throttle))),
+                n.optList("hugepageLimits", h -> new Spec.HugepageLimit(
+                        h.req("pageSize").string(), h.req("limit").uint64())),
+                n.opt("network").map(w -> new Spec.Network(
+                        w.opt("classID").map(Node::uint32),
+                        w.optList("priorities", p -> new Spec.InterfacePriority(
+                                p.req("name").string(), p.req("priority").uint32())))),
+                java.util.Collections.unmodifiableMap(rdma),
+                n.optStringMap("unified"),
                 n.object());
+    }
+
+    private static int uint16(Node n) {
+        return (int) n.integer(0, 0xFFFF, "an unsigned 16-bit integer");
+    }
+
+    private static Spec.ThrottleDevice throttle(Node n) {
+        return new Spec.ThrottleDevice(n.req("major").int64(), n.req("minor").int64(), n.req("rate").uint64());
     }
 
     static Seccomp seccomp(Node n) {
