@@ -313,7 +313,7 @@ public final class AuditCommand {
         try {
             return SpecReader.parse(text);
         } catch (SpecException e) {
-            throw new AuditException(configJson + ": " + e.getMessage());
+            throw new AuditException(configJson + ": " + e.getMessage().replace("config.json is not valid JSON", "not valid JSON"));
         }
     }
 }

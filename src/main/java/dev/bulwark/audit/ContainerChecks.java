@@ -193,6 +193,13 @@ final class ContainerChecks {
             }
         });
         String nsNote = userns ? "inside a user namespace: counts only there, but still widens the kernel's attack surface" : "";
+        if (held.size() >= ALL_CAPS - 3) {
+            // Every capability (docker run --privileged, or a system container): one finding, not forty.
+            out.add(f("container.capabilities", Status.FAIL, userns ? Severity.MEDIUM : Severity.HIGH,
+                    "not beyond Docker's default 14", "all " + held.size() + " capabilities",
+                    "CAP_SYS_ADMIN, CAP_SYS_MODULE, CAP_SYS_RAWIO and the rest: nothing is withheld", DOCKER, nsNote));
+            return;
+        }
         boolean any = false;
         for (String cap : held) {
             if (DOCKER_DEFAULT_CAPS.contains(cap)) {

@@ -38,6 +38,15 @@ final class HostChecks {
                 return finding(r, Status.SKIP, "n/a", "removed in kernel " + r.until().get() + " (this is " + v + ")");
             }
         }
+        for (Alt w : r.when()) {
+            Observed wo = observe(w.kind(), w.key(), facts);
+            if (wo.unknown().isPresent()) {
+                return finding(r, Status.SKIP, "n/a", "cannot tell whether it applies: " + w.key() + ": " + wo.unknown().get());
+            }
+            if (!w.expect().test(wo.value())) {
+                return finding(r, Status.SKIP, "n/a", "only when " + w.describe());
+            }
+        }
         Observed o = observe(r.kind(), r.key(), facts);
         if (o.unknown().isPresent()) {
             return finding(r, Status.SKIP, o.shown(), o.unknown().get());

@@ -56,10 +56,15 @@ final class Readiness {
         out.add(seccomp(host, facts));
         out.add(seccompNotify(host, v));
         out.add(landlock(host, facts, v));
-        MountInfo mounts = host.read("/proc/self/mountinfo")
-                .map(t -> MountInfo.parse(host.path("/proc/self/mountinfo").toString(), t))
-                .orElse(new MountInfo(List.of()));
-        out.addAll(cgroups(host, mounts));
+        Optional<MountInfo> mountinfo = host.read("/proc/self/mountinfo")
+                .map(t -> MountInfo.parse(host.path("/proc/self/mountinfo").toString(), t));
+        MountInfo mounts = mountinfo.orElse(new MountInfo(List.of()));
+        if (mountinfo.isPresent()) {
+            out.addAll(cgroups(host, mounts));
+        } else {
+            out.add(f("runtime.cgroup-version", Status.SKIP, Severity.HIGH, "cgroup v2 (unified)", "unknown",
+                    "memory, pids and cpu limits are enforced through cgroups", "no /proc/self/mountinfo"));
+        }
         out.add(versionCheck("runtime.idmapped-mounts", Severity.MEDIUM, v, 5, 12,
                 "mount_setattr(MOUNT_ATTR_IDMAP) maps a system container's rootfs to its ID range without chown",
                 "mount_setattr with MOUNT_ATTR_IDMAP"));
@@ -192,6 +197,9 @@ final class Readiness {
         String abiText = abi.map(a -> a == 0 ? "none" : "ABI " + a + (a == LANDLOCK_ABI[LANDLOCK_ABI.length - 1][2] ? " or later" : ""))
                 .orElse("ABI unknown");
         String note = v.map(k -> "ABI inferred from kernel " + k + "; distribution backports may differ").orElse("");
+        if (abi.isPresent() && abi.get() == 0) {
+            return f(id, Status.FAIL, Severity.MEDIUM, "kernel >= 5.13", "kernel " + v.get(), reason, "");
+        }
         if (list.isEmpty()) {
             return f(id, Status.SKIP, Severity.MEDIUM, "landlock among the active LSMs", "unknown (" + abiText + ")",
                     reason, "no /sys/kernel/security/lsm, lsm= or CONFIG_LSM to tell whether it is active");
@@ -200,9 +208,6 @@ final class Readiness {
         if (!active) {
             return f(id, Status.FAIL, Severity.MEDIUM, "landlock among the active LSMs",
                     "not in " + how + " (" + list.get() + ")", reason, "");
-        }
-        if (abi.isPresent() && abi.get() == 0) {
-            return f(id, Status.FAIL, Severity.MEDIUM, "kernel >= 5.13", "kernel " + v.get(), reason, "");
         }
         return f(id, Status.PASS, Severity.MEDIUM, "landlock among the active LSMs", "active (" + how + "), " + abiText,
                 reason, note);

@@ -12,6 +12,7 @@ import java.util.Set;
  * @param since    first kernel version that has the setting
  * @param until    first kernel version that no longer has it
  * @param alts     accepted instead when the key itself is absent
+ * @param when     preconditions: the rule applies only when all hold (a compiler-specific option)
  * @param conflict why following the rule breaks containers; empty when it does not
  */
 record Rule(
@@ -27,6 +28,7 @@ record Rule(
         Optional<KernelVersion> since,
         Optional<KernelVersion> until,
         List<Alt> alts,
+        List<Alt> when,
         String conflict) {
 
     enum Kind {

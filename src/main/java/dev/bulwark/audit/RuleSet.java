@@ -80,6 +80,7 @@ final class RuleSet {
         Optional<KernelVersion> since = Optional.empty();
         Optional<KernelVersion> until = Optional.empty();
         List<Alt> alts = new ArrayList<>();
+        List<Alt> when = new ArrayList<>();
         String conflict = "";
         for (int j = 6; j < f.length; j++) {
             String opt = f[j].strip();
@@ -94,13 +95,14 @@ final class RuleSet {
                 case "since" -> since = Optional.of(version(value, where));
                 case "until" -> until = Optional.of(version(value, where));
                 case "alt" -> alts.add(alt(value, where));
+                case "when" -> when.add(alt(value, where));
                 case "conflict" -> conflict = value;
                 default -> throw new AuditException(where + ": unknown option \"" + name
-                        + "\" (expected arch, since, until, alt or conflict)");
+                        + "\" (expected arch, since, until, alt, when or conflict)");
             }
         }
         return new Rule(id, kind, key, expect, severity, category, source, reason, Set.copyOf(arches), since, until,
-                List.copyOf(alts), conflict);
+                List.copyOf(alts), List.copyOf(when), conflict);
     }
 
     private static KernelVersion version(String v, String where) {
@@ -113,7 +115,7 @@ final class RuleSet {
         int eq = v.indexOf('=');
         Optional<Kind> kind = colon > 0 ? Kind.of(v.substring(0, colon)) : Optional.empty();
         if (kind.isEmpty() || eq < colon + 2) {
-            throw new AuditException(where + ": alt must be kconfig:NAME=EXPECT, cmdline:param=EXPECT or "
+            throw new AuditException(where + ": alt and when must be kconfig:NAME=EXPECT, cmdline:param=EXPECT or "
                     + "sysctl:key=EXPECT, found \"" + v + "\"");
         }
         return new Alt(kind.get(), kind.get().key(v.substring(colon + 1, eq)), Expect.parse(v.substring(eq + 1), where));
