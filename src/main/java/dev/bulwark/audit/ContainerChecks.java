@@ -123,12 +123,12 @@ final class ContainerChecks {
 
     private static void namespaces(List<Finding> out, List<Namespace> ns) {
         Object[][] kinds = {
-            {"pid", Severity.HIGH, "host processes are visible and can be signalled or ptraced"},
-            {"network", Severity.HIGH, "the host's network interfaces and loopback services are reachable"},
-            {"mount", Severity.HIGH, "mounts are made in the host's mount table"},
-            {"ipc", Severity.MEDIUM, "host System V IPC and POSIX message queues are shared"},
-            {"uts", Severity.LOW, "the container can change the host's hostname"},
-            {"cgroup", Severity.LOW, "the host's cgroup hierarchy is visible"},
+            {"pid", Severity.HIGH, "shared, it shows host processes, which can then be signalled or ptraced"},
+            {"network", Severity.HIGH, "shared, it opens the host's interfaces and loopback-only services"},
+            {"mount", Severity.HIGH, "shared, the container's mounts land in the host's mount table"},
+            {"ipc", Severity.MEDIUM, "shared, it exposes host System V IPC and POSIX message queues"},
+            {"uts", Severity.LOW, "shared, the container can change the host's hostname"},
+            {"cgroup", Severity.LOW, "shared, it shows the host's cgroup hierarchy"},
         };
         for (Object[] k : kinds) {
             String type = (String) k[0];

@@ -135,7 +135,9 @@ record Report(String title, Map<String, String> inputs, List<String> notes, List
         }
         sb.append('\n');
         String indent = " ".repeat(2 + 9 + 7);
-        sb.append(indent).append(paint(color, DIM, f.reason() + " [" + f.source() + "]")).append('\n');
+        if (f.status() == Status.FAIL || f.status() == Status.CONFLICT) {
+            sb.append(indent).append(paint(color, DIM, f.reason() + " [" + f.source() + "]")).append('\n');
+        }
         if (!f.note().isEmpty()) {
             sb.append(indent).append(paint(color, f.status() == Status.CONFLICT ? MAGENTA : DIM, f.note())).append('\n');
         }

@@ -61,7 +61,10 @@ record Rule(
 
     record Alt(Kind kind, String key, Expect expect) {
         String describe() {
-            return key + " " + expect.describe();
+            return switch (expect) {
+                case Expect.OneOf o -> key + "=" + String.join(",", o.values());
+                default -> key + " " + expect.describe();
+            };
         }
     }
 }
