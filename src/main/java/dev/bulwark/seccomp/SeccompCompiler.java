@@ -294,8 +294,15 @@ public final class SeccompCompiler {
             // x32's. An ABI that is not in the filter gets the bad-architecture action there.
             region(group.contains(Arch.X86_64) ? Arch.X86_64 : null, 0, Arch.X32_SYSCALL_BIT, byArch, def,
                     starts, leaves, weights);
-            region(group.contains(Arch.X32) ? Arch.X32 : null, Arch.X32_SYSCALL_BIT, 1L << 32, byArch, def,
-                    starts, leaves, weights);
+            if (group.contains(Arch.X86_64)) {
+                // Number -1 is what a tracer sets to skip a syscall; libseccomp treats it as an
+                // x86_64 number (the kernel then fails the call with ENOSYS), so it gets the default.
+                region(group.contains(Arch.X32) ? Arch.X32 : null, Arch.X32_SYSCALL_BIT, 0xffffffffL, byArch, def,
+                        starts, leaves, weights);
+                add(starts, leaves, weights, 0xffffffffL, Leaf.of(def), 1);
+            } else {
+                region(Arch.X32, Arch.X32_SYSCALL_BIT, 1L << 32, byArch, def, starts, leaves, weights);
+            }
         } else {
             region(first, 0, 1L << 32, byArch, def, starts, leaves, weights);
         }
