@@ -36,7 +36,8 @@ import java.util.TreeMap;
  *   <li>two conditional rules with identical conditions but different actions are an error
  *       (libseccomp refuses them with EEXIST);
  *   <li>on 32-bit ABIs (x86, x32, arm) only the low 32 bits of an argument are compared, with the
- *       rule's value truncated, as libseccomp does.
+ *       rule's value truncated, as libseccomp does;
+ *   <li>SCMP_CMP_MASKED_EQ tests (arg &amp; value) == (valueTwo &amp; value), as libseccomp does.
  * </ul>
  * Deliberate differences from runc: several conditions on the same argument of one rule are ANDed,
  * as written (runc turns them into separate, ORed rules, which widens an allow rule); and on x86
@@ -370,7 +371,7 @@ public final class SeccompCompiler {
     /** The outcome of one syscall number on one ABI, from its rules in profile order. */
     private static Leaf leaf(List<Rule> rules, Arch arch) {
         for (Rule r : rules) {
-            if (r.conds().length == 0) {
+            if (alwaysHolds(r, arch)) {
                 // An unconditional rule covers every argument; libseccomp keeps the first one and
                 // drops the conditional rules of that syscall.
                 return Leaf.of(r.action());
@@ -387,6 +388,21 @@ public final class SeccompCompiler {
             }
         }
         return new Leaf(0, rules, arch.args32());
+    }
+
+    /**
+     * Whether a rule has no condition that can fail on this ABI: none at all, or only masked
+     * comparisons whose mask is 0 there (as on a 32-bit ABI with a mask in the high word).
+     * libseccomp drops such conditions, which makes the rule unconditional, so it does too.
+     */
+    private static boolean alwaysHolds(Rule r, Arch arch) {
+        for (Cond c : r.conds()) {
+            long mask = arch.args32() ? c.value() & 0xffffffffL : c.value();
+            if (c.op() != OP_MASKED_EQ || mask != 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**
@@ -468,14 +484,12 @@ public final class SeccompCompiler {
             case OP_MASKED_EQ -> {
                 long mask = c.value();
                 long datum = c.valueTwo();
+                // libseccomp compares against (datum & mask): datum bits outside the mask are
+                // ignored rather than making the rule unmatchable. runc's profiles rely on that.
                 int mlo = (int) mask;
-                int dlo = (int) datum;
+                int dlo = (int) datum & mlo;
                 int mhi = args32 ? 0 : (int) (mask >>> 32);
-                int dhi = args32 ? 0 : (int) (datum >>> 32);
-                if ((dlo & ~mlo) != 0 || (dhi & ~mhi) != 0) {
-                    // The datum has bits outside the mask: (arg & mask) can never equal it.
-                    yield f;
-                }
+                int dhi = args32 ? 0 : (int) (datum >>> 32) & mhi;
                 long low = masked(e, lo, mlo, dlo, t, f);
                 yield args32 ? low : masked(e, hi, mhi, dhi, low, f);
             }
