@@ -17,6 +17,7 @@ import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 
 /**
@@ -98,7 +99,7 @@ public final class SeccompCompiler {
     }
 
     /** One rule for one syscall: all conditions must hold (none: always). */
-    record Rule(int action, Cond[] conds, Cond[] sorted, String path) {}
+    record Rule(int action, Cond[] conds, Cond[] sorted, int index) {}
 
     /** Compiles for the architecture this JVM runs on. */
     public static SeccompProgram compile(Seccomp seccomp) {
@@ -107,8 +108,7 @@ public final class SeccompCompiler {
 
     /** Compiles for a given host (native) architecture. */
     public static SeccompProgram compile(Seccomp seccomp, Arch host) {
-        SeccompAction defaultAction = SeccompAction.parse(seccomp.defaultAction(), seccomp.defaultErrnoRet(),
-                BASE + ".defaultAction", BASE + ".defaultErrnoRet");
+        SeccompAction defaultAction = SeccompAction.parse(seccomp.defaultAction(), seccomp.defaultErrnoRet(), -1);
         if (defaultAction instanceof Notify) {
             // The loader itself makes syscalls after the filter is in place (to pass the listener
             // fd on); with NOTIFY as default they would wait for a listener that never gets the fd.
@@ -121,11 +121,12 @@ public final class SeccompCompiler {
         arches.add(host);
         for (int i = 0; i < seccomp.architectures().size(); i++) {
             String name = seccomp.architectures().get(i);
-            int index = i;
-            Arch a = Arch.byOciName(name).orElseThrow(() -> new SeccompException(
-                    BASE + ".architectures[" + index + "]",
-                    "unsupported architecture \"" + name + "\", expected one of SCMP_ARCH_X86_64, SCMP_ARCH_X86, "
-                            + "SCMP_ARCH_X32, SCMP_ARCH_AARCH64, SCMP_ARCH_ARM"));
+            Optional<Arch> found = Arch.byOciName(name);
+            if (found.isEmpty()) {
+                throw new SeccompException(BASE + ".architectures[" + i + "]", "unsupported architecture \"" + name
+                        + "\", expected one of SCMP_ARCH_X86_64, SCMP_ARCH_X86, SCMP_ARCH_X32, SCMP_ARCH_AARCH64, SCMP_ARCH_ARM");
+            }
+            Arch a = found.get();
             if (!arches.contains(a)) {
                 arches.add(a);
             }
@@ -139,20 +140,20 @@ public final class SeccompCompiler {
         List<SeccompSyscall> syscalls = seccomp.syscalls();
         for (int i = 0; i < syscalls.size(); i++) {
             SeccompSyscall sc = syscalls.get(i);
-            String path = BASE + ".syscalls[" + i + "]";
-            SeccompAction action = SeccompAction.parse(sc.action(), sc.errnoRet(), path + ".action", path + ".errnoRet");
+            // Paths are built only for errors: this runs on every container start.
+            SeccompAction action = SeccompAction.parse(sc.action(), sc.errnoRet(), i);
             if (sc.names().isEmpty()) {
-                throw new SeccompException(path + ".names", "expected at least one syscall name");
+                throw new SeccompException(path(i, ".names"), "expected at least one syscall name");
             }
-            Cond[] conds = conditions(sc.args(), path);
+            Cond[] conds = conditions(sc.args(), i);
             for (int j = 0; j < sc.names().size(); j++) {
                 String name = sc.names().get(j);
                 if (!SyscallTable.known(name)) {
-                    throw new SeccompException(path + ".names[" + j + "]", "unknown syscall \"" + name + "\"");
+                    throw new SeccompException(path(i, ".names[" + j + "]"), "unknown syscall \"" + name + "\"");
                 }
                 if (action instanceof Notify && name.equals("write")) {
                     // As in runc: the loader writes the listener fd to its parent after loading.
-                    throw new SeccompException(path + ".names[" + j + "]",
+                    throw new SeccompException(path(i, ".names[" + j + "]"),
                             "SCMP_ACT_NOTIFY cannot be used for the write syscall");
                 }
             }
@@ -163,12 +164,17 @@ public final class SeccompCompiler {
             notify |= action instanceof Notify;
             Cond[] sorted = conds.clone();
             Arrays.sort(sorted);
-            Rule rule = new Rule(action.ret(), conds, sorted, path);
+            Rule rule = new Rule(action.ret(), conds, sorted, i);
             for (String name : sc.names()) {
                 for (Arch a : arches) {
                     int nr = SyscallTable.number(name, a);
                     if (nr != SyscallTable.ABSENT) {
-                        byArch.get(a).computeIfAbsent(nr, k -> new ArrayList<>(2)).add(rule);
+                        TreeMap<Integer, List<Rule>> m = byArch.get(a);
+                        List<Rule> list = m.get(nr);
+                        if (list == null) {
+                            m.put(nr, list = new ArrayList<>(2));
+                        }
+                        list.add(rule);
                     }
                 }
             }
@@ -179,13 +185,16 @@ public final class SeccompCompiler {
         return new SeccompProgram(filter, flags, notify, filter.length / 8);
     }
 
-    private static Cond[] conditions(List<SeccompArg> args, String path) {
+    private static String path(int rule, String field) {
+        return BASE + ".syscalls[" + rule + "]" + field;
+    }
+
+    private static Cond[] conditions(List<SeccompArg> args, int rule) {
         Cond[] conds = new Cond[args.size()];
         for (int k = 0; k < conds.length; k++) {
             SeccompArg a = args.get(k);
-            String p = path + ".args[" + k + "]";
             if (a.index() < 0 || a.index() > 5) {
-                throw new SeccompException(p + ".index", "expected an argument index from 0 to 5, found " + a.index());
+                throw new SeccompException(path(rule, ".args[" + k + "].index"), "expected an argument index from 0 to 5, found " + a.index());
             }
             int op = switch (a.op()) {
                 case "SCMP_CMP_NE" -> OP_NE;
@@ -195,7 +204,7 @@ public final class SeccompCompiler {
                 case "SCMP_CMP_GE" -> OP_GE;
                 case "SCMP_CMP_GT" -> OP_GT;
                 case "SCMP_CMP_MASKED_EQ" -> OP_MASKED_EQ;
-                default -> throw new SeccompException(p + ".op", "unknown operator \"" + a.op() + "\", expected one of "
+                default -> throw new SeccompException(path(rule, ".args[" + k + "].op"), "unknown operator \"" + a.op() + "\", expected one of "
                         + "SCMP_CMP_NE, SCMP_CMP_LT, SCMP_CMP_LE, SCMP_CMP_EQ, SCMP_CMP_GE, SCMP_CMP_GT, SCMP_CMP_MASKED_EQ");
             };
             conds[k] = new Cond(a.index(), op, a.value(), a.valueTwo());
@@ -381,8 +390,8 @@ public final class SeccompCompiler {
             for (int j = 0; j < i; j++) {
                 Rule a = rules.get(j);
                 Rule b = rules.get(i);
-                if (a.action() != b.action() && Arrays.equals(a.sorted(), b.sorted())) {
-                    throw new SeccompException(b.path(), "has the same conditions as " + a.path()
+                if (a.action() != b.action() && Arrays.compare(a.sorted(), b.sorted()) == 0) {
+                    throw new SeccompException(path(b.index(), ""), "has the same conditions as " + path(a.index(), "")
                             + " but a different action; which one applies would be undefined");
                 }
             }
