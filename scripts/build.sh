@@ -4,7 +4,7 @@
 set -e
 cd "$(dirname -- "$(readlink -f -- "$0")")/.."
 . scripts/env.sh
-ensure_packages make gcc musl-tools maven busybox-static
+ensure_packages make gcc musl-tools maven busybox-static golang-github-docker-docker-dev
 mvn -B -q package -DskipTests
 # A training run of the per-container path (config parse, plan, encode, process spawn) records
 # the classes it loads and links into the AOT cache (JEP 483/514).

@@ -48,11 +48,13 @@ enum plan_opcode {
     OP_CONTROL_FIFO = 3,    /* s path: P0 creates a FIFO; bytes read from it are signals to forward */
     OP_MODE = 4,            /* u mode (0 run: wait and return status, 1 create: exit once C2 waits), u flags (1 subreaper) */
     OP_PRESERVE_FDS = 5,    /* u n: fds 3..3+n-1 are passed to the container */
+    OP_SECCOMP_LISTENER = 6, /* s socket path, v message parts: the notify fd goes there with the parts joined by C2's PID */
 
     /* PARENT (P0 on C1) */
     OP_CGROUP_JOIN = 10,    /* s path of a cgroup.procs file */
     OP_OOM_SCORE_ADJ = 11,  /* u value as int32 two's complement */
     OP_RLIMIT = 12,         /* u resource, q soft, q hard */
+    OP_CGROUP_DEVICES = 13, /* s cgroup v2 dir, b BPF program, u prog type, u attach type, u attach flags, s license */
 
     /* JOIN (C1) */
     OP_SETNS = 20,          /* s path, u nstype (CLONE_NEW*) */

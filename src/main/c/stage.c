@@ -38,6 +38,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -837,6 +838,91 @@ static void run_c1(void) {
 
 /* ---- P0 ---- */
 
+/* cgroup v2 has no devices files: access is decided by a BPF program attached to the cgroup. */
+static void load_device_program(const struct plan_op *op) {
+    union {
+        struct {
+            uint32_t prog_type, insn_cnt;
+            uint64_t insns, license;
+            uint32_t log_level, log_size;
+            uint64_t log_buf;
+        } load;
+        struct {
+            uint32_t target_fd, attach_bpf_fd, attach_type, attach_flags;
+        } attach;
+        uint8_t pad[128];
+    } a;
+    if (op->blob_len == 0 || op->blob_len % 8 != 0) {
+        die("device program of %u bytes is not a whole number of instructions", op->blob_len);
+    }
+    memset(&a, 0, sizeof a);
+    a.load.prog_type = (uint32_t)op->u[0];
+    a.load.insn_cnt = op->blob_len / 8;
+    a.load.insns = (uint64_t)(uintptr_t)op->blob;
+    a.load.license = (uint64_t)(uintptr_t)op->s[1];
+    int prog = (int)syscall(SYS_bpf, 5 /* BPF_PROG_LOAD */, &a, sizeof a);
+    if (prog < 0) {
+        DIE_ERRNO("load the device program for %s", op->s[0]);
+    }
+    int dir = open(op->s[0], O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    if (dir < 0) {
+        DIE_ERRNO("open cgroup %s", op->s[0]);
+    }
+    memset(&a, 0, sizeof a);
+    a.attach.target_fd = (uint32_t)dir;
+    a.attach.attach_bpf_fd = (uint32_t)prog;
+    a.attach.attach_type = (uint32_t)op->u[1];
+    a.attach.attach_flags = (uint32_t)op->u[2];
+    if (syscall(SYS_bpf, 8 /* BPF_PROG_ATTACH */, &a, sizeof a) < 0) {
+        DIE_ERRNO("attach the device program to %s", op->s[0]);
+    }
+    close(dir);
+    close(prog);
+}
+
+/* runtime-spec: the listener gets the seccomp fd and the container's state over SCM_RIGHTS. */
+static void send_to_listener(const struct plan_op *op, int fd) {
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(op->s[0]) >= sizeof addr.sun_path) {
+        die("seccomp listener path %s is too long", op->s[0]);
+    }
+    strcpy(addr.sun_path, op->s[0]);
+    if (s < 0 || connect(s, (struct sockaddr *)&addr, sizeof addr) < 0) {
+        DIE_ERRNO("connect to seccomp listener %s", op->s[0]);
+    }
+    size_t len = 0;
+    for (uint32_t i = 0; i < op->v[0].n; i++) {
+        len += strlen(op->v[0].items[i]) + 16;
+    }
+    char *msg = malloc(len + 1), *p = msg;
+    if (!msg) {
+        die("out of memory");
+    }
+    for (uint32_t i = 0; i < op->v[0].n; i++) {
+        if (i > 0) {
+            p += sprintf(p, "%d", c2_pid);
+        }
+        p += sprintf(p, "%s", op->v[0].items[i]);
+    }
+    union {
+        char b[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {msg, (size_t)(p - msg)};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof ctl.b};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    if (sendmsg(s, &mh, MSG_NOSIGNAL) < 0) {
+        DIE_ERRNO("send the seccomp fd to %s", op->s[0]);
+    }
+    free(msg);
+    close(s);
+}
+
 static void write_pid_file(const char *path, pid_t pid) {
     char tmp[4096], num[32];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
@@ -896,6 +982,7 @@ int main(int argc, char **argv, char **envp) {
 
     uint32_t mode = 0, flags = 0, preserve = 0;
     const char *pid_file = NULL, *control = NULL;
+    const struct plan_op *listener = NULL;
     for (uint32_t i = 0; i < P.count; i++) {
         const struct plan_op *op = &P.ops[i];
         switch (op->code) {
@@ -904,6 +991,7 @@ int main(int argc, char **argv, char **envp) {
         case OP_CONTROL_FIFO: control = op->s[0]; break;
         case OP_MODE: mode = (uint32_t)op->u[0]; flags = (uint32_t)op->u[1]; break;
         case OP_PRESERVE_FDS: preserve = (uint32_t)op->u[0]; break;
+        case OP_SECCOMP_LISTENER: listener = op; break;
         default: break;
         }
     }
@@ -974,6 +1062,8 @@ int main(int argc, char **argv, char **envp) {
             snprintf(path, sizeof path, "/proc/%d/oom_score_adj", c1_pid);
             int n = snprintf(num, sizeof num, "%d", (int32_t)(uint32_t)op->u[0]);
             write_file(path, num, (size_t)n);
+        } else if (op->code == OP_CGROUP_DEVICES) {
+            load_device_program(op);
         } else if (op->code == OP_RLIMIT) {
             struct rlimit rl = {(rlim_t)op->u[1], (rlim_t)op->u[2]};
             if (prlimit(c1_pid, (int)op->u[0], &rl, NULL) < 0) {
@@ -1027,7 +1117,10 @@ int main(int argc, char **argv, char **envp) {
         if (msg[0] == 'E') {
             die("%s", msg + 1);
         } else if (msg[0] == 'N') {
-            /* The seccomp listener: handed on by the runtime's agent plumbing (not in this version). */
+            if (fd < 0 || !listener) {
+                die("the container sent a seccomp fd but the plan has no listener");
+            }
+            send_to_listener(listener, fd);
             close(fd);
         } else if (msg[0] == 'W') {
             if (pid_file) {

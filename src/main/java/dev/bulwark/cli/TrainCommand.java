@@ -31,7 +31,7 @@ final class TrainCommand {
             for (int i = 0; i < 3; i++) {
                 var spec = Container.readConfig(bundle);
                 var ops = Planner.plan(new Planner.Request(spec, bundle, tmp.resolve("state/x"), Planner.Mode.RUN, 0,
-                        false, List.of()), HostInfo.read());
+                        false, Planner.CgroupSetup.NONE), HostInfo.read());
                 PlanEncoder.encode(ops);
             }
             Args.parse(List.of("--bundle", bundle.toString(), "x"), java.util.Set.of("bundle"), java.util.Set.of());

@@ -1,5 +1,9 @@
 package dev.bulwark.runtime;
 
+import dev.bulwark.cgroup.CgroupException;
+import dev.bulwark.cgroup.CgroupManager;
+import dev.bulwark.cgroup.Cgroups;
+import dev.bulwark.cgroup.DeviceProgram;
 import dev.bulwark.spec.Spec;
 import dev.bulwark.spec.SpecException;
 import dev.bulwark.spec.SpecReader;
@@ -13,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 
 /** The container lifecycle operations. */
 public final class Container {
@@ -39,16 +44,26 @@ public final class Container {
     public static int run(Path root, String id, Path bundle, int preserveFds, boolean noPivot) {
         StateDir.checkId(id);
         Spec spec = readConfig(bundle);
-        Path stateDir = root.resolve(id);
-        List<Op> ops = Planner.plan(
-                new Planner.Request(spec, bundle, stateDir, Planner.Mode.RUN, preserveFds, noPivot, List.of()),
-                HostInfo.read());
-        byte[] plan = PlanEncoder.encode(ops);
+        Planner.Checked checked = Planner.check(spec, bundle);
         Path stage = Stage.binary();
 
         StateDir state = StateDir.create(root, id);
+        CgroupManager cgroup = null;
         try {
-            state.writeAtomically("plan", plan);
+            Spec.Resources resources = spec.linux().flatMap(Spec.Linux::resources).orElse(Spec.Resources.none());
+            cgroup = CgroupManager.of(Cgroups.detect(), spec.linux().map(Spec.Linux::cgroupsPath).orElse(""), id);
+            Optional<DeviceProgram> devices;
+            try {
+                devices = cgroup.create(resources);
+            } catch (CgroupException e) {
+                cgroup = null; // create removes what it made when it fails
+                throw new SpecException("", e.getMessage());
+            }
+            Planner.CgroupSetup cg = new Planner.CgroupSetup(
+                    cgroup.procsFiles(), List.copyOf(cgroup.dirs().values()), devices);
+            List<Op> ops = Planner.plan(new Planner.Request(
+                    spec, bundle, state.dir(), Planner.Mode.RUN, preserveFds, noPivot, cg), checked, HostInfo.read());
+            state.writeAtomically("plan", PlanEncoder.encode(ops));
             state.writeState(spec.ociVersion(), "creating", 0, bundle, spec.annotations());
             // Handlers first: a signal that arrives once the container runs must be forwarded,
             // not end this JVM and orphan the container.
@@ -76,7 +91,18 @@ public final class Container {
             }
             return code;
         } finally {
-            state.remove();
+            try {
+                if (cgroup != null) {
+                    // Without a PID namespace, processes the container left behind are still in
+                    // its cgroup; a finished `run` takes them down with it, as runc does.
+                    for (long pid : cgroup.pids()) {
+                        ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+                    }
+                    cgroup.destroy();
+                }
+            } finally {
+                state.remove();
+            }
         }
     }
 

@@ -12,7 +12,12 @@ import static dev.bulwark.runtime.MountOptions.MS_SLAVE;
 import static dev.bulwark.runtime.MountOptions.MS_UNBINDABLE;
 import static dev.bulwark.runtime.MountOptions.MOUNT_ATTR_RDONLY;
 
+import dev.bulwark.cgroup.DeviceProgram;
+import dev.bulwark.seccomp.SeccompCompiler;
+import dev.bulwark.seccomp.SeccompException;
+import dev.bulwark.seccomp.SeccompProgram;
 import dev.bulwark.spec.Spec;
+import dev.bulwark.spec.SpecException;
 import dev.bulwark.spec.Spec.Device;
 import dev.bulwark.spec.Spec.IdMapping;
 import dev.bulwark.spec.Spec.Linux;
@@ -26,6 +31,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Turns a validated config into the linear plan the stage executes. Every decision is made here:
@@ -48,7 +54,15 @@ public final class Planner {
     public enum Mode { RUN, CREATE }
 
     public record Request(
-            Spec spec, Path bundle, Path stateDir, Mode mode, int preserveFds, boolean noPivot, List<String> cgroupProcs) {}
+            Spec spec, Path bundle, Path stateDir, Mode mode, int preserveFds, boolean noPivot, CgroupSetup cgroup) {}
+
+    /** The container's cgroup as the cgroup manager made it: files to join, directories, v2 device program. */
+    public record CgroupSetup(List<Path> procsFiles, List<Path> dirs, Optional<DeviceProgram> devices) {
+        public static final CgroupSetup NONE = new CgroupSetup(List.of(), List.of(), Optional.empty());
+    }
+
+    /** A config that passed every check, with what the checks computed (the compiled filter). */
+    public record Checked(Spec spec, Optional<SeccompProgram> seccomp) {}
 
     private final Request req;
     private final HostInfo host;
@@ -59,10 +73,37 @@ public final class Planner {
         this.host = host;
     }
 
+    /**
+     * Validates a config and compiles its seccomp filter: every error a config can have is found
+     * here, before anything is created.
+     */
+    public static Checked check(Spec spec, Path bundle) {
+        Validator.validate(spec, bundle);
+        Optional<SeccompProgram> program = Optional.empty();
+        Optional<Spec.Seccomp> seccomp = spec.linux().flatMap(Linux::seccomp);
+        if (seccomp.isPresent()) {
+            try {
+                program = Optional.of(SeccompCompiler.compile(seccomp.get()));
+            } catch (SeccompException e) {
+                throw new SpecException("", e.getMessage());
+            }
+            if (program.get().needsListener() && seccomp.get().listenerPath().isEmpty()) {
+                throw new SpecException("linux.seccomp.listenerPath", "SCMP_ACT_NOTIFY rules need a listener socket path");
+            }
+            if (!seccomp.get().listenerPath().isEmpty() && !seccomp.get().listenerPath().startsWith("/")) {
+                throw new SpecException("linux.seccomp.listenerPath", "must be an absolute path");
+            }
+        }
+        return new Checked(spec, program);
+    }
+
     public static List<Op> plan(Request req, HostInfo host) {
-        Validator.validate(req.spec(), req.bundle());
+        return plan(req, check(req.spec(), req.bundle()), host);
+    }
+
+    public static List<Op> plan(Request req, Checked checked, HostInfo host) {
         Planner p = new Planner(req, host);
-        p.build();
+        p.build(checked);
         return List.copyOf(p.ops);
     }
 
@@ -71,7 +112,7 @@ public final class Planner {
                 java.util.Optional.of(0L));
     }
 
-    private void build() {
+    private void build(Checked checked) {
         Spec spec = req.spec();
         Process process = spec.process().orElseThrow();
         Linux linux = spec.linux().orElseThrow();
@@ -87,12 +128,19 @@ public final class Planner {
         if (req.preserveFds() > 0) {
             ops.add(new Op.PreserveFds(req.preserveFds()));
         }
+        Optional<Spec.Seccomp> seccomp = linux.seccomp();
+        if (checked.seccomp().isPresent() && checked.seccomp().get().needsListener()) {
+            ops.add(new Op.SeccompListener(seccomp.get().listenerPath(), listenerMessage(spec, seccomp.get())));
+        }
 
         // PARENT: cgroups first so everything after is accounted; rlimits and oom_score_adj from
         // the host, because a process in a new user namespace may not raise them.
-        for (String procs : req.cgroupProcs()) {
-            ops.add(new Op.CgroupJoin(procs));
+        for (Path procs : req.cgroup().procsFiles()) {
+            ops.add(new Op.CgroupJoin(procs.toString()));
         }
+        req.cgroup().devices().ifPresent(d -> ops.add(new Op.CgroupDevices(
+                d.cgroupDir().toString(), d.instructions(), DeviceProgram.PROG_TYPE, DeviceProgram.ATTACH_TYPE,
+                DeviceProgram.ATTACH_FLAGS, DeviceProgram.LICENSE)));
         process.oomScoreAdj().ifPresent(v -> ops.add(new Op.OomScoreAdj(v)));
         for (Rlimit r : process.rlimits()) {
             ops.add(new Op.Rlimit(Validator.RLIMITS.indexOf(r.type()), r.soft(), r.hard()));
@@ -166,7 +214,7 @@ public final class Planner {
         ops.add(new Op.Chdir(process.cwd()));
         ops.add(new Op.Umask(process.user().umask().orElse(0022)));
         linux.personality().ifPresent(p -> ops.add(new Op.Personality(p.domain().equals("LINUX32") ? 0x0008 : 0)));
-        credentials(process);
+        credentials(process, checked.seccomp());
         ops.add(new Op.Exec(pathOf(process.env()), process.args(), process.env()));
     }
 
@@ -276,7 +324,7 @@ public final class Planner {
             if (newCgroupNs) {
                 ops.add(new Op.Mount("cgroup2", dest, "cgroup2", flags, ""));
             } else {
-                ops.add(new Op.Bind("/sys/fs/cgroup" + ownCgroup("0", ""), dest, true, o.attrSet() | MountOptions.MOUNT_ATTR_NOSUID
+                ops.add(new Op.Bind(cgroupDirUnder("/sys/fs/cgroup", ownCgroup("0", "")), dest, true, o.attrSet() | MountOptions.MOUNT_ATTR_NOSUID
                         | MountOptions.MOUNT_ATTR_NODEV | MountOptions.MOUNT_ATTR_NOEXEC, o.attrClr()));
             }
             return;
@@ -303,7 +351,7 @@ public final class Planner {
                 ops.add(new Op.Mount("cgroup", sub, c.fsType(), flags, c.fsType().equals("cgroup2") ? "" : data));
             } else {
                 String key = c.fsType().equals("cgroup2") ? "" : String.join(",", controllers);
-                ops.add(new Op.Bind(c.mountPoint() + ownCgroup(c.fsType().equals("cgroup2") ? "0" : null, key), sub, true,
+                ops.add(new Op.Bind(cgroupDirUnder(c.mountPoint(), ownCgroup(c.fsType().equals("cgroup2") ? "0" : null, key)), sub, true,
                         o.attrSet() | MountOptions.MOUNT_ATTR_NOSUID | MountOptions.MOUNT_ATTR_NODEV
                                 | MountOptions.MOUNT_ATTR_NOEXEC, o.attrClr()));
             }
@@ -311,6 +359,21 @@ public final class Planner {
         if ((o.flags() & MS_RDONLY) != 0) {
             ops.add(new Op.SetAttr(dest, false, MOUNT_ATTR_RDONLY, 0, 0));
         }
+    }
+
+    /**
+     * The container's own cgroup directory in the hierarchy mounted at mountPoint, or (when the
+     * runtime made none there) the runtime's own cgroup, which the container then shares.
+     */
+    private String cgroupDirUnder(String mountPoint, String ownPath) {
+        for (Path d : req.cgroup().dirs()) {
+            if (d.startsWith(Path.of(mountPoint)) && !d.equals(Path.of(mountPoint))
+                    && host.cgroupMounts().get().stream().noneMatch(m -> !m.mountPoint().equals(mountPoint)
+                            && d.startsWith(Path.of(m.mountPoint())) && m.mountPoint().length() > mountPoint.length())) {
+                return d.toString();
+            }
+        }
+        return mountPoint + ownPath;
     }
 
     /** This process's cgroup path in a hierarchy, from /proc/self/cgroup ("id:controllers:path"). */
@@ -359,7 +422,39 @@ public final class Planner {
         return ((major & 0xfffff000L) << 32) | ((major & 0xfffL) << 8) | ((minor & 0xffffff00L) << 12) | (minor & 0xffL);
     }
 
-    private void credentials(Process process) {
+    /**
+     * The state the runtime-spec says a seccomp listener receives, split where the PID goes (only
+     * the stage knows it): parts joined with the PID between each pair.
+     */
+    private List<String> listenerMessage(Spec spec, Spec.Seccomp seccomp) {
+        StringBuilder a = new StringBuilder("{\"ociVersion\":");
+        dev.bulwark.json.Json.quote(a, spec.ociVersion());
+        a.append(",\"fds\":[\"seccompFd\"],\"metadata\":");
+        dev.bulwark.json.Json.quote(a, seccomp.listenerMetadata());
+        a.append(",\"pid\":");
+        StringBuilder b = new StringBuilder(",\"state\":{\"ociVersion\":");
+        dev.bulwark.json.Json.quote(b, spec.ociVersion());
+        b.append(",\"id\":");
+        dev.bulwark.json.Json.quote(b, req.stateDir().getFileName().toString());
+        b.append(",\"status\":\"creating\",\"pid\":");
+        StringBuilder c = new StringBuilder(",\"bundle\":");
+        dev.bulwark.json.Json.quote(c, req.bundle().toString());
+        c.append(",\"annotations\":{");
+        boolean first = true;
+        for (var e : spec.annotations().entrySet()) {
+            if (!first) {
+                c.append(',');
+            }
+            first = false;
+            dev.bulwark.json.Json.quote(c, e.getKey());
+            c.append(':');
+            dev.bulwark.json.Json.quote(c, e.getValue());
+        }
+        c.append("}}}");
+        return List.of(a.toString(), b.toString(), c.toString());
+    }
+
+    private void credentials(Process process, Optional<SeccompProgram> seccomp) {
         Spec.User user = process.user();
         long bounding = 0;
         long effective = 0;
@@ -374,12 +469,27 @@ public final class Planner {
             inheritable = supported(Validator.caps(c.inheritable(), ""));
             ambient = supported(Validator.caps(c.ambient(), ""));
         }
+        // Loading a filter needs no_new_privs or CAP_SYS_ADMIN. With no_new_privs (or when the
+        // process keeps CAP_SYS_ADMIN) it is the last step before execve; otherwise, as runc does,
+        // it is loaded while the stage still holds CAP_SYS_ADMIN, before the user switch, and the
+        // filter must then allow setgroups, setresuid, capset, prctl and execve.
+        boolean late = process.noNewPrivileges() || (effective & (1L << Capabilities.number("CAP_SYS_ADMIN"))) != 0;
+        if (seccomp.isPresent() && !late) {
+            ops.add(seccompOp(seccomp.get()));
+        }
         ops.add(new Op.CapsBounding(bounding, host.capLastCap()));
         ops.add(new Op.SetUser(user.uid(), user.gid(), user.additionalGids()));
         ops.add(new Op.Caps(effective, permitted, inheritable, ambient));
         if (process.noNewPrivileges()) {
             ops.add(new Op.NoNewPrivs());
         }
+        if (seccomp.isPresent() && late) {
+            ops.add(seccompOp(seccomp.get()));
+        }
+    }
+
+    private static Op seccompOp(SeccompProgram p) {
+        return new Op.Seccomp(p.flags(), p.filter(), p.needsListener());
     }
 
     /** Capabilities this kernel does not know cannot be granted; runc drops them too. */

@@ -220,15 +220,6 @@ public final class Validator {
         for (Map.Entry<String, String> e : l.sysctl().entrySet()) {
             sysctl(e.getKey(), ns, l, spec);
         }
-        if (l.seccomp().isPresent()) {
-            throw new SpecException("linux.seccomp", "seccomp is not supported in this version yet; refusing to run without the filter");
-        }
-        l.resources().ifPresent(r -> {
-            if (r.memory().isPresent() || r.cpu().isPresent() || r.pidsLimit().isPresent()
-                    || r.raw().members().keySet().stream().anyMatch(k -> !k.equals("devices"))) {
-                throw new SpecException("linux.resources", "cgroup limits are not supported in this version yet; refusing to run without them");
-            }
-        });
         if (!l.mountLabel().isEmpty()) {
             throw new SpecException("linux.mountLabel", "SELinux mount labels are not supported by Bulwark");
         }

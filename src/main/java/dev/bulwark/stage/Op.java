@@ -47,9 +47,22 @@ public sealed interface Op {
         public int phase() { return SETUP; }
     }
 
+    /** Where the seccomp notify fd goes, with the state message split around the PID. */
+    record SeccompListener(String path, List<String> messageParts) implements Op {
+        public int code() { return 6; }
+        public int phase() { return SETUP; }
+    }
+
     // PARENT (applied by the main process to the first child)
     record CgroupJoin(String procsFile) implements Op {
         public int code() { return 10; }
+        public int phase() { return PARENT; }
+    }
+
+    /** cgroup v2 device control: load a BPF_PROG_TYPE_CGROUP_DEVICE program, attach it to the directory. */
+    record CgroupDevices(String cgroupDir, byte[] program, int progType, int attachType, int attachFlags, String license)
+            implements Op {
+        public int code() { return 13; }
         public int phase() { return PARENT; }
     }
 

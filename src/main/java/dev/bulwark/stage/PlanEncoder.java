@@ -49,6 +49,19 @@ public final class PlanEncoder {
             }
             case Op.PreserveFds o -> u32(p, o.count());
             case Op.CgroupJoin o -> str(p, o.procsFile());
+            case Op.SeccompListener o -> {
+                str(p, o.path());
+                vec(p, o.messageParts());
+            }
+            case Op.CgroupDevices o -> {
+                str(p, o.cgroupDir());
+                u32(p, o.program().length);
+                p.writeBytes(o.program());
+                u32(p, o.progType());
+                u32(p, o.attachType());
+                u32(p, o.attachFlags());
+                str(p, o.license());
+            }
             case Op.OomScoreAdj o -> u32(p, o.value());
             case Op.Rlimit o -> {
                 u32(p, o.resource());
