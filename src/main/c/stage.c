@@ -404,6 +404,10 @@ static void op_mknod(const struct plan_op *op) {
     if (mknodat(parent, name, (mode_t)op->u[0], (dev_t)op->u[1]) < 0 && errno != EEXIST) {
         DIE_ERRNO("mknod %s", op->s[0]);
     }
+    /* mknod's mode is cut by the umask; the plan's mode is the one the node must have. */
+    if (fchmodat(parent, name, (mode_t)op->u[0] & 07777, 0) < 0) {
+        DIE_ERRNO("chmod %s", op->s[0]);
+    }
     if (fchownat(parent, name, (uid_t)op->u[2], (gid_t)op->u[3], AT_SYMLINK_NOFOLLOW) < 0) {
         DIE_ERRNO("chown %s", op->s[0]);
     }

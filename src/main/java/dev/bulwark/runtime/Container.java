@@ -44,7 +44,8 @@ public final class Container {
     public static int run(Path root, String id, Path bundle, int preserveFds, boolean noPivot) {
         StateDir.checkId(id);
         Spec spec = readConfig(bundle);
-        Planner.Checked checked = Planner.check(spec, bundle);
+        HostInfo host = HostInfo.read();
+        Planner.Checked checked = Planner.check(spec, bundle, host);
         Path stage = Stage.binary();
 
         StateDir state = StateDir.create(root, id);
@@ -62,7 +63,7 @@ public final class Container {
             Planner.CgroupSetup cg = new Planner.CgroupSetup(
                     cgroup.procsFiles(), List.copyOf(cgroup.dirs().values()), devices);
             List<Op> ops = Planner.plan(new Planner.Request(
-                    spec, bundle, state.dir(), Planner.Mode.RUN, preserveFds, noPivot, cg), checked, HostInfo.read());
+                    spec, bundle, state.dir(), Planner.Mode.RUN, preserveFds, noPivot, cg), checked, host);
             state.writeAtomically("plan", PlanEncoder.encode(ops));
             state.writeState(spec.ociVersion(), "creating", 0, bundle, spec.annotations());
             // Handlers first: a signal that arrives once the container runs must be forwarded,

@@ -11,7 +11,8 @@ import java.util.function.Supplier;
  * What the planner needs to know about the host. Read lazily from /proc, so a plan that needs no
  * cgroup mount never reads mountinfo; tests pass a fixed one.
  */
-public record HostInfo(int capLastCap, Supplier<List<CgroupMount>> cgroupMounts, Supplier<List<String>> ownCgroups) {
+public record HostInfo(
+        int capLastCap, long capBounding, Supplier<List<CgroupMount>> cgroupMounts, Supplier<List<String>> ownCgroups) {
 
     /** A cgroup or cgroup2 mount of the host: where, which type and its super options. */
     public record CgroupMount(String mountPoint, String fsType, String superOptions) {}
@@ -23,7 +24,17 @@ public record HostInfo(int capLastCap, Supplier<List<CgroupMount>> cgroupMounts,
         } catch (IOException | NumberFormatException e) {
             last = Capabilities.NAMES.size() - 1;
         }
-        return new HostInfo(last, HostInfo::readCgroupMounts, HostInfo::readOwnCgroups);
+        long bounding = -1L;
+        try {
+            for (String line : Procfs.read(Path.of("/proc/self/status")).split("\n")) {
+                if (line.startsWith("CapBnd:")) {
+                    bounding = Long.parseUnsignedLong(line.substring(7).strip(), 16);
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            bounding = -1L;
+        }
+        return new HostInfo(last, bounding, HostInfo::readCgroupMounts, HostInfo::readOwnCgroups);
     }
 
     static List<CgroupMount> readCgroupMounts() {

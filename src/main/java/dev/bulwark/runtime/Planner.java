@@ -77,8 +77,9 @@ public final class Planner {
      * Validates a config and compiles its seccomp filter: every error a config can have is found
      * here, before anything is created.
      */
-    public static Checked check(Spec spec, Path bundle) {
+    public static Checked check(Spec spec, Path bundle, HostInfo host) {
         Validator.validate(spec, bundle);
+        spec.process().flatMap(Process::capabilities).ifPresent(c -> grantable(c, host));
         Optional<SeccompProgram> program = Optional.empty();
         Optional<Spec.Seccomp> seccomp = spec.linux().flatMap(Linux::seccomp);
         if (seccomp.isPresent()) {
@@ -98,7 +99,27 @@ public final class Planner {
     }
 
     public static List<Op> plan(Request req, HostInfo host) {
-        return plan(req, check(req.spec(), req.bundle()), host);
+        return plan(req, check(req.spec(), req.bundle(), host), host);
+    }
+
+    /**
+     * The runtime cannot give what it does not have: a capability outside its own bounding set
+     * would make capset fail deep in the stage, so it is refused here by name. (The bounding set
+     * itself may list more: those bits are simply not there to drop.)
+     */
+    private static void grantable(Spec.Capabilities c, HostInfo host) {
+        String[] sets = {"effective", "permitted", "inheritable", "ambient"};
+        List<List<String>> lists = List.of(c.effective(), c.permitted(), c.inheritable(), c.ambient());
+        for (int s = 0; s < sets.length; s++) {
+            List<String> names = lists.get(s);
+            for (int i = 0; i < names.size(); i++) {
+                int n = Capabilities.number(names.get(i));
+                if (n >= 0 && n <= host.capLastCap() && (host.capBounding() & (1L << n)) == 0) {
+                    throw new SpecException("process.capabilities." + sets[s] + "[" + i + "]", "capability \""
+                            + names.get(i) + "\" is not in the runtime's own bounding set, so it cannot be granted");
+                }
+            }
+        }
     }
 
     public static List<Op> plan(Request req, Checked checked, HostInfo host) {

@@ -15,6 +15,9 @@ public final class Busybox {
         if (!Files.isExecutable(BUSYBOX)) {
             throw new IllegalStateException("/bin/busybox is missing: install busybox-static");
         }
+        // Readable by everyone: a container root in a user namespace, or a non-root user, is
+        // "other" to files the host's root owns.
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
         Path bin = Files.createDirectories(dir.resolve("bin"));
         for (String d : List.of("proc", "sys", "dev", "tmp", "etc", "root", "var")) {
             Files.createDirectories(dir.resolve(d));
