@@ -1,11 +1,178 @@
 package dev.bulwark.cli;
 
+import dev.bulwark.json.Json;
+import dev.bulwark.json.JsonBuilder;
+import dev.bulwark.json.JsonValue;
+import dev.bulwark.runtime.Container;
+import dev.bulwark.runtime.DefaultSpec;
+import dev.bulwark.stage.Stage;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
+/**
+ * `bulwark demo`: Bulwark's main job as one command. It runs the probe of the embedded default
+ * image on the host and in a hardened container (the config `bulwark spec` writes, plus a user
+ * namespace) and prints both, side by side, as Sysbox's security quick-start walks through them.
+ * `bulwark demo -- CMD...` runs CMD in the same container instead (for example `sh`).
+ */
 final class DemoCommand {
+    /** The container's root maps to this host range: no ID inside is an ID on the host. */
+    static final long HOST_ID = 1_000_000;
+
     private DemoCommand() {}
 
-    static int run(Globals g, List<String> args) {
-        throw new UnsupportedOperationException("not implemented yet");
+    static int run(Globals g, List<String> argv) throws IOException, InterruptedException {
+        Args a = Args.parse(argv, Set.of(), Set.of("no-userns"));
+        Path rootfs = Stage.imageRootfs();
+        List<String> cmd = a.positional().isEmpty() ? List.of("/probe") : a.positional();
+        Path dir = Files.createTempDirectory("bulwark-demo");
+        try {
+            Files.writeString(dir.resolve("config.json"), Json.writePretty(config(cmd, rootfs, !a.flag("no-userns"))));
+            String id = "demo-" + ProcessHandle.current().pid();
+            if (!a.positional().isEmpty()) {
+                return Container.run(g.root(), id, dir, 0, false);
+            }
+            Path out = dir.resolve("container.txt");
+            int code = Container.run(g.root(), id, dir, 0, false, ProcessBuilder.Redirect.to(out.toFile()));
+            if (code != 0) {
+                System.err.println("bulwark: the probe exited with status " + code);
+                return code;
+            }
+            Map<String, String> inside = parse(Files.readString(out, StandardCharsets.UTF_8));
+            Map<String, String> host = parse(hostProbe(rootfs.resolve("probe")));
+            print(host, inside);
+            return 0;
+        } finally {
+            for (String f : List.of("config.json", "container.txt")) {
+                Files.deleteIfExists(dir.resolve(f));
+            }
+            Files.deleteIfExists(dir);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    static JsonValue config(List<String> args, Path rootfs, boolean userns) {
+        Map<String, Object> c = (Map<String, Object>) Mutable.from(DefaultSpec.build(args, rootfs.toString()));
+        c.put("hostname", "bulwark-demo");
+        Map<String, Object> linux = (Map<String, Object>) c.get("linux");
+        ((List<Object>) linux.get("namespaces")).add(Map.of("type", "time"));
+        if (userns) {
+            ((List<Object>) linux.get("namespaces")).add(Map.of("type", "user"));
+            Map<String, Object> range = Map.of("containerID", 0, "hostID", HOST_ID, "size", 65536);
+            linux.put("uidMappings", List.of(range));
+            linux.put("gidMappings", List.of(range));
+        }
+        return Mutable.to(c);
+    }
+
+    private static String hostProbe(Path probe) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(probe.toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        p.waitFor();
+        return out;
+    }
+
+    static Map<String, String> parse(String text) {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (String line : text.split("\n")) {
+            int eq = line.indexOf('=');
+            if (eq > 0) {
+                m.put(line.substring(0, eq), line.substring(eq + 1));
+            }
+        }
+        return m;
+    }
+
+    private static void print(Map<String, String> host, Map<String, String> inside) {
+        List<String[]> rows = new ArrayList<>();
+        for (String key : inside.keySet()) {
+            rows.add(new String[] {label(key), host.getOrDefault(key, "-"), inside.get(key)});
+        }
+        int w0 = 4;
+        int w1 = 4;
+        for (String[] r : rows) {
+            w0 = Math.max(w0, r[0].length());
+            w1 = Math.max(w1, r[1].length());
+        }
+        System.out.println("Bulwark demo: the embedded image's probe, on the host and in a hardened container");
+        System.out.println("(Docker's default capabilities and seccomp profile, masked and read-only paths,");
+        System.out.println(" no-new-privileges, a read-only root, a pids limit, every namespace, a user namespace");
+        System.out.println(" mapping container root to host ID " + HOST_ID + ")");
+        System.out.println();
+        String fmt = "%-" + w0 + "s  %-" + w1 + "s  %s%n";
+        System.out.printf(fmt, "", "host", "container");
+        for (String[] r : rows) {
+            System.out.printf(fmt, r[0], r[1], r[2]);
+        }
+    }
+
+    private static String label(String key) {
+        if (key.startsWith("ns.")) {
+            return key.substring(3) + " namespace";
+        }
+        if (key.startsWith("status.")) {
+            return key.substring(7);
+        }
+        if (key.startsWith("masked.")) {
+            return key.substring(7);
+        }
+        if (key.startsWith("write.")) {
+            return "write " + key.substring(6);
+        }
+        if (key.startsWith("try.")) {
+            return key.substring(4);
+        }
+        return key;
+    }
+
+    /** JSON trees as maps and lists, to edit the default config. */
+    static final class Mutable {
+        private Mutable() {}
+
+        static Object from(JsonValue v) {
+            return switch (v) {
+                case JsonValue.JsonObject o -> {
+                    Map<String, Object> m = new LinkedHashMap<>();
+                    o.members().forEach((k, x) -> m.put(k, from(x)));
+                    yield m;
+                }
+                case JsonValue.JsonArray arr -> {
+                    List<Object> l = new ArrayList<>();
+                    arr.elements().forEach(x -> l.add(from(x)));
+                    yield l;
+                }
+                default -> v;
+            };
+        }
+
+        static JsonValue to(Object o) {
+            if (o instanceof JsonValue v) {
+                return v;
+            }
+            if (o instanceof Map<?, ?> m) {
+                JsonBuilder b = JsonBuilder.object();
+                m.forEach((k, v) -> b.put((String) k, to(v)));
+                return b.build();
+            }
+            if (o instanceof List<?> l) {
+                List<JsonValue> out = new ArrayList<>();
+                l.forEach(x -> out.add(to(x)));
+                return new JsonValue.JsonArray(out);
+            }
+            if (o instanceof String s) {
+                return new JsonValue.JsonString(s);
+            }
+            if (o instanceof Number n) {
+                return JsonBuilder.number(n.longValue());
+            }
+            throw new IllegalArgumentException("not JSON: " + o);
+        }
     }
 }

@@ -42,6 +42,11 @@ public final class Container {
      * the state directory exists; whatever happens after, the directory is removed at the end.
      */
     public static int run(Path root, String id, Path bundle, int preserveFds, boolean noPivot) {
+        return run(root, id, bundle, preserveFds, noPivot, ProcessBuilder.Redirect.INHERIT);
+    }
+
+    /** run, with the container's stdout sent where the caller says (the demo reads it). */
+    public static int run(Path root, String id, Path bundle, int preserveFds, boolean noPivot, ProcessBuilder.Redirect stdout) {
         StateDir.checkId(id);
         Spec spec = readConfig(bundle);
         HostInfo host = HostInfo.read();
@@ -71,7 +76,7 @@ public final class Container {
             SignalForwarder.install(state.dir().resolve("control"));
             Process p;
             try {
-                p = new ProcessBuilder(stage.toString(), state.dir().resolve("plan").toString()).inheritIO().start();
+                p = new ProcessBuilder(stage.toString(), state.dir().resolve("plan").toString()).inheritIO().redirectOutput(stdout).start();
             } catch (IOException e) {
                 SignalForwarder.uninstall();
                 throw new RuntimeFailure("start the stage " + stage + ": " + e.getMessage(), e);

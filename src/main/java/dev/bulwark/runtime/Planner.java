@@ -229,7 +229,7 @@ public final class Planner {
                 ops.add(new Op.Mask(p));
             }
             if (spec.root().readonly()) {
-                ops.add(new Op.SetAttr("/", false, MOUNT_ATTR_RDONLY, 0, 0));
+                ops.add(new Op.Setattr("/", false, MOUNT_ATTR_RDONLY, 0, 0));
             }
         }
         ops.add(new Op.Chdir(process.cwd()));
@@ -298,7 +298,7 @@ public final class Planner {
         ops.add(new Op.Mkpath(process.cwd(), 1, 0755));
         ops.add(new Op.PivotRoot(req.noPivot()));
         if (rp.endsWith("shared") || rp.endsWith("unbindable")) {
-            ops.add(new Op.SetAttr("/", rp.startsWith("r"), 0, 0, rp.endsWith("shared") ? MS_SHARED : MS_UNBINDABLE));
+            ops.add(new Op.Setattr("/", rp.startsWith("r"), 0, 0, rp.endsWith("shared") ? MS_SHARED : MS_UNBINDABLE));
         }
     }
 
@@ -325,7 +325,7 @@ public final class Planner {
             ops.add(new Op.Mount(m.source().isEmpty() ? m.type() : m.source(), dest, m.type(), o.flags(), o.data()));
         }
         if (o.propagation() != 0) {
-            ops.add(new Op.SetAttr(dest, o.propagationRecursive(), 0, 0, o.propagation()));
+            ops.add(new Op.Setattr(dest, o.propagationRecursive(), 0, 0, o.propagation()));
         }
     }
 
@@ -378,7 +378,7 @@ public final class Planner {
             }
         }
         if ((o.flags() & MS_RDONLY) != 0) {
-            ops.add(new Op.SetAttr(dest, false, MOUNT_ATTR_RDONLY, 0, 0));
+            ops.add(new Op.Setattr(dest, false, MOUNT_ATTR_RDONLY, 0, 0));
         }
     }
 

@@ -151,7 +151,7 @@ public sealed interface Op {
         public int phase() { return INIT; }
     }
 
-    record SetAttr(String path, boolean recursive, long attrSet, long attrClr, long propagation) implements Op {
+    record Setattr(String path, boolean recursive, long attrSet, long attrClr, long propagation) implements Op {
         public int code() { return 49; }
         public int phase() { return INIT; }
     }

@@ -104,7 +104,7 @@ public final class PlanEncoder {
                 u64(p, o.attrSet());
                 u64(p, o.attrClr());
             }
-            case Op.SetAttr o -> {
+            case Op.Setattr o -> {
                 str(p, o.path());
                 u32(p, o.recursive() ? 1 : 0);
                 u64(p, o.attrSet());

@@ -4,7 +4,10 @@ import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Where the native stage binary is: -Dbulwark.stage, else native/bulwark-stage beside the jar. */
+/**
+ * Where the native parts are: -Dbulwark.stage names the stage (its directory holds the rest),
+ * else native/ beside the jar (or beside target/classes in a build tree).
+ */
 public final class Stage {
     private Stage() {}
 
@@ -13,15 +16,32 @@ public final class Stage {
         if (prop != null) {
             return Path.of(prop);
         }
+        Path bin = nativeDir().resolve("bulwark-stage");
+        if (!Files.isExecutable(bin)) {
+            throw new IllegalStateException("the native stage is missing: " + bin + " (build with mvn package)");
+        }
+        return bin;
+    }
+
+    /** The embedded default image's root filesystem: busybox and the probe. */
+    public static Path imageRootfs() {
+        Path rootfs = nativeDir().resolve("image").resolve("rootfs");
+        if (!Files.isExecutable(rootfs.resolve("probe"))) {
+            throw new IllegalStateException("the embedded default image is missing: " + rootfs + " (build with mvn package)");
+        }
+        return rootfs;
+    }
+
+    private static Path nativeDir() {
+        String prop = System.getProperty("bulwark.stage");
+        if (prop != null) {
+            return Path.of(prop).getParent();
+        }
         try {
             Path code = Path.of(Stage.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-            Path bin = code.getParent().resolve("native").resolve("bulwark-stage");
-            if (!Files.isExecutable(bin)) {
-                throw new IllegalStateException("the native stage is missing: " + bin + " (build with mvn package)");
-            }
-            return bin;
+            return code.getParent().resolve("native");
         } catch (URISyntaxException e) {
-            throw new IllegalStateException("cannot locate the native stage: " + e.getMessage(), e);
+            throw new IllegalStateException("cannot locate the native directory: " + e.getMessage(), e);
         }
     }
 }

@@ -1,0 +1,10 @@
+#!/bin/sh
+# Runs Bulwark's tests on a fresh machine: installs the Debian packages they use (as root), picks
+# JDK 25, lets Maven fetch its dependencies, then `mvn verify` (unit tests, real containers as
+# root, the plan reader's fuzz run, differential seccomp tests against libseccomp).
+set -e
+cd "$(dirname -- "$(readlink -f -- "$0")")/.."
+. scripts/env.sh
+ensure_packages make gcc file musl-tools maven busybox-static golang-github-docker-docker-dev \
+    libseccomp-dev linux-libc-dev clang-14 libfuzzer-14-dev libclang-rt-14-dev util-linux iproute2
+exec mvn -B verify
