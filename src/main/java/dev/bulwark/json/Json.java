@@ -6,7 +6,6 @@ import dev.bulwark.json.JsonValue.JsonNull;
 import dev.bulwark.json.JsonValue.JsonNumber;
 import dev.bulwark.json.JsonValue.JsonObject;
 import dev.bulwark.json.JsonValue.JsonString;
-import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -238,7 +237,7 @@ public final class Json {
                 pos++;
             }
         }
-        return new JsonNumber(new BigDecimal(text.substring(start, pos)));
+        return new JsonNumber(text.substring(start, pos));
     }
 
     private static boolean isDigit(char c) {
@@ -335,7 +334,7 @@ public final class Json {
                 sb.append(']');
             }
             case JsonString s -> quote(sb, s.value());
-            case JsonNumber n -> sb.append(n.value().toPlainString());
+            case JsonNumber n -> sb.append(n.text());
             case JsonBoolean b -> sb.append(b.value());
             case JsonNull n -> sb.append("null");
         }

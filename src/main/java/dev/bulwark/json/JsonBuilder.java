@@ -5,7 +5,6 @@ import dev.bulwark.json.JsonValue.JsonBoolean;
 import dev.bulwark.json.JsonValue.JsonNumber;
 import dev.bulwark.json.JsonValue.JsonObject;
 import dev.bulwark.json.JsonValue.JsonString;
-import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -29,7 +28,7 @@ public final class JsonBuilder {
     }
 
     public JsonBuilder put(String key, long v) {
-        return put(key, new JsonNumber(BigDecimal.valueOf(v)));
+        return put(key, JsonNumber.of(v));
     }
 
     public JsonBuilder put(String key, boolean v) {
@@ -57,6 +56,6 @@ public final class JsonBuilder {
     }
 
     public static JsonNumber number(long v) {
-        return new JsonNumber(BigDecimal.valueOf(v));
+        return JsonNumber.of(v);
     }
 }

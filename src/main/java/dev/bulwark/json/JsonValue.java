@@ -21,8 +21,39 @@ public sealed interface JsonValue {
 
     record JsonString(String value) implements JsonValue {}
 
-    /** Numbers keep their exact decimal value; 64-bit unsigned values (rlimits, seccomp args) fit. */
-    record JsonNumber(BigDecimal value) implements JsonValue {}
+    /**
+     * A number as its JSON text, so its exact value is kept (64-bit unsigned rlimits and seccomp
+     * arguments fit) and BigDecimal, whose first use costs a cold JVM tens of milliseconds, is
+     * only built when a value is not a plain integer.
+     */
+    record JsonNumber(String text) implements JsonValue {
+        public JsonNumber(BigDecimal value) {
+            this(value.toPlainString());
+        }
+
+        public static JsonNumber of(long v) {
+            return new JsonNumber(Long.toString(v));
+        }
+
+        public BigDecimal value() {
+            return new BigDecimal(text);
+        }
+
+        /** The value when it is an integer that fits a long without BigDecimal; else empty. */
+        public java.util.OptionalLong simpleLong() {
+            int digits = text.length() - (text.startsWith("-") ? 1 : 0);
+            if (digits < 1 || digits > 18) {
+                return java.util.OptionalLong.empty();
+            }
+            for (int i = text.length() - digits; i < text.length(); i++) {
+                char c = text.charAt(i);
+                if (c < '0' || c > '9') {
+                    return java.util.OptionalLong.empty();
+                }
+            }
+            return java.util.OptionalLong.of(Long.parseLong(text));
+        }
+    }
 
     record JsonBoolean(boolean value) implements JsonValue {}
 

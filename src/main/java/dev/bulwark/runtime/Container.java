@@ -47,10 +47,13 @@ public final class Container {
 
     /** run, with the container's stdout sent where the caller says (the demo reads it). */
     public static int run(Path root, String id, Path bundle, int preserveFds, boolean noPivot, ProcessBuilder.Redirect stdout) {
+        Timing.mark("main");
         StateDir.checkId(id);
         Spec spec = readConfig(bundle);
+        Timing.mark("config read");
         HostInfo host = HostInfo.read();
         Planner.Checked checked = Planner.check(spec, bundle, host);
+        Timing.mark("config checked, seccomp compiled");
         Path stage = Stage.binary();
 
         StateDir state = StateDir.create(root, id);
@@ -65,18 +68,21 @@ public final class Container {
                 cgroup = null; // create removes what it made when it fails
                 throw new SpecException("", e.getMessage());
             }
+            Timing.mark("cgroup created");
             Planner.CgroupSetup cg = new Planner.CgroupSetup(
                     cgroup.procsFiles(), List.copyOf(cgroup.dirs().values()), devices);
             List<Op> ops = Planner.plan(new Planner.Request(
                     spec, bundle, state.dir(), Planner.Mode.RUN, preserveFds, noPivot, cg), checked, host);
             state.writeAtomically("plan", PlanEncoder.encode(ops));
             state.writeState(spec.ociVersion(), "creating", 0, bundle, spec.annotations());
+            Timing.mark("planned, state written");
             // Handlers first: a signal that arrives once the container runs must be forwarded,
             // not end this JVM and orphan the container.
             SignalForwarder.install(state.dir().resolve("control"));
             Process p;
             try {
                 p = new ProcessBuilder(stage.toString(), state.dir().resolve("plan").toString()).inheritIO().redirectOutput(stdout).start();
+                Timing.mark("stage started");
             } catch (IOException e) {
                 SignalForwarder.uninstall();
                 throw new RuntimeFailure("start the stage " + stage + ": " + e.getMessage(), e);
@@ -90,6 +96,7 @@ public final class Container {
                     // keep waiting: the container decides when this ends
                 }
             }
+            Timing.mark("stage exited");
             SignalForwarder.uninstall();
             String stageError = readStageError(state.dir());
             if (stageError != null) {
@@ -108,6 +115,7 @@ public final class Container {
                 }
             } finally {
                 state.remove();
+                Timing.mark("cleaned up");
             }
         }
     }

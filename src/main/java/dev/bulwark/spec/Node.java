@@ -78,6 +78,13 @@ public record Node(JsonValue value, String path) {
 
     /** A signed integer within [min, max]. */
     public long integer(long min, long max, String expected) {
+        if (value instanceof JsonNumber n && n.simpleLong().isPresent()) {
+            long v = n.simpleLong().getAsLong();
+            if (v < min || v > max) {
+                throw error("expected " + expected + ", found " + v);
+            }
+            return v;
+        }
         BigDecimal d = number(expected);
         BigInteger i;
         try {
@@ -108,6 +115,13 @@ public record Node(JsonValue value, String path) {
      * (Go writes RLIM_INFINITY that way in some tools) and means 2^64-1.
      */
     public long uint64() {
+        if (value instanceof JsonNumber n && n.simpleLong().isPresent()) {
+            long v = n.simpleLong().getAsLong();
+            if (v < -1) {
+                throw error("expected an unsigned 64-bit integer, found " + v);
+            }
+            return v;
+        }
         BigDecimal d = number("an unsigned 64-bit integer");
         BigInteger i;
         try {

@@ -38,7 +38,9 @@ public final class SpecReader {
 
     public static Spec parse(String json) {
         try {
-            return read(Node.root(Json.parse(json)));
+            var tree = Json.parse(json);
+            dev.bulwark.runtime.Timing.mark("json parsed");
+            return read(Node.root(tree));
         } catch (JsonException e) {
             throw new SpecException("", "config.json is not valid JSON: " + e.getMessage());
         }
