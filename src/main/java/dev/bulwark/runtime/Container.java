@@ -52,7 +52,7 @@ public final class Container {
         Spec spec = readConfig(bundle);
         Timing.mark("config read");
         HostInfo host = HostInfo.read();
-        Planner.Checked checked = Planner.check(spec, bundle, host);
+        Planner.Checked checked = Planner.check(spec, bundle, host, Optional.of(root));
         Timing.mark("config checked, seccomp compiled");
         Path stage = Stage.binary();
 

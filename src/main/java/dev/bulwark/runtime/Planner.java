@@ -78,15 +78,27 @@ public final class Planner {
      * here, before anything is created.
      */
     public static Checked check(Spec spec, Path bundle, HostInfo host) {
+        return check(spec, bundle, host, Optional.empty());
+    }
+
+    /** check, with compiled filters reused from (and added to) the cache under a state root. */
+    public static Checked check(Spec spec, Path bundle, HostInfo host, Optional<Path> cacheRoot) {
         Validator.validate(spec, bundle);
         spec.process().flatMap(Process::capabilities).ifPresent(c -> grantable(c, host));
         Optional<SeccompProgram> program = Optional.empty();
         Optional<Spec.Seccomp> seccomp = spec.linux().flatMap(Linux::seccomp);
         if (seccomp.isPresent()) {
-            try {
-                program = Optional.of(SeccompCompiler.compile(seccomp.get()));
-            } catch (SeccompException e) {
-                throw new SpecException("", e.getMessage());
+            Optional<SeccompCache> cache = cacheRoot.flatMap(SeccompCache::under);
+            String key = cache.isPresent() ? SeccompCache.key(seccomp.get()) : "";
+            program = cache.flatMap(c -> c.get(key));
+            if (program.isEmpty()) {
+                try {
+                    program = Optional.of(SeccompCompiler.compile(seccomp.get()));
+                } catch (SeccompException e) {
+                    throw new SpecException("", e.getMessage());
+                }
+                SeccompProgram compiled = program.get();
+                cache.ifPresent(c -> c.put(key, compiled));
             }
             if (program.get().needsListener() && seccomp.get().listenerPath().isEmpty()) {
                 throw new SpecException("linux.seccomp.listenerPath", "SCMP_ACT_NOTIFY rules need a listener socket path");
