@@ -2,6 +2,10 @@
  * The Bulwark plan: a linear, versioned list of already-decided operations that Java computed
  * (dev.bulwark.stage.PlanEncoder writes it; this file is the definition both sides follow).
  *
+ * The stage has one more entry point, outside plans: `bulwark-stage signal SIG PID[@START]...`
+ * sends SIG to each PID through a pidfd, skipping any whose start time (field 22 of
+ * /proc/PID/stat) is not START, so a reused PID is never signalled.
+ *
  * Binary format, version 1, all integers little-endian:
  *
  *   plan    := magic[8] = "BWPLAN\0\1"  version:u32 = 1  count:u32  op{count}
@@ -48,6 +52,7 @@ enum plan_opcode {
     OP_CONTROL_FIFO = 3,    /* s path: P0 creates a FIFO; bytes read from it are signals to forward */
     OP_MODE = 4,            /* u mode (0 run: wait and return status, 1 create: exit once C2 waits), u flags (1 subreaper) */
     OP_PRESERVE_FDS = 5,    /* u n: fds 3..3+n-1 are passed to the container */
+    OP_EXEC_FIFO = 7,       /* s path: P0 creates the exec FIFO (mode 0622) that `start` opens */
     OP_SECCOMP_LISTENER = 6, /* s socket path, v message parts: the notify fd goes there with the parts joined by C2's PID */
 
     /* PARENT (P0 on C1) */

@@ -949,9 +949,68 @@ static int wait_status(int st) {
     return 255;
 }
 
+/* The start time of a process (field 22 of /proc/PID/stat), or 0 if it cannot be read. */
+static unsigned long long start_time(int pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) {
+        return 0;
+    }
+    buf[n] = '\0';
+    /* comm (field 2) may hold spaces and parentheses: count fields after the last ')'. */
+    char *p = strrchr(buf, ')');
+    for (int field = 2; p && field < 22; field++) {
+        p = strchr(p + 1, ' ');
+    }
+    return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+/* `signal SIG PID[@START]...`: exit 0 if every live target was signalled, 1 if one was gone. */
+static int signal_mode(int argc, char **argv) {
+    char *end;
+    long sig = strtol(argv[2], &end, 10);
+    if (*end || sig < 0 || sig > 64) {
+        dprintf(2, "bulwark-stage: bad signal %s\n", argv[2]);
+        return 2;
+    }
+    int gone = 0;
+    for (int i = 3; i < argc; i++) {
+        long pid = strtol(argv[i], &end, 10);
+        unsigned long long want = *end == '@' ? strtoull(end + 1, &end, 10) : 0;
+        if (*end || pid <= 0) {
+            dprintf(2, "bulwark-stage: bad process %s\n", argv[i]);
+            return 2;
+        }
+        /* pidfd first, then the start time: the pidfd pins the process the check was about. */
+        int pfd = (int)syscall(SYS_pidfd_open, (int)pid, 0);
+        if (pfd < 0 || (want && start_time((int)pid) != want)) {
+            gone = 1;
+        } else if (syscall(SYS_pidfd_send_signal, pfd, (int)sig, NULL, 0) < 0) {
+            if (errno != ESRCH) {
+                dprintf(2, "bulwark-stage: signal %ld to %ld: %s\n", sig, pid, strerror(errno));
+                return 2;
+            }
+            gone = 1;
+        }
+        if (pfd >= 0) {
+            close(pfd);
+        }
+    }
+    return gone;
+}
+
 static const int FORWARDED[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH};
 
 int main(int argc, char **argv, char **envp) {
+    if (argc >= 4 && !strcmp(argv[1], "signal")) {
+        return signal_mode(argc, argv);
+    }
     if (argc != 2) {
         dprintf(2, "usage: bulwark-stage PLAN-FILE (run by bulwark, not by hand)\n");
         return 255;
@@ -985,7 +1044,7 @@ int main(int argc, char **argv, char **envp) {
     }
 
     uint32_t mode = 0, flags = 0, preserve = 0;
-    const char *pid_file = NULL, *control = NULL;
+    const char *pid_file = NULL, *control = NULL, *exec_fifo = NULL;
     const struct plan_op *listener = NULL;
     for (uint32_t i = 0; i < P.count; i++) {
         const struct plan_op *op = &P.ops[i];
@@ -996,6 +1055,7 @@ int main(int argc, char **argv, char **envp) {
         case OP_MODE: mode = (uint32_t)op->u[0]; flags = (uint32_t)op->u[1]; break;
         case OP_PRESERVE_FDS: preserve = (uint32_t)op->u[0]; break;
         case OP_SECCOMP_LISTENER: listener = op; break;
+        case OP_EXEC_FIFO: exec_fifo = op->s[0]; break;
         default: break;
         }
     }
@@ -1027,6 +1087,13 @@ int main(int argc, char **argv, char **envp) {
         ctl = open(control, O_RDWR | O_NONBLOCK | O_CLOEXEC);
         if (ctl < 0) {
             DIE_ERRNO("open %s", control);
+        }
+    }
+
+    if (exec_fifo) {
+        /* 0622: the container's user, whoever it is, must be able to open it for writing. */
+        if (mkfifo(exec_fifo, 0622) < 0 || chmod(exec_fifo, 0622) < 0) {
+            DIE_ERRNO("mkfifo %s", exec_fifo);
         }
     }
 

@@ -50,6 +50,9 @@ public final class Planner {
     private static final int S_IFBLK = 0060000;
     private static final int S_IFIFO = 0010000;
 
+    /** The FIFO a created container waits on until `start` opens it. */
+    public static final String EXEC_FIFO = "exec.fifo";
+
     /** How the stage is asked to behave: run waits and returns the exit status. */
     public enum Mode { RUN, CREATE }
 
@@ -156,6 +159,8 @@ public final class Planner {
         ops.add(new Op.PidFile(state.resolve("pid").toString()));
         if (req.mode() == Mode.RUN) {
             ops.add(new Op.ControlFifo(state.resolve("control").toString()));
+        } else {
+            ops.add(new Op.ExecFifo(state.resolve(EXEC_FIFO).toString()));
         }
         ops.add(new Op.Mode(req.mode() == Mode.RUN ? 0 : 1, req.mode() == Mode.RUN ? 1 : 0));
         if (req.preserveFds() > 0) {
@@ -308,6 +313,10 @@ public final class Planner {
             ops.add(new Op.Symlink("pts/ptmx", "/dev/ptmx"));
         }
         ops.add(new Op.Mkpath(process.cwd(), 1, 0755));
+        if (req.mode() == Mode.CREATE) {
+            // opened (O_PATH) while the host path is still reachable; written just before execve
+            ops.add(new Op.WaitFifo(req.stateDir().resolve(EXEC_FIFO).toString()));
+        }
         ops.add(new Op.PivotRoot(req.noPivot()));
         if (rp.endsWith("shared") || rp.endsWith("unbindable")) {
             ops.add(new Op.Setattr("/", rp.startsWith("r"), 0, 0, rp.endsWith("shared") ? MS_SHARED : MS_UNBINDABLE));

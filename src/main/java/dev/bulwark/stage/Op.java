@@ -47,6 +47,12 @@ public sealed interface Op {
         public int phase() { return SETUP; }
     }
 
+    /** The exec FIFO the stage creates (mode 0622); `start` opens it to release the container. */
+    record ExecFifo(String path) implements Op {
+        public int code() { return 7; }
+        public int phase() { return SETUP; }
+    }
+
     /** Where the seccomp notify fd goes, with the state message split around the PID. */
     record SeccompListener(String path, List<String> messageParts) implements Op {
         public int code() { return 6; }

@@ -43,6 +43,7 @@ public final class PlanEncoder {
             case Op.ErrorFile o -> str(p, o.path());
             case Op.PidFile o -> str(p, o.path());
             case Op.ControlFifo o -> str(p, o.path());
+            case Op.ExecFifo o -> str(p, o.path());
             case Op.Mode o -> {
                 u32(p, o.mode());
                 u32(p, o.flags());

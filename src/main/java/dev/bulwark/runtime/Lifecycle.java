@@ -1,0 +1,433 @@
+package dev.bulwark.runtime;
+
+import dev.bulwark.cgroup.CgroupException;
+import dev.bulwark.cgroup.CgroupManager;
+import dev.bulwark.cgroup.Cgroups;
+import dev.bulwark.cgroup.DeviceProgram;
+import dev.bulwark.json.Json;
+import dev.bulwark.json.JsonBuilder;
+import dev.bulwark.json.JsonValue;
+import dev.bulwark.spec.Node;
+import dev.bulwark.spec.Spec;
+import dev.bulwark.spec.SpecException;
+import dev.bulwark.stage.Op;
+import dev.bulwark.stage.PlanEncoder;
+import dev.bulwark.stage.Stage;
+import java.io.FileInputStream;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The runc lifecycle: create leaves the container's init blocked on the exec FIFO, start
+ * releases it, state reports the runtime-spec state, kill signals, delete removes everything.
+ * Status is never trusted from the file alone: it is derived from the init process (checked by
+ * PID and start time, so a reused PID is not mistaken for the container), the exec FIFO and the
+ * freezer.
+ */
+public final class Lifecycle {
+    private Lifecycle() {}
+
+    /** A container's recorded state plus its live status. */
+    public record State(
+            String ociVersion, String id, String status, long pid, long start, Path bundle, Path rootfs, String created,
+            Map<String, String> annotations, Map<String, Path> cgroupDirs) {
+
+        public JsonValue toJson() {
+            JsonBuilder annot = JsonBuilder.object();
+            annotations.forEach(annot::put);
+            JsonBuilder dirs = JsonBuilder.object();
+            cgroupDirs.forEach((k, v) -> dirs.put(k, v.toString()));
+            return JsonBuilder.object()
+                    .put("ociVersion", ociVersion).put("id", id).put("status", status)
+                    .put("pid", "stopped".equals(status) ? 0 : pid)
+                    .put("bundle", bundle.toString()).put("rootfs", rootfs.toString()).put("created", created)
+                    .put("owner", "").put("annotations", annot)
+                    .put("bulwark", JsonBuilder.object().put("initStart", start).put("cgroupDirs", dirs))
+                    .build();
+        }
+    }
+
+    // ---- create ----
+
+    public static long create(Path root, String id, Path bundle, Optional<Path> pidFile, int preserveFds, boolean noPivot) {
+        StateDir.checkId(id);
+        Spec spec = Container.readConfig(bundle);
+        HostInfo host = HostInfo.read();
+        Planner.Checked checked = Planner.check(spec, bundle, host, Optional.of(root));
+        Path stage = Stage.binary();
+        StateDir state = StateDir.create(root, id);
+        CgroupManager cgroup = null;
+        boolean ok = false;
+        try {
+            Spec.Resources resources = spec.linux().flatMap(Spec.Linux::resources).orElse(Spec.Resources.none());
+            cgroup = CgroupManager.of(Cgroups.detect(), spec.linux().map(Spec.Linux::cgroupsPath).orElse(""), id);
+            Optional<DeviceProgram> devices;
+            try {
+                devices = cgroup.create(resources);
+            } catch (CgroupException e) {
+                cgroup = null;
+                throw new SpecException("", e.getMessage());
+            }
+            Planner.CgroupSetup cg = new Planner.CgroupSetup(cgroup.procsFiles(), List.copyOf(cgroup.dirs().values()), devices);
+            List<Op> ops = Planner.plan(new Planner.Request(spec, bundle, state.dir(), Planner.Mode.CREATE, preserveFds,
+                    noPivot, cg), checked, host);
+            state.writeAtomically("plan", PlanEncoder.encode(ops));
+            Path rootfs = bundle.resolve(spec.root().path()).toAbsolutePath().normalize();
+            String created = Instant.now().toString();
+            write(state, new State(spec.ociVersion(), id, "creating", 0, 0, bundle, rootfs, created, spec.annotations(),
+                    cgroup.dirs()));
+            int code = runStage(stage, state.dir());
+            String err = readIfPresent(state.dir().resolve("stage-error"));
+            if (err != null) {
+                throw new RuntimeFailure(err);
+            }
+            if (code != 0) {
+                throw new RuntimeFailure("the stage exited with status " + code + " without an error");
+            }
+            long pid = Long.parseLong(readIfPresent(state.dir().resolve("pid")));
+            long start = startTime(pid).orElseThrow(() -> new RuntimeFailure("container init " + pid + " died during create"));
+            write(state, new State(spec.ociVersion(), id, "created", pid, start, bundle, rootfs, created, spec.annotations(),
+                    cgroup.dirs()));
+            if (pidFile.isPresent()) {
+                writePidFile(pidFile.get(), pid);
+            }
+            ok = true;
+            return pid;
+        } finally {
+            if (!ok) {
+                try {
+                    if (cgroup != null) {
+                        killAll(cgroup, 9);
+                        cgroup.destroy();
+                    }
+                } finally {
+                    state.remove();
+                }
+            }
+        }
+    }
+
+    private static int runStage(Path stage, Path dir) {
+        try {
+            Process p = new ProcessBuilder(stage.toString(), dir.resolve("plan").toString()).inheritIO().start();
+            while (true) {
+                try {
+                    return p.waitFor();
+                } catch (InterruptedException e) {
+                    // keep waiting
+                }
+            }
+        } catch (IOException e) {
+            throw new RuntimeFailure("start the stage " + stage + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void writePidFile(Path file, long pid) {
+        try {
+            Path tmp = file.resolveSibling("." + file.getFileName() + ".tmp");
+            Files.writeString(tmp, Long.toString(pid));
+            Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new RuntimeFailure("write pid file " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    // ---- start ----
+
+    public static void start(Path root, String id) {
+        try (Locked l = lock(root, id)) {
+            State s = load(root, id);
+            if (!s.status().equals("created")) {
+                throw new RuntimeFailure("cannot start container \"" + id + "\": it is " + s.status() + ", not created");
+            }
+            Path fifo = root.resolve(id).resolve(Planner.EXEC_FIFO);
+            // If init dies while we wait on the FIFO, open it for writing ourselves so the read
+            // below ends instead of hanging.
+            Thread watchdog = Thread.ofPlatform().daemon().start(() -> {
+                while (isAlive(s.pid(), s.start())) {
+                    try {
+                        Thread.sleep(20);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+                try (FileOutputStream unblock = new FileOutputStream(fifo.toFile())) {
+                    unblock.flush();
+                } catch (IOException e) {
+                    // the reader has gone already
+                }
+            });
+            int b;
+            try (FileInputStream in = new FileInputStream(fifo.toFile())) {
+                b = in.read();
+            } catch (IOException e) {
+                throw new RuntimeFailure("open exec fifo " + fifo + ": " + e.getMessage(), e);
+            } finally {
+                watchdog.interrupt();
+            }
+            if (b != '0') {
+                throw new RuntimeFailure("cannot start container \"" + id + "\": its init exited before start");
+            }
+            try {
+                Files.deleteIfExists(fifo);
+            } catch (IOException e) {
+                throw new RuntimeFailure("remove " + fifo + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    // ---- state, list ----
+
+    public static State load(Path root, String id) {
+        StateDir.checkId(id);
+        Path dir = root.resolve(id);
+        String text = readIfPresent(dir.resolve("state.json"));
+        if (text == null) {
+            throw new RuntimeFailure("container \"" + id + "\" does not exist");
+        }
+        Node n = Node.root(Json.parse(text));
+        long pid = n.opt("pid").map(Node::int64).orElse(0L);
+        Node priv = n.opt("bulwark").orElse(Node.root(JsonBuilder.object().build()));
+        long start = priv.opt("initStart").map(Node::int64).orElse(0L);
+        Map<String, Path> dirs = new LinkedHashMap<>();
+        priv.opt("cgroupDirs").ifPresent(d -> d.members().forEach((k, v) -> dirs.put(k, Path.of(v.string()))));
+        String recorded = n.req("status").string();
+        String status = liveStatus(recorded, pid, start, dir, dirs);
+        return new State(n.req("ociVersion").string(), id, status, pid, start, Path.of(n.req("bundle").string()),
+                Path.of(n.optString("rootfs", "")), n.optString("created", ""), n.optStringMap("annotations"), dirs);
+    }
+
+    private static String liveStatus(String recorded, long pid, long start, Path dir, Map<String, Path> dirs) {
+        if (recorded.equals("creating")) {
+            return "creating";
+        }
+        if (pid <= 0 || !isAlive(pid, start)) {
+            return "stopped";
+        }
+        if (Files.exists(dir.resolve(Planner.EXEC_FIFO))) {
+            return "created";
+        }
+        if (!dirs.isEmpty()) {
+            try {
+                if (CgroupManager.open(Cgroups.detect(), dirs).freezerState().equals("FROZEN")) {
+                    return "paused";
+                }
+            } catch (CgroupException e) {
+                // no freezer: cannot be paused
+            }
+        }
+        return "running";
+    }
+
+    public static List<State> list(Path root) {
+        List<State> out = new ArrayList<>();
+        if (!Files.isDirectory(root)) {
+            return out;
+        }
+        try (var dirs = Files.list(root)) {
+            for (Path d : (Iterable<Path>) dirs.sorted()::iterator) {
+                String name = d.getFileName().toString();
+                if (!name.startsWith(".") && Files.exists(d.resolve("state.json"))) {
+                    out.add(load(root, name));
+                }
+            }
+        } catch (IOException e) {
+            throw new RuntimeFailure("list " + root + ": " + e.getMessage(), e);
+        }
+        return out;
+    }
+
+    // ---- kill, pause, resume ----
+
+    public static void kill(Path root, String id, int signal, boolean all) {
+        State s = load(root, id);
+        if (s.status().equals("stopped") || s.status().equals("creating")) {
+            throw new RuntimeFailure("cannot kill container \"" + id + "\": it is " + s.status());
+        }
+        List<String> targets = new ArrayList<>();
+        if (all && !s.cgroupDirs().isEmpty()) {
+            for (long pid : CgroupManager.open(Cgroups.detect(), s.cgroupDirs()).pids()) {
+                targets.add(Long.toString(pid));
+            }
+        }
+        targets.add(s.pid() + "@" + s.start());
+        signal(signal, targets);
+    }
+
+    public static void pause(Path root, String id, boolean pause) {
+        try (Locked l = lock(root, id)) {
+            State s = load(root, id);
+            String need = pause ? "running" : "paused";
+            if (!s.status().equals(need)) {
+                throw new RuntimeFailure("cannot " + (pause ? "pause" : "resume") + " container \"" + id + "\": it is "
+                        + s.status() + ", not " + need);
+            }
+            CgroupManager c = CgroupManager.open(Cgroups.detect(), s.cgroupDirs());
+            if (pause) {
+                c.freeze();
+            } else {
+                c.thaw();
+            }
+        }
+    }
+
+    /** Sends a signal through the stage (pidfd_send_signal): the JDK can only send TERM and KILL. */
+    static void signal(int signal, List<String> targets) {
+        List<String> cmd = new ArrayList<>(List.of(Stage.binary().toString(), "signal", Integer.toString(signal)));
+        cmd.addAll(targets);
+        try {
+            Process p = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+            int code = p.waitFor();
+            if (code == 2) {
+                throw new RuntimeFailure("send signal " + signal + ": " + err);
+            }
+        } catch (IOException e) {
+            throw new RuntimeFailure("send signal " + signal + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new RuntimeFailure("interrupted while sending signal " + signal);
+        }
+    }
+
+    private static void killAll(CgroupManager c, int signal) {
+        List<String> pids = new ArrayList<>();
+        for (long pid : c.pids()) {
+            pids.add(Long.toString(pid));
+        }
+        if (!pids.isEmpty()) {
+            signal(signal, pids);
+        }
+    }
+
+    // ---- delete ----
+
+    public static void delete(Path root, String id, boolean force) {
+        try (Locked l = lock(root, id)) {
+            State s = load(root, id);
+            switch (s.status()) {
+                case "running", "paused" -> {
+                    if (!force) {
+                        throw new RuntimeFailure("cannot delete container \"" + id + "\": it is " + s.status()
+                                + " (stop it first or use --force)");
+                    }
+                }
+                default -> { }
+            }
+            if (!s.status().equals("stopped") && s.pid() > 0) {
+                signal(9, List.of(s.pid() + "@" + s.start()));
+            }
+            if (!s.cgroupDirs().isEmpty()) {
+                CgroupManager c = CgroupManager.open(Cgroups.detect(), s.cgroupDirs());
+                if (s.status().equals("paused")) {
+                    c.thaw();
+                }
+                killAll(c, 9);
+                waitGone(s.pid(), s.start());
+                c.destroy();
+            }
+        }
+        new StateDirHandle(root.resolve(id)).remove();
+    }
+
+    private static void waitGone(long pid, long start) {
+        for (int i = 0; i < 500 && pid > 0 && isAlive(pid, start); i++) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    // ---- helpers ----
+
+    /** The start time of a process (field 22 of /proc/PID/stat), if it exists and is not a zombie. */
+    static Optional<Long> startTime(long pid) {
+        try {
+            String stat = Procfs.read(Path.of("/proc/" + pid + "/stat"));
+            String rest = stat.substring(stat.lastIndexOf(')') + 2);
+            String[] f = rest.split(" ");
+            if (f[0].equals("Z") || f[0].equals("X")) {
+                return Optional.empty();
+            }
+            return Optional.of(Long.parseLong(f[19]));
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    static boolean isAlive(long pid, long start) {
+        return startTime(pid).map(t -> start == 0 || t == start).orElse(false);
+    }
+
+    private static void write(StateDir state, State s) {
+        state.writeAtomically("state.json", Json.write(s.toJson()).getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static String readIfPresent(Path p) {
+        try {
+            return Files.readString(p, StandardCharsets.UTF_8).strip();
+        } catch (NoSuchFileException e) {
+            return null;
+        } catch (IOException e) {
+            throw new RuntimeFailure("read " + p + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** An exclusive lock on a container (its state directory's lock file) for one operation. */
+    private record Locked(FileChannel channel, FileLock lock) implements AutoCloseable {
+        @Override
+        public void close() {
+            try {
+                channel.close();
+            } catch (IOException e) {
+                // closing releases the lock; nothing else to do
+            }
+        }
+    }
+
+    private static Locked lock(Path root, String id) {
+        StateDir.checkId(id);
+        Path file = root.resolve(id).resolve("lock");
+        if (!Files.isDirectory(file.getParent())) {
+            throw new RuntimeFailure("container \"" + id + "\" does not exist");
+        }
+        try {
+            FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            return new Locked(ch, ch.lock());
+        } catch (IOException e) {
+            throw new RuntimeFailure("lock " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Removal of an existing state directory by path. */
+    private record StateDirHandle(Path dir) {
+        void remove() {
+            try (var files = Files.list(dir)) {
+                for (Path p : (Iterable<Path>) files::iterator) {
+                    Files.deleteIfExists(p);
+                }
+                Files.deleteIfExists(dir);
+            } catch (NoSuchFileException e) {
+                // gone already
+            } catch (IOException e) {
+                throw new RuntimeFailure("remove " + dir + ": " + e.getMessage(), e);
+            }
+        }
+    }
+}
