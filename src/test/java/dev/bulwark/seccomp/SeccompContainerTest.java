@@ -289,36 +289,61 @@ class SeccompContainerTest {
     @Test
     void logAllowsAndRecordsTheCall() throws Exception {
         rule("getppid", "SCMP_ACT_LOG", null);
-        // A name of its own, so the audit record (which names the command) is this run's.
-        String comm = "lg" + Long.toHexString(System.nanoTime() & 0xffffffffL);
-        Path link = rootfs.resolve("bin").resolve(comm);
-        Files.createSymbolicLink(link, Path.of("probe"));
-        try {
-            assertEquals(List.of("ok"), outcomes(sh(comm + " " + nr("getppid"))));
-            // With no audit daemon, the kernel prints the audit record (type 1326, SECCOMP) to
-            // its log; with one it goes to the daemon's log, which this test does not read.
-            assumeTrue(!auditdRuns() && actionsLogged().contains("log"), "seccomp LOG records do not reach the kernel log here");
-            String want = "comm=\"" + comm + "\"";
-            String record = "";
-            for (int i = 0; i < 50 && record.isEmpty(); i++) {
-                record = kernelLog().lines().filter(x -> x.contains(want)).findFirst().orElse("");
-                if (record.isEmpty()) {
-                    Thread.sleep(20);
-                }
+        String comm = probeNamed();
+        assertEquals(List.of("ok"), outcomes(sh(comm + " " + nr("getppid"))));
+        assumeTrue(kernelLogShowsSeccomp("log"), "seccomp LOG records do not reach the kernel log here");
+        String record = auditRecord(comm);
+        assertTrue(record.contains("syscall=" + nr("getppid")) && record.contains("code=0x7ffc0000"), "audit record: " + record);
+    }
+
+    @Test
+    void theLogFlagRecordsErrnoVerdictsToo() throws Exception {
+        assumeTrue(kernelLogShowsSeccomp("errno"), "seccomp ERRNO records do not reach the kernel log here");
+        rule(List.of("mkdir", "mkdirat"), "SCMP_ACT_ERRNO", 123, List.of());
+        String quiet = probeNamed();
+        assertEquals(List.of("errno 123"), lines(box.sh(quiet + " " + nr("mkdir") + " /dev/shm/a 0755")));
+        // SPEC_ALLOW and TSYNC ride along: the kernel must accept them with the filter.
+        seccomp().put("flags", List.of("SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC"));
+        String loud = probeNamed();
+        assertEquals(List.of("errno 123"), lines(box.sh(loud + " " + nr("mkdir") + " /dev/shm/a 0755")));
+        String record = auditRecord(loud);
+        // The record carries the action without its data (SECCOMP_RET_ACTION_FULL), so no errno.
+        assertTrue(record.contains("syscall=" + nr("mkdir")) && record.contains("code=0x50000"), "audit record: " + record);
+        // The kernel logs in order, so the first run's record would be there by now.
+        assertFalse(kernelLog().contains("comm=\"" + quiet + "\""), "an ERRNO verdict was logged without the LOG flag");
+    }
+
+    /**
+     * A name of its own for the probe (a symlink in the rootfs), so a kernel audit record, which
+     * names the command, can be told to be this run's.
+     */
+    private static String probeNamed() throws IOException {
+        String comm = "p" + Long.toHexString(System.nanoTime() & 0xffffffffffL);
+        Files.createSymbolicLink(rootfs.resolve("bin").resolve(comm), Path.of("probe"));
+        return comm;
+    }
+
+    /**
+     * With no audit daemon the kernel prints audit records (type 1326, SECCOMP) to its log; with
+     * one they go to the daemon's log, which these tests do not read.
+     */
+    private static boolean kernelLogShowsSeccomp(String action) throws Exception {
+        Path logged = Path.of("/proc/sys/kernel/seccomp/actions_logged");
+        boolean auditd = ProcessHandle.allProcesses().anyMatch(h -> h.info().command().map(c -> c.endsWith("/auditd")).orElse(false));
+        return !auditd && Files.exists(logged) && List.of(Files.readString(logged).strip().split(" ")).contains(action)
+                && new ProcessBuilder("dmesg").start().waitFor() == 0;
+    }
+
+    private static String auditRecord(String comm) throws Exception {
+        String want = "comm=\"" + comm + "\"";
+        for (int i = 0; i < 50; i++) {
+            var record = kernelLog().lines().filter(x -> x.contains(want)).findFirst();
+            if (record.isPresent()) {
+                return record.get();
             }
-            assertTrue(record.contains("syscall=" + nr("getppid")) && record.contains("code=0x7ffc0000"), "audit record: " + record);
-        } finally {
-            Files.delete(link);
+            Thread.sleep(20);
         }
-    }
-
-    private static String actionsLogged() throws IOException {
-        Path p = Path.of("/proc/sys/kernel/seccomp/actions_logged");
-        return Files.exists(p) ? Files.readString(p) : "";
-    }
-
-    private static boolean auditdRuns() {
-        return ProcessHandle.allProcesses().anyMatch(h -> h.info().command().map(c -> c.endsWith("/auditd")).orElse(false));
+        return "(none for " + want + ")";
     }
 
     private static String kernelLog() throws Exception {
