@@ -458,6 +458,9 @@ class SeccompContainerTest {
     @Test
     void theListenersErrnoReachesTheContainer() throws Exception {
         Path shared = trapMkdir();
+        // Without no_new_privs the filter is loaded before the user switch: the hand-off must
+        // work from there too.
+        box.process().put("noNewPrivileges", false);
         Listener l = listen("errno", "105");
         try {
             Result r = exec("mkdir", "/shared/refused");
