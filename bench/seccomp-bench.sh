@@ -100,11 +100,11 @@ printf "  %-44s %5s\n" "runc $(runc --version | sed -n 's/^runc version //p'), i
 printf "  %-44s %5s\n" "libseccomp $(runc --version | sed -n 's/^libseccomp: //p') export, default (linear)" "$(lib_size 1)"
 printf "  %-44s %5s\n" "libseccomp export, binary tree (optimize 2)" "$(lib_size 2)"
 echo "ns per call, best of $RUNS containers x 5 rounds of $N calls:"
-printf "  %-22s %12s %22s\n" "" "getppid" "personality(0xffffffff)"
+printf "  %-26s %10s %24s\n" "" "getppid" "personality(0xffffffff)"
 for rt in bulwark runc; do
     for cfg in nofilter filter; do
         label="$rt, $([ "$cfg" = filter ] && echo "default profile" || echo "no filter")"
-        printf "  %-22s %12.1f %22.1f\n" "$label" "${best[$rt/$cfg/getppid]}" "${best[$rt/$cfg/personality]}"
+        printf "  %-26s %10.1f %24.1f\n" "$label" "${best[$rt/$cfg/getppid]}" "${best[$rt/$cfg/personality]}"
     done
 done
 echo "filter overhead (profile minus no filter), ns per call:"
