@@ -610,6 +610,9 @@ static void op_seccomp(const struct plan_op *op) {
     if (op->u[1]) {
         send_fd('N', (int)fd);
         close((int)fd);
+        /* The program must not start before its listener holds the fd: if the hand-off fails,
+         * P0 ends the container here, before anything of the container's own has run. */
+        expect_msg('A');
     }
 }
 
@@ -1193,6 +1196,7 @@ int main(int argc, char **argv, char **envp) {
             }
             send_to_listener(listener, fd);
             close(fd);
+            send_msg('A', "", 0);
         } else if (msg[0] == 'W') {
             if (pid_file) {
                 write_pid_file(pid_file, c2_pid);
