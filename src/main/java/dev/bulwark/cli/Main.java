@@ -20,6 +20,15 @@ public final class Main {
     static Map<String, Command> commands() {
         Map<String, Command> c = new LinkedHashMap<>();
         c.put("run", RunCommand::run);
+        c.put("create", LifecycleCommands::create);
+        c.put("start", LifecycleCommands::start);
+        c.put("state", LifecycleCommands::state);
+        c.put("kill", LifecycleCommands::kill);
+        c.put("delete", LifecycleCommands::delete);
+        c.put("list", LifecycleCommands::list);
+        c.put("pause", LifecycleCommands::pause);
+        c.put("resume", LifecycleCommands::resume);
+        c.put("features", LifecycleCommands::features);
         c.put("spec", SpecCommand::run);
         c.put("demo", DemoCommand::run);
         c.put("audit", (g, a) -> dev.bulwark.audit.AuditCommand.run(g.root(), a));
@@ -83,7 +92,9 @@ public final class Main {
                 usage: bulwark [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND [ARGS]
 
                 commands:
-                  run --bundle DIR ID   run a container in the foreground and return its exit status
+                  run [--detach] --bundle DIR ID   run a container (foreground: returns its exit status)
+                  create --bundle DIR [--pid-file F] ID, start ID, state ID, kill [--all] ID [SIG],
+                  delete [--force] ID, list, pause ID, resume ID, features   the runc lifecycle
                   spec                  write a hardened config.json into the current directory
                   demo                  run the embedded default image and show its isolation beside the host's
                   audit                 check this host's kernel and a container config for weaknesses

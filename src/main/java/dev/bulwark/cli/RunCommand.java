@@ -17,14 +17,21 @@ final class RunCommand {
         if (a.positional().size() != 1) {
             throw new CliException("usage: bulwark run [--bundle DIR] ID");
         }
-        if (a.flag("detach") || a.flag("d")) {
-            throw new CliException("run --detach is not supported in this version; use a foreground run");
-        }
         if (a.has("console-socket")) {
             throw new CliException("--console-socket is not supported in this version");
         }
+        if (a.flag("detach") || a.flag("d")) {
+            // runc: create, then start, then return; the container stays with the caller's subreaper
+            String id = a.positional().get(0);
+            Path bundle = Path.of(a.get("bundle", a.get("b", "."))).toAbsolutePath().normalize();
+            java.util.Optional<Path> pidFile = a.has("pid-file")
+                    ? java.util.Optional.of(Path.of(a.get("pid-file", "")).toAbsolutePath()) : java.util.Optional.empty();
+            dev.bulwark.runtime.Lifecycle.create(g.root(), id, bundle, pidFile, LifecycleCommands.preserveFds(a), a.flag("no-pivot"));
+            dev.bulwark.runtime.Lifecycle.start(g.root(), id);
+            return 0;
+        }
         if (a.has("pid-file")) {
-            throw new CliException("run --pid-file is not supported in this version");
+            throw new CliException("run --pid-file needs --detach in this version");
         }
         int preserve;
         try {

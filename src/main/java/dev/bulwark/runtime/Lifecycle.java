@@ -74,6 +74,12 @@ public final class Lifecycle {
         try {
             Spec.Resources resources = spec.linux().flatMap(Spec.Linux::resources).orElse(Spec.Resources.none());
             cgroup = CgroupManager.of(Cgroups.detect(), spec.linux().map(Spec.Linux::cgroupsPath).orElse(""), id);
+            Path rootfs = bundle.resolve(spec.root().path()).toAbsolutePath().normalize();
+            String created = Instant.now().toString();
+            // Recorded before they exist: a create killed at any moment leaves a state that
+            // `delete --force` can clean up completely.
+            write(state, new State(spec.ociVersion(), id, "creating", 0, 0, bundle, rootfs, created, spec.annotations(),
+                    cgroup.dirs()));
             Optional<DeviceProgram> devices;
             try {
                 devices = cgroup.create(resources);
@@ -85,10 +91,6 @@ public final class Lifecycle {
             List<Op> ops = Planner.plan(new Planner.Request(spec, bundle, state.dir(), Planner.Mode.CREATE, preserveFds,
                     noPivot, cg), checked, host);
             state.writeAtomically("plan", PlanEncoder.encode(ops));
-            Path rootfs = bundle.resolve(spec.root().path()).toAbsolutePath().normalize();
-            String created = Instant.now().toString();
-            write(state, new State(spec.ociVersion(), id, "creating", 0, 0, bundle, rootfs, created, spec.annotations(),
-                    cgroup.dirs()));
             int code = runStage(stage, state.dir());
             String err = readIfPresent(state.dir().resolve("stage-error"));
             if (err != null) {
@@ -222,7 +224,7 @@ public final class Lifecycle {
         }
         if (!dirs.isEmpty()) {
             try {
-                if (CgroupManager.open(Cgroups.detect(), dirs).freezerState().equals("FROZEN")) {
+                if (CgroupManager.open(Cgroups.detect(), dirs).freezerState() == CgroupManager.FreezerState.FROZEN) {
                     return "paused";
                 }
             } catch (CgroupException e) {
@@ -316,6 +318,12 @@ public final class Lifecycle {
     // ---- delete ----
 
     public static void delete(Path root, String id, boolean force) {
+        StateDir.checkId(id);
+        if (force && Files.isDirectory(root.resolve(id)) && !Files.exists(root.resolve(id).resolve("state.json"))) {
+            // A create killed before it wrote any state: nothing but the directory exists yet.
+            new StateDirHandle(root.resolve(id)).remove();
+            return;
+        }
         try (Locked l = lock(root, id)) {
             State s = load(root, id);
             switch (s.status()) {

@@ -37,8 +37,13 @@ public final class Stage {
         if (prop != null) {
             return Path.of(prop).getParent();
         }
+        // Classes served from an AOT cache may have no code source; the launcher sets the property.
+        var source = Stage.class.getProtectionDomain().getCodeSource();
+        if (source == null || source.getLocation() == null) {
+            throw new IllegalStateException("cannot locate the native stage: set -Dbulwark.stage (the bulwark launcher does)");
+        }
         try {
-            Path code = Path.of(Stage.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            Path code = Path.of(source.getLocation().toURI());
             return code.getParent().resolve("native");
         } catch (URISyntaxException e) {
             throw new IllegalStateException("cannot locate the native directory: " + e.getMessage(), e);

@@ -1,0 +1,223 @@
+package dev.bulwark.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.bulwark.json.Json;
+import dev.bulwark.spec.Node;
+import dev.bulwark.testing.Busybox;
+import dev.bulwark.testing.Sandbox;
+import dev.bulwark.testing.Sandbox.Result;
+import dev.bulwark.testing.TestEnv;
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The runc lifecycle on real containers: create, start, state, kill, pause, delete. */
+class LifecycleTest {
+    private static Path rootfs;
+    private Sandbox box;
+
+    @BeforeAll
+    static void rootfs() throws Exception {
+        assumeTrue(TestEnv.isRoot(), "integration tests need root");
+        rootfs = Files.createTempDirectory("bulwark-rootfs");
+        Busybox.rootfs(rootfs);
+    }
+
+    @AfterAll
+    static void removeRootfs() throws Exception {
+        if (rootfs != null) {
+            TestEnv.deleteTree(rootfs);
+        }
+    }
+
+    @BeforeEach
+    void sandbox() throws Exception {
+        box = new Sandbox(rootfs);
+    }
+
+    @AfterEach
+    void noLeaks() throws Exception {
+        box.close();
+    }
+
+    /** The CLI with this sandbox's --root; the container's stdio goes to files, never to pipes we wait on. */
+    private Result cli(String... args) throws Exception {
+        List<String> a = new ArrayList<>(List.of("--root", box.stateRoot().toString()));
+        a.addAll(List.of(args));
+        Path out = box.dir().resolve("cli.out");
+        Process p = new ProcessBuilder(Sandbox.cli(a.toArray(String[]::new)))
+                .redirectInput(new File("/dev/null"))
+                .redirectOutput(out.toFile())
+                .redirectError(box.dir().resolve("cli.err").toFile())
+                .start();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "bulwark " + String.join(" ", args) + " hung");
+        return new Result(p.exitValue(), Files.readString(out), Files.readString(box.dir().resolve("cli.err")));
+    }
+
+    private Result ok(String... args) throws Exception {
+        Result r = cli(args);
+        assertEquals(0, r.exit(), "bulwark " + String.join(" ", args) + ": " + r.err());
+        return r;
+    }
+
+    private String status(String id) throws Exception {
+        return Node.root(Json.parse(ok("state", id).out())).req("status").string();
+    }
+
+    private void script(String s) throws Exception {
+        box.process().put("args", new ArrayList<>(List.of("sh", "-c", s)));
+        box.writeConfig();
+    }
+
+    private void await(String id, String want) throws Exception {
+        for (int i = 0; i < 200 && !status(id).equals(want); i++) {
+            Thread.sleep(25);
+        }
+        assertEquals(want, status(id));
+    }
+
+    private boolean cgroupExists(String id) {
+        return Files.exists(Path.of("/sys/fs/cgroup/pids/bulwark", id));
+    }
+
+    @Test
+    void everyTransition() throws Exception {
+        Path marker = Files.createDirectories(box.dir().resolve("shared"));
+        box.mounts().add(java.util.Map.of("destination", "/shared", "type", "bind", "source", marker.toString(),
+                "options", List.of("rbind", "rw")));
+        script("echo started > /shared/log; exec sleep 1000");
+        Path pidFile = box.dir().resolve("pid");
+        ok("create", "--bundle", box.bundle().toString(), "--pid-file", pidFile.toString(), "t1");
+        long pid = Long.parseLong(Files.readString(pidFile).strip());
+        String state = ok("state", "t1").out();
+        assertEquals("created", Node.root(Json.parse(state)).req("status").string());
+        assertEquals(pid, Node.root(Json.parse(state)).req("pid").int64());
+        assertEquals(box.bundle().toString(), Node.root(Json.parse(state)).req("bundle").string());
+        assertFalse(Files.exists(marker.resolve("log")), "the process ran before start");
+        assertTrue(cgroupExists("t1"));
+
+        ok("start", "t1");
+        for (int i = 0; i < 200 && !Files.exists(marker.resolve("log")); i++) {
+            Thread.sleep(10);
+        }
+        assertEquals("started\n", Files.readString(marker.resolve("log")));
+        assertEquals("running", status("t1"));
+        assertTrue(ok("list").out().contains("t1"));
+        Result again = cli("start", "t1");
+        assertEquals(1, again.exit());
+        assertTrue(again.err().contains("it is running, not created"), again.err());
+
+        ok("pause", "t1");
+        assertEquals("paused", status("t1"));
+        ok("resume", "t1");
+        assertEquals("running", status("t1"));
+
+        Result busy = cli("delete", "t1");
+        assertEquals(1, busy.exit());
+        assertTrue(busy.err().contains("use --force"), busy.err());
+
+        ok("kill", "t1", "KILL");
+        await("t1", "stopped");
+        ok("delete", "t1");
+        assertEquals(1, cli("state", "t1").exit());
+        assertFalse(cgroupExists("t1"));
+    }
+
+    @Test
+    void killAllReachesEveryProcess() throws Exception {
+        script("sleep 1000 & sleep 1000 & echo $! > /tmp/x; exec sleep 1000");
+        box.config.put("root", java.util.Map.of("path", rootfs.toString(), "readonly", false));
+        ok("run", "--detach", "--bundle", box.bundle().toString(), "k1");
+        assertEquals("running", status("k1"));
+        Path procs = Path.of("/sys/fs/cgroup/pids/bulwark/k1/cgroup.procs");
+        for (int i = 0; i < 200 && Files.readAllLines(procs).size() < 3; i++) {
+            Thread.sleep(10);
+        }
+        assertEquals(3, Files.readAllLines(procs).size(), Files.readString(procs));
+        ok("kill", "--all", "k1", "9");
+        await("k1", "stopped");
+        for (int i = 0; i < 200 && !Files.readAllLines(procs).isEmpty(); i++) {
+            Thread.sleep(10);
+        }
+        assertEquals(List.of(), Files.readAllLines(procs));
+        ok("delete", "k1");
+    }
+
+    @Test
+    void deleteForceAtEachStage() throws Exception {
+        script("exec sleep 1000");
+        String bundle = box.bundle().toString();
+        ok("create", "--bundle", bundle, "f-created");
+        ok("create", "--bundle", bundle, "f-running");
+        ok("start", "f-running");
+        ok("create", "--bundle", bundle, "f-paused");
+        ok("start", "f-paused");
+        ok("pause", "f-paused");
+        ok("create", "--bundle", bundle, "f-stopped");
+        ok("start", "f-stopped");
+        ok("kill", "f-stopped", "KILL");
+        await("f-stopped", "stopped");
+        for (String id : List.of("f-created", "f-running", "f-paused", "f-stopped")) {
+            long pid = Node.root(Json.parse(ok("state", id).out())).req("pid").int64();
+            ok("delete", "--force", id);
+            assertFalse(cgroupExists(id), id);
+            assertFalse(Files.exists(box.stateRoot().resolve(id)), id);
+            if (pid > 0) {
+                assertFalse(Lifecycle.isAlive(pid, 0), id + ": init " + pid + " still runs");
+            }
+        }
+    }
+
+    @Test
+    void aCreateKilledHalfWayIsCleanedByDeleteForce() throws Exception {
+        script("exec sleep 1000");
+        for (int delayMs : new int[] {30, 120, 250, 500}) {
+            String id = "half-" + delayMs;
+            List<String> a = new ArrayList<>(List.of("--root", box.stateRoot().toString(), "create", "--bundle",
+                    box.bundle().toString(), id));
+            Process p = new ProcessBuilder(Sandbox.cli(a.toArray(String[]::new)))
+                    .redirectInput(new File("/dev/null")).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+            Thread.sleep(delayMs);
+            p.destroyForcibly();
+            assertTrue(p.waitFor(10, TimeUnit.SECONDS));
+            // The stage may still be finishing: give it a moment, then clean up whatever exists.
+            Thread.sleep(200);
+            if (Files.exists(box.stateRoot().resolve(id))) {
+                ok("delete", "--force", id);
+            }
+            assertFalse(Files.exists(box.stateRoot().resolve(id)), id);
+            // cgroupfs can show a removed cgroup's directory for a moment; a leak stays.
+            for (int i = 0; i < 200 && cgroupExists(id); i++) {
+                Thread.sleep(10);
+            }
+            assertFalse(cgroupExists(id), id + ": cgroup left behind");
+        }
+    }
+
+    @Test
+    void clearErrors() throws Exception {
+        Result r = cli("state", "nope");
+        assertEquals(1, r.exit());
+        assertEquals("bulwark: container \"nope\" does not exist\n", r.err());
+        assertTrue(cli("kill", "nope", "FOO").err().contains("unknown signal \"FOO\""));
+        assertTrue(cli("start", "nope").err().contains("does not exist"));
+        Result f = ok("features");
+        assertTrue(Node.root(Json.parse(f.out())).req("linux").req("namespaces").list(Node::string).contains("time"));
+        Result v = ok("--version");
+        assertTrue(v.out().startsWith("bulwark version "), v.out());
+        assertTrue(v.out().lines().toList().get(1).startsWith("spec: 1."), v.out());
+    }
+}
