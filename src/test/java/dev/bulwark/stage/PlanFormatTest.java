@@ -53,6 +53,7 @@ class PlanFormatTest {
         ops.add(new Op.Mode(1, 1));
         ops.add(new Op.PreserveFds(3));
         ops.add(new Op.SeccompListener("/run/l.sock", List.of("{\"pid\":", ",\"x\":", "}")));
+        ops.add(new Op.ExecFifo("/run/x/exec.fifo"));
         ops.add(new Op.CgroupJoin("/sys/fs/cgroup/pids/a/cgroup.procs"));
         ops.add(new Op.CgroupDevices("/sys/fs/cgroup/a", new byte[] {1, 2, 3, 4, 5, 6, 7, 8}, 15, 6, 2, "GPL"));
         ops.add(new Op.OomScoreAdj(-999));
@@ -99,11 +100,12 @@ class PlanFormatTest {
         // Names come from plan.c's schema; field values from its decoder.
         assertEquals("ERROR_FILE s=/run/x/err", lines.get(0));
         assertEquals("SECCOMP_LISTENER s=/run/l.sock v=[{\"pid\":,,\"x\":,}]", lines.get(5));
-        assertEquals("CGROUP_DEVICES s=/sys/fs/cgroup/a s=GPL b=8:0102030405060708", lines.get(7));
-        assertEquals("MOUNT s=tmpfs s=/dev s=tmpfs s=mode=755", lines.get(22));
-        assertEquals("SET_USER v=[10,4294967295]", lines.get(36));
-        assertEquals("SECCOMP b=8:06000000" + "0000ff7f", lines.get(39));
-        assertEquals("EXEC s=/bin:/usr/bin v=[sh,-c,echo é] v=[A=1,PATH=/bin]", lines.get(40));
+        assertEquals("EXEC_FIFO s=/run/x/exec.fifo", lines.get(6));
+        assertEquals("CGROUP_DEVICES s=/sys/fs/cgroup/a s=GPL b=8:0102030405060708", lines.get(8));
+        assertEquals("MOUNT s=tmpfs s=/dev s=tmpfs s=mode=755", lines.get(23));
+        assertEquals("SET_USER v=[10,4294967295]", lines.get(37));
+        assertEquals("SECCOMP b=8:06000000" + "0000ff7f", lines.get(40));
+        assertEquals("EXEC s=/bin:/usr/bin v=[sh,-c,echo é] v=[A=1,PATH=/bin]", lines.get(41));
         for (int i = 0; i < lines.size(); i++) {
             String name = everyOp().get(i).getClass().getSimpleName().replaceAll("([a-z])([A-Z])", "$1_$2").toUpperCase();
             assertTrue(lines.get(i).startsWith(name), lines.get(i) + " is not " + name);
