@@ -50,7 +50,8 @@ enum plan_opcode {
     OP_ERROR_FILE = 1,      /* s path: P0 writes a failure message here (and exits 255) */
     OP_PID_FILE = 2,        /* s path: P0 writes C2's PID here (write to temp, rename) */
     OP_CONTROL_FIFO = 3,    /* s path: P0 creates a FIFO; bytes read from it are signals to forward */
-    OP_MODE = 4,            /* u mode (0 run: wait and return status, 1 create: exit once C2 waits), u flags (1 subreaper) */
+    OP_MODE = 4,            /* u mode (0 run: wait and return status, 1 create: exit once C2 waits on the exec
+                               FIFO, 2 detached exec: exit once C2 has called execve), u flags (1 subreaper) */
     OP_PRESERVE_FDS = 5,    /* u n: fds 3..3+n-1 are passed to the container */
     OP_EXEC_FIFO = 7,       /* s path: P0 creates the exec FIFO (mode 0622) that `start` opens */
     OP_SECCOMP_LISTENER = 6, /* s socket path, v message parts: the notify fd goes there with the parts joined by C2's PID */

@@ -109,6 +109,9 @@ static int cur_op = -1;
 static int root_fd = -1;
 static const char *rootfs_path;
 static int fifo_fd = -1;
+/* The exec FIFO opened (O_PATH) by P0, inherited through fork: the container's user may not be
+ * able to reach the state directory by path (a user namespace root is "other" there). */
+static int exec_fifo_fd = -1;
 
 static void send_msg(char type, const void *data, size_t len);
 
@@ -734,6 +737,14 @@ static void run_init(void) {
             op_write(op);
             break;
         case OP_CHDIR: {
+            if (root_fd < 0) {
+                /* exec: the joined mount namespace's root is the container's, so a plain chdir
+                 * resolves inside it. */
+                if (chdir(op->s[0]) < 0) {
+                    DIE_ERRNO("chdir %s", op->s[0]);
+                }
+                break;
+            }
             int fd = resolve_or_die(op->s[0], O_PATH | O_DIRECTORY);
             if (fchdir(fd) < 0) {
                 DIE_ERRNO("chdir %s", op->s[0]);
@@ -771,7 +782,7 @@ static void run_init(void) {
             }
             break;
         case OP_WAIT_FIFO:
-            fifo_fd = open(op->s[0], O_PATH | O_CLOEXEC);
+            fifo_fd = exec_fifo_fd >= 0 ? exec_fifo_fd : open(op->s[0], O_PATH | O_CLOEXEC);
             if (fifo_fd < 0) {
                 DIE_ERRNO("open exec fifo %s", op->s[0]);
             }
@@ -1098,6 +1109,10 @@ int main(int argc, char **argv, char **envp) {
         if (mkfifo(exec_fifo, 0622) < 0 || chmod(exec_fifo, 0622) < 0) {
             DIE_ERRNO("mkfifo %s", exec_fifo);
         }
+        exec_fifo_fd = open(exec_fifo, O_PATH | O_CLOEXEC);
+        if (exec_fifo_fd < 0) {
+            DIE_ERRNO("open %s", exec_fifo);
+        }
     }
 
     int sp[2];
@@ -1211,6 +1226,9 @@ int main(int argc, char **argv, char **envp) {
     }
     if (pid_file) {
         write_pid_file(pid_file, c2_pid);
+    }
+    if (mode == 2) {
+        return 0; /* exec --detach: the process runs on, adopted by the caller's subreaper */
     }
 
     /* run: wait for the container, forwarding signals to it. */

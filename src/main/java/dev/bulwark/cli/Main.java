@@ -29,6 +29,7 @@ public final class Main {
         c.put("pause", LifecycleCommands::pause);
         c.put("resume", LifecycleCommands::resume);
         c.put("features", LifecycleCommands::features);
+        c.put("exec", ExecCommand::run);
         c.put("spec", SpecCommand::run);
         c.put("demo", DemoCommand::run);
         c.put("audit", (g, a) -> dev.bulwark.audit.AuditCommand.run(g.root(), a));

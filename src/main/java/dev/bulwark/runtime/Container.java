@@ -139,7 +139,7 @@ public final class Container {
         private static final String[] SIGNALS = {"INT", "TERM", "HUP"};
         private static volatile Path fifo;
 
-        static void install(Path control) {
+        public static void install(Path control) {
             fifo = control;
             for (String name : SIGNALS) {
                 sun.misc.Signal.handle(new sun.misc.Signal(name), s -> forward(s.getNumber()));

@@ -91,7 +91,7 @@ public final class Lifecycle {
             List<Op> ops = Planner.plan(new Planner.Request(spec, bundle, state.dir(), Planner.Mode.CREATE, preserveFds,
                     noPivot, cg), checked, host);
             state.writeAtomically("plan", PlanEncoder.encode(ops));
-            int code = runStage(stage, state.dir());
+            int code = runStage(stage, state.dir().resolve("plan"));
             String err = readIfPresent(state.dir().resolve("stage-error"));
             if (err != null) {
                 throw new RuntimeFailure(err);
@@ -122,9 +122,9 @@ public final class Lifecycle {
         }
     }
 
-    private static int runStage(Path stage, Path dir) {
+    private static int runStage(Path stage, Path plan) {
         try {
-            Process p = new ProcessBuilder(stage.toString(), dir.resolve("plan").toString()).inheritIO().start();
+            Process p = new ProcessBuilder(stage.toString(), plan.toString()).inheritIO().start();
             while (true) {
                 try {
                     return p.waitFor();
@@ -187,6 +187,53 @@ public final class Lifecycle {
                 Files.deleteIfExists(fifo);
             } catch (IOException e) {
                 throw new RuntimeFailure("remove " + fifo + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    // ---- exec ----
+
+    /**
+     * Runs process in a created or running container. Foreground: returns its exit status, with
+     * SIGINT, SIGTERM and SIGHUP forwarded. Detached: returns 0 once it has called execve.
+     */
+    public static int exec(Path root, String id, Spec.Process process, boolean detach, Optional<Path> pidFile) {
+        State s = load(root, id);
+        if (!s.status().equals("running") && !s.status().equals("created")) {
+            throw new RuntimeFailure("cannot exec in container \"" + id + "\": it is " + s.status());
+        }
+        Spec spec = Container.readConfig(s.bundle());
+        HostInfo host = HostInfo.read();
+        Planner.Checked checked = Planner.check(spec, s.bundle(), host, Optional.of(root));
+        List<Path> procs = s.cgroupDirs().isEmpty() ? List.of()
+                : CgroupManager.open(Cgroups.detect(), s.cgroupDirs()).procsFiles();
+        Path files = root.resolve(id).resolve("exec-" + ProcessHandle.current().pid());
+        List<Op> ops = Planner.planExec(spec, checked, process, s.pid(), files, detach, procs, host);
+        Path plan = Path.of(files + ".plan");
+        try {
+            Files.write(plan, PlanEncoder.encode(ops));
+            if (!detach) {
+                Container.SignalForwarder.install(Path.of(files + ".control"));
+            }
+            int code = runStage(Stage.binary(), plan);
+            Container.SignalForwarder.uninstall();
+            String err = readIfPresent(Path.of(files + ".error"));
+            if (err != null) {
+                throw new RuntimeFailure(err);
+            }
+            if (detach && pidFile.isPresent()) {
+                writePidFile(pidFile.get(), Long.parseLong(readIfPresent(Path.of(files + ".pid"))));
+            }
+            return code;
+        } catch (IOException e) {
+            throw new RuntimeFailure("write " + plan + ": " + e.getMessage(), e);
+        } finally {
+            for (String suffix : List.of(".plan", ".error", ".pid", ".pid.tmp", ".control")) {
+                try {
+                    Files.deleteIfExists(Path.of(files + suffix));
+                } catch (IOException e) {
+                    // the container's state directory is removed with it at delete
+                }
             }
         }
     }

@@ -137,6 +137,58 @@ public final class Planner {
         }
     }
 
+    /**
+     * A plan that runs process inside the running container whose init is initPid: join each of
+     * its namespaces (the user namespace last), fork into its PID namespace, join its cgroups,
+     * then the same credentials, capabilities, no_new_privs and seccomp steps as its init.
+     */
+    public static List<Op> planExec(Spec spec, Checked checked, Process process, long initPid, Path files, boolean detach,
+            List<Path> cgroupProcs, HostInfo host) {
+        Validator.process(process, Validator.namespaces(spec.linux().orElseThrow()));
+        process.capabilities().ifPresent(c -> grantable(c, host));
+        if (checked.seccomp().isPresent() && checked.seccomp().get().needsListener()) {
+            throw new SpecException("linux.seccomp", "exec into a container whose filter uses SCMP_ACT_NOTIFY is not supported yet");
+        }
+        Planner p = new Planner(new Request(spec, Path.of("/"), files.getParent(), detach ? Mode.CREATE : Mode.RUN, 0, false,
+                CgroupSetup.NONE), host);
+        List<Op> ops = p.ops;
+        ops.add(new Op.ErrorFile(files + ".error"));
+        ops.add(new Op.PidFile(files + ".pid"));
+        if (!detach) {
+            ops.add(new Op.ControlFifo(files + ".control"));
+        }
+        ops.add(new Op.Mode(detach ? 2 : 0, 0));
+        for (Path procs : cgroupProcs) {
+            ops.add(new Op.CgroupJoin(procs.toString()));
+        }
+        process.oomScoreAdj().ifPresent(v -> ops.add(new Op.OomScoreAdj(v)));
+        for (Rlimit r : process.rlimits()) {
+            ops.add(new Op.Rlimit(Validator.RLIMITS.indexOf(r.type()), r.soft(), r.hard()));
+        }
+        Linux linux = spec.linux().orElseThrow();
+        boolean user = false;
+        for (Namespace n : linux.namespaces()) {
+            if (n.type().equals("user")) {
+                user = true;
+            } else {
+                ops.add(new Op.Setns("/proc/" + initPid + "/ns/" + Namespaces.procName(n.type()), Namespaces.FLAGS.get(n.type())));
+            }
+        }
+        if (user) {
+            ops.add(new Op.Setns("/proc/" + initPid + "/ns/user", Namespaces.CLONE_NEWUSER));
+        }
+        ops.add(new Op.Clone(0));
+        ops.add(new Op.Setsid());
+        if (user) {
+            ops.add(new Op.BecomeRoot());
+        }
+        ops.add(new Op.Chdir(process.cwd()));
+        ops.add(new Op.Umask(process.user().umask().orElse(0022)));
+        p.credentials(process, checked.seccomp());
+        ops.add(new Op.Exec(pathOf(process.env()), process.args(), process.env()));
+        return List.copyOf(ops);
+    }
+
     public static List<Op> plan(Request req, Checked checked, HostInfo host) {
         Planner p = new Planner(req, host);
         p.build(checked);

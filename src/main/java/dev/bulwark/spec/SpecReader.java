@@ -64,6 +64,15 @@ public final class SpecReader {
         return new Root(n.req("path").string(), n.optBool("readonly", false));
     }
 
+    /** A process.json as `runc exec --process` takes it: the config's "process" object alone. */
+    public static Process readProcess(String json) {
+        try {
+            return process(new Node(Json.parse(json), "process"));
+        } catch (JsonException e) {
+            throw new SpecException("process", "not valid JSON: " + e.getMessage());
+        }
+    }
+
     static Process process(Node n) {
         if (n.opt("commandLine").isPresent()) {
             throw new SpecException(n.path() + ".commandLine", "is for Windows containers; use args");

@@ -208,6 +208,42 @@ class LifecycleTest {
     }
 
     @Test
+    void execJoinsTheContainer() throws Exception {
+        box.namespaces().add(java.util.Map.of("type", "user"));
+        box.linux().put("uidMappings", List.of(java.util.Map.of("containerID", 0, "hostID", 500000, "size", 65536)));
+        box.linux().put("gidMappings", List.of(java.util.Map.of("containerID", 0, "hostID", 500000, "size", 65536)));
+        script("exec sleep 1000");
+        ok("run", "--detach", "--bundle", box.bundle().toString(), "x1");
+        long init = Node.root(Json.parse(ok("state", "x1").out())).req("pid").int64();
+        StringBuilder expected = new StringBuilder();
+        for (String ns : List.of("cgroup", "ipc", "mnt", "net", "pid", "uts", "user")) {
+            expected.append(ns).append('=').append(Files.readSymbolicLink(Path.of("/proc/" + init + "/ns/" + ns))).append('\n');
+        }
+        Result r = cli("exec", "x1", "sh", "-c",
+                "for n in cgroup ipc mnt net pid uts user; do echo $n=$(readlink /proc/self/ns/$n); done; "
+                        + "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status; exit 7");
+        assertEquals(7, r.exit(), r.err());
+        assertTrue(r.out().startsWith(expected.toString()), "expected\n" + expected + "got\n" + r.out());
+        assertTrue(r.out().contains("NoNewPrivs:\t1\nSeccomp:\t2"), r.out());
+        String cg = Files.readString(Path.of("/sys/fs/cgroup/pids/bulwark/x1/cgroup.procs"));
+
+        Path pidFile = box.dir().resolve("exec.pid");
+        ok("exec", "--detach", "--pid-file", pidFile.toString(), "x1", "sleep", "1000");
+        String execPid = Files.readString(pidFile).strip();
+        assertTrue(Files.readString(Path.of("/sys/fs/cgroup/pids/bulwark/x1/cgroup.procs")).contains(execPid + "\n"),
+                "the exec'd process is not in the container's cgroup: " + cg);
+        assertEquals("1000 1000 yes /tmp", cli("exec", "--user", "1000:1000", "--env", "Y=yes", "--cwd", "/tmp", "x1",
+                "sh", "-c", "echo $(id -u) $(id -g) $Y $(pwd)").out().strip());
+
+        ok("kill", "x1", "KILL");
+        await("x1", "stopped");
+        Result late = cli("exec", "x1", "true");
+        assertEquals(1, late.exit());
+        assertTrue(late.err().contains("cannot exec in container \"x1\": it is stopped"), late.err());
+        ok("delete", "x1");
+    }
+
+    @Test
     void clearErrors() throws Exception {
         Result r = cli("state", "nope");
         assertEquals(1, r.exit());
