@@ -190,19 +190,24 @@ static ssize_t recv_msg(char *buf, size_t len, int *fd) {
     return n;
 }
 
-static void send_fd(char type, int fd) {
+/* Sends data with one descriptor attached (SCM_RIGHTS). */
+static int send_with_fd(int sock, const void *data, size_t len, int fd) {
     union {
         char b[CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;
     } ctl;
-    struct iovec iov = {&type, 1};
+    struct iovec iov = {(void *)data, len};
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof ctl.b};
     struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    if (sendmsg(sync_fd, &mh, MSG_NOSIGNAL) < 0) {
+    return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+static void send_fd(char type, int fd) {
+    if (send_with_fd(sync_fd, &type, 1, fd) < 0) {
         DIE_ERRNO("send %s", "listener fd");
     }
 }
@@ -923,18 +928,7 @@ static void send_to_listener(const struct plan_op *op, int fd) {
         }
         p += sprintf(p, "%s", op->v[0].items[i]);
     }
-    union {
-        char b[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
-    struct iovec iov = {msg, (size_t)(p - msg)};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof ctl.b};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    if (sendmsg(s, &mh, MSG_NOSIGNAL) < 0) {
+    if (send_with_fd(s, msg, (size_t)(p - msg), fd) < 0) {
         DIE_ERRNO("send the seccomp fd to %s", op->s[0]);
     }
     free(msg);

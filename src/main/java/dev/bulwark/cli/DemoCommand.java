@@ -1,9 +1,9 @@
 package dev.bulwark.cli;
 
 import dev.bulwark.json.Json;
-import dev.bulwark.json.JsonBuilder;
+import dev.bulwark.json.JsonTree;
 import dev.bulwark.json.JsonValue;
-import dev.bulwark.runtime.Container;
+import dev.bulwark.runtime.Lifecycle;
 import dev.bulwark.runtime.DefaultSpec;
 import dev.bulwark.stage.Stage;
 import java.io.IOException;
@@ -37,10 +37,10 @@ final class DemoCommand {
             Files.writeString(dir.resolve("config.json"), Json.writePretty(config(cmd, rootfs, !a.flag("no-userns"))));
             String id = "demo-" + ProcessHandle.current().pid();
             if (!a.positional().isEmpty()) {
-                return Container.run(g.root(), id, dir, 0, false);
+                return Lifecycle.run(g.root(), id, dir, 0, false);
             }
             Path out = dir.resolve("container.txt");
-            int code = Container.run(g.root(), id, dir, 0, false, ProcessBuilder.Redirect.to(out.toFile()));
+            int code = Lifecycle.run(g.root(), id, dir, 0, false, ProcessBuilder.Redirect.to(out.toFile()));
             if (code != 0) {
                 System.err.println("bulwark: the probe exited with status " + code);
                 return code;
@@ -59,7 +59,7 @@ final class DemoCommand {
 
     @SuppressWarnings("unchecked")
     static JsonValue config(List<String> args, Path rootfs, boolean userns) {
-        Map<String, Object> c = (Map<String, Object>) Mutable.from(DefaultSpec.build(args, rootfs.toString()));
+        Map<String, Object> c = (Map<String, Object>) JsonTree.mutable(DefaultSpec.build(args, rootfs.toString()));
         c.put("hostname", "bulwark-demo");
         Map<String, Object> linux = (Map<String, Object>) c.get("linux");
         ((List<Object>) linux.get("namespaces")).add(Map.of("type", "time"));
@@ -69,7 +69,7 @@ final class DemoCommand {
             linux.put("uidMappings", List.of(range));
             linux.put("gidMappings", List.of(range));
         }
-        return Mutable.to(c);
+        return JsonTree.value(c);
     }
 
     private static String hostProbe(Path probe) throws IOException, InterruptedException {
@@ -130,49 +130,5 @@ final class DemoCommand {
             return key.substring(4);
         }
         return key;
-    }
-
-    /** JSON trees as maps and lists, to edit the default config. */
-    static final class Mutable {
-        private Mutable() {}
-
-        static Object from(JsonValue v) {
-            return switch (v) {
-                case JsonValue.JsonObject o -> {
-                    Map<String, Object> m = new LinkedHashMap<>();
-                    o.members().forEach((k, x) -> m.put(k, from(x)));
-                    yield m;
-                }
-                case JsonValue.JsonArray arr -> {
-                    List<Object> l = new ArrayList<>();
-                    arr.elements().forEach(x -> l.add(from(x)));
-                    yield l;
-                }
-                default -> v;
-            };
-        }
-
-        static JsonValue to(Object o) {
-            if (o instanceof JsonValue v) {
-                return v;
-            }
-            if (o instanceof Map<?, ?> m) {
-                JsonBuilder b = JsonBuilder.object();
-                m.forEach((k, v) -> b.put((String) k, to(v)));
-                return b.build();
-            }
-            if (o instanceof List<?> l) {
-                List<JsonValue> out = new ArrayList<>();
-                l.forEach(x -> out.add(to(x)));
-                return new JsonValue.JsonArray(out);
-            }
-            if (o instanceof String s) {
-                return new JsonValue.JsonString(s);
-            }
-            if (o instanceof Number n) {
-                return JsonBuilder.number(n.longValue());
-            }
-            throw new IllegalArgumentException("not JSON: " + o);
-        }
     }
 }

@@ -1,6 +1,5 @@
 package dev.bulwark.cli;
 
-import dev.bulwark.runtime.Container;
 import dev.bulwark.runtime.Lifecycle;
 import dev.bulwark.spec.Spec;
 import dev.bulwark.spec.SpecReader;
@@ -54,7 +53,7 @@ final class ExecCommand {
             if (args.isEmpty()) {
                 throw new CliException("exec: no command given (and no --process)");
             }
-            Spec.Process base = Container.readConfig(Lifecycle.load(g.root(), id).bundle()).process()
+            Spec.Process base = Lifecycle.readConfig(Lifecycle.load(g.root(), id).bundle()).process()
                     .orElseThrow(() -> new CliException("the container's config has no process to start from"));
             process = override(base, a, args);
         }

@@ -1,6 +1,6 @@
 package dev.bulwark.cli;
 
-import dev.bulwark.runtime.Container;
+import dev.bulwark.runtime.Lifecycle;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
@@ -43,6 +43,6 @@ final class RunCommand {
             throw new CliException("--preserve-fds must be between 0 and 1024");
         }
         Path bundle = Path.of(a.get("bundle", a.get("b", "."))).toAbsolutePath().normalize();
-        return Container.run(g.root(), a.positional().get(0), bundle, preserve, a.flag("no-pivot"));
+        return Lifecycle.run(g.root(), a.positional().get(0), bundle, preserve, a.flag("no-pivot"));
     }
 }

@@ -1,7 +1,7 @@
 package dev.bulwark.cli;
 
 import dev.bulwark.json.Json;
-import dev.bulwark.runtime.Container;
+import dev.bulwark.runtime.Lifecycle;
 import dev.bulwark.runtime.DefaultSpec;
 import dev.bulwark.runtime.HostInfo;
 import dev.bulwark.runtime.Planner;
@@ -39,7 +39,7 @@ final class TrainCommand {
             Path bundle = rootfs.getParent();
             Files.writeString(bundle.resolve("config.json"), Json.writePretty(DefaultSpec.build(List.of("true"), "rootfs")));
             for (int i = 0; i < 3; i++) {
-                var spec = Container.readConfig(bundle);
+                var spec = Lifecycle.readConfig(bundle);
                 var ops = Planner.plan(new Planner.Request(spec, bundle, tmp.resolve("state/x"), Planner.Mode.RUN, 0,
                         false, Planner.CgroupSetup.NONE), HostInfo.read());
                 PlanEncoder.encode(ops);
@@ -47,8 +47,7 @@ final class TrainCommand {
             Args.parse(List.of("--bundle", bundle.toString(), "x"), java.util.Set.of("bundle"), java.util.Set.of());
             StateDir s = StateDir.create(tmp.resolve("state"), "x");
             s.writeAtomically("plan", new byte[] {1});
-            s.writeState("1.2.0", "creating", 0, bundle, java.util.Map.of());
-            Files.readString(tmp.resolve("state/x/state.json"));
+            Files.readAllBytes(tmp.resolve("state/x/plan"));
             s.remove();
             new ProcessBuilder("true").inheritIO().start().waitFor();
             new sun.misc.Signal("INT");
@@ -58,7 +57,7 @@ final class TrainCommand {
                 Path image = Stage.imageRootfs();
                 Files.writeString(bundle.resolve("config.json"), Json.writePretty(DefaultSpec.build(List.of("/bin/true"), image.toString())));
                 for (int i = 0; i < 3; i++) {
-                    Container.run(tmp.resolve("run-state"), "aot-train-" + ProcessHandle.current().pid() + "-" + i, bundle, 0, false,
+                    Lifecycle.run(tmp.resolve("run-state"), "aot-train-" + ProcessHandle.current().pid() + "-" + i, bundle, 0, false,
                             ProcessBuilder.Redirect.DISCARD);
                 }
             }

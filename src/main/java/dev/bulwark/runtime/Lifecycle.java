@@ -10,6 +10,7 @@ import dev.bulwark.json.JsonValue;
 import dev.bulwark.spec.Node;
 import dev.bulwark.spec.Spec;
 import dev.bulwark.spec.SpecException;
+import dev.bulwark.spec.SpecReader;
 import dev.bulwark.stage.Op;
 import dev.bulwark.stage.PlanEncoder;
 import dev.bulwark.stage.Stage;
@@ -60,76 +61,143 @@ public final class Lifecycle {
         }
     }
 
-    // ---- create ----
+    // ---- run, create ----
 
-    public static long create(Path root, String id, Path bundle, Optional<Path> pidFile, int preserveFds, boolean noPivot) {
+    /** A container claimed and planned: its state directory, its cgroup, the plan on disk. */
+    private record Prepared(Spec spec, Path bundle, Path rootfs, String created, StateDir state, CgroupManager cgroup) {}
+
+    /**
+     * Everything up to starting the stage, shared by run and create. All config errors are found
+     * before the ID is claimed; whatever fails later is undone before the error is thrown.
+     */
+    private static Prepared prepare(Path root, String id, Path bundle, Planner.Mode mode, int preserveFds, boolean noPivot) {
+        Timing.mark("main");
         StateDir.checkId(id);
-        Spec spec = Container.readConfig(bundle);
+        Spec spec = readConfig(bundle);
+        Timing.mark("config read");
         HostInfo host = HostInfo.read();
         Planner.Checked checked = Planner.check(spec, bundle, host, Optional.of(root));
-        Path stage = Stage.binary();
+        Timing.mark("config checked, seccomp compiled");
         StateDir state = StateDir.create(root, id);
-        CgroupManager cgroup = null;
-        boolean ok = false;
+        CgroupManager cgroup = CgroupManager.of(Cgroups.detect(), spec.linux().map(Spec.Linux::cgroupsPath).orElse(""), id);
+        Prepared p = new Prepared(spec, bundle, bundle.resolve(spec.root().path()).toAbsolutePath().normalize(),
+                Instant.now().toString(), state, cgroup);
         try {
-            Spec.Resources resources = spec.linux().flatMap(Spec.Linux::resources).orElse(Spec.Resources.none());
-            cgroup = CgroupManager.of(Cgroups.detect(), spec.linux().map(Spec.Linux::cgroupsPath).orElse(""), id);
-            Path rootfs = bundle.resolve(spec.root().path()).toAbsolutePath().normalize();
-            String created = Instant.now().toString();
-            // Recorded before they exist: a create killed at any moment leaves a state that
-            // `delete --force` can clean up completely.
-            write(state, new State(spec.ociVersion(), id, "creating", 0, 0, bundle, rootfs, created, spec.annotations(),
-                    cgroup.dirs()));
+            // Recorded before the cgroups exist: a process killed at any moment leaves a state
+            // that `delete --force` can clean up completely.
+            write(p, "creating", 0, 0);
             Optional<DeviceProgram> devices;
             try {
-                devices = cgroup.create(resources);
+                devices = cgroup.create(spec.linux().flatMap(Spec.Linux::resources).orElse(Spec.Resources.none()));
             } catch (CgroupException e) {
-                cgroup = null;
                 throw new SpecException("", e.getMessage());
             }
+            Timing.mark("cgroup created");
             Planner.CgroupSetup cg = new Planner.CgroupSetup(cgroup.procsFiles(), List.copyOf(cgroup.dirs().values()), devices);
-            List<Op> ops = Planner.plan(new Planner.Request(spec, bundle, state.dir(), Planner.Mode.CREATE, preserveFds,
-                    noPivot, cg), checked, host);
+            List<Op> ops = Planner.plan(new Planner.Request(spec, bundle, state.dir(), mode, preserveFds, noPivot, cg),
+                    checked, host);
             state.writeAtomically("plan", PlanEncoder.encode(ops));
-            int code = runStage(stage, state.dir().resolve("plan"));
-            String err = readIfPresent(state.dir().resolve("stage-error"));
-            if (err != null) {
-                throw new RuntimeFailure(err);
-            }
-            if (code != 0) {
-                throw new RuntimeFailure("the stage exited with status " + code + " without an error");
-            }
-            long pid = Long.parseLong(readIfPresent(state.dir().resolve("pid")));
-            long start = startTime(pid).orElseThrow(() -> new RuntimeFailure("container init " + pid + " died during create"));
-            write(state, new State(spec.ociVersion(), id, "created", pid, start, bundle, rootfs, created, spec.annotations(),
-                    cgroup.dirs()));
-            if (pidFile.isPresent()) {
-                writePidFile(pidFile.get(), pid);
-            }
-            ok = true;
-            return pid;
-        } finally {
-            if (!ok) {
-                try {
-                    if (cgroup != null) {
-                        killAll(cgroup, 9);
-                        cgroup.destroy();
-                    }
-                } finally {
-                    state.remove();
-                }
-            }
+            Timing.mark("planned, state written");
+            return p;
+        } catch (RuntimeException e) {
+            discard(p);
+            throw e;
         }
     }
 
-    private static int runStage(Path stage, Path plan) {
+    /** Kills whatever is in the container's cgroup, removes the cgroup, then the state directory. */
+    private static void discard(Prepared p) {
         try {
-            Process p = new ProcessBuilder(stage.toString(), plan.toString()).inheritIO().start();
+            killAll(p.cgroup(), 9);
+            p.cgroup().destroy();
+        } finally {
+            p.state().remove();
+        }
+    }
+
+    /**
+     * run: create, start and wait in the foreground, forwarding SIGINT, SIGTERM and SIGHUP.
+     * Whatever happens, the container's cgroup and state are gone when this returns: without a
+     * PID namespace, processes the container left behind go with it, as with runc.
+     */
+    public static int run(Path root, String id, Path bundle, int preserveFds, boolean noPivot, ProcessBuilder.Redirect stdout) {
+        Prepared p = prepare(root, id, bundle, Planner.Mode.RUN, preserveFds, noPivot);
+        try {
+            // Handlers first: a signal that arrives once the container runs must be forwarded,
+            // not end this JVM and orphan the container.
+            SignalForwarder.install(p.state().dir().resolve("control"));
+            int code = runStage(p.state().dir().resolve("plan"), stdout);
+            Timing.mark("stage exited");
+            SignalForwarder.uninstall();
+            failIfStageFailed(p.state().dir().resolve("stage-error"));
+            return code;
+        } finally {
+            discard(p);
+            Timing.mark("cleaned up");
+        }
+    }
+
+    public static int run(Path root, String id, Path bundle, int preserveFds, boolean noPivot) {
+        return run(root, id, bundle, preserveFds, noPivot, ProcessBuilder.Redirect.INHERIT);
+    }
+
+    public static long create(Path root, String id, Path bundle, Optional<Path> pidFile, int preserveFds, boolean noPivot) {
+        Prepared p = prepare(root, id, bundle, Planner.Mode.CREATE, preserveFds, noPivot);
+        try {
+            int code = runStage(p.state().dir().resolve("plan"), ProcessBuilder.Redirect.INHERIT);
+            failIfStageFailed(p.state().dir().resolve("stage-error"));
+            if (code != 0) {
+                throw new RuntimeFailure("the stage exited with status " + code + " without an error");
+            }
+            long pid = Long.parseLong(readIfPresent(p.state().dir().resolve("pid")));
+            long start = startTime(pid).orElseThrow(() -> new RuntimeFailure("container init " + pid + " died during create"));
+            write(p, "created", pid, start);
+            if (pidFile.isPresent()) {
+                writePidFile(pidFile.get(), pid);
+            }
+            return pid;
+        } catch (RuntimeException e) {
+            discard(p);
+            throw e;
+        }
+    }
+
+    private static void write(Prepared p, String status, long pid, long start) {
+        write(p.state(), new State(p.spec().ociVersion(), p.state().id(), status, pid, start, p.bundle(), p.rootfs(),
+                p.created(), p.spec().annotations(), p.cgroup().dirs()));
+    }
+
+    /** Reads and parses BUNDLE/config.json; errors name the file. */
+    public static Spec readConfig(Path bundle) {
+        Path config = bundle.resolve("config.json");
+        String text;
+        try {
+            text = Files.readString(config, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            throw new SpecException("", "no config.json in bundle " + bundle);
+        } catch (IOException e) {
+            throw new SpecException("", "read " + config + ": " + e.getMessage());
+        }
+        return SpecReader.parse(text);
+    }
+
+    private static void failIfStageFailed(Path errorFile) {
+        String err = readIfPresent(errorFile);
+        if (err != null && !err.isEmpty()) {
+            throw new RuntimeFailure(err);
+        }
+    }
+
+    private static int runStage(Path plan, ProcessBuilder.Redirect stdout) {
+        Path stage = Stage.binary();
+        try {
+            Process p = new ProcessBuilder(stage.toString(), plan.toString()).inheritIO().redirectOutput(stdout).start();
+            Timing.mark("stage started");
             while (true) {
                 try {
                     return p.waitFor();
                 } catch (InterruptedException e) {
-                    // keep waiting
+                    // keep waiting: the container decides when this ends
                 }
             }
         } catch (IOException e) {
@@ -202,7 +270,7 @@ public final class Lifecycle {
         if (!s.status().equals("running") && !s.status().equals("created")) {
             throw new RuntimeFailure("cannot exec in container \"" + id + "\": it is " + s.status());
         }
-        Spec spec = Container.readConfig(s.bundle());
+        Spec spec = readConfig(s.bundle());
         HostInfo host = HostInfo.read();
         Planner.Checked checked = Planner.check(spec, s.bundle(), host, Optional.of(root));
         List<Path> procs = s.cgroupDirs().isEmpty() ? List.of()
@@ -213,14 +281,11 @@ public final class Lifecycle {
         try {
             Files.write(plan, PlanEncoder.encode(ops));
             if (!detach) {
-                Container.SignalForwarder.install(Path.of(files + ".control"));
+                SignalForwarder.install(Path.of(files + ".control"));
             }
-            int code = runStage(Stage.binary(), plan);
-            Container.SignalForwarder.uninstall();
-            String err = readIfPresent(Path.of(files + ".error"));
-            if (err != null) {
-                throw new RuntimeFailure(err);
-            }
+            int code = runStage(plan, ProcessBuilder.Redirect.INHERIT);
+            SignalForwarder.uninstall();
+            failIfStageFailed(Path.of(files + ".error"));
             if (detach && pidFile.isPresent()) {
                 writePidFile(pidFile.get(), Long.parseLong(readIfPresent(Path.of(files + ".pid"))));
             }
@@ -368,7 +433,7 @@ public final class Lifecycle {
         StateDir.checkId(id);
         if (force && Files.isDirectory(root.resolve(id)) && !Files.exists(root.resolve(id).resolve("state.json"))) {
             // A create killed before it wrote any state: nothing but the directory exists yet.
-            new StateDirHandle(root.resolve(id)).remove();
+            StateDir.existing(root, id).remove();
             return;
         }
         try (Locked l = lock(root, id)) {
@@ -395,7 +460,7 @@ public final class Lifecycle {
                 c.destroy();
             }
         }
-        new StateDirHandle(root.resolve(id)).remove();
+        StateDir.existing(root, id).remove();
     }
 
     private static void waitGone(long pid, long start) {
@@ -470,18 +535,42 @@ public final class Lifecycle {
         }
     }
 
-    /** Removal of an existing state directory by path. */
-    private record StateDirHandle(Path dir) {
-        void remove() {
-            try (var files = Files.list(dir)) {
-                for (Path p : (Iterable<Path>) files::iterator) {
-                    Files.deleteIfExists(p);
+    /**
+     * Forwards SIGINT, SIGTERM and SIGHUP sent to this JVM to the container, by writing the
+     * signal number into the stage's control FIFO (the JDK cannot send arbitrary signals).
+     */
+    static final class SignalForwarder {
+        private static final String[] SIGNALS = {"INT", "TERM", "HUP"};
+        private static volatile Path fifo;
+
+        public static void install(Path control) {
+            fifo = control;
+            for (String name : SIGNALS) {
+                sun.misc.Signal.handle(new sun.misc.Signal(name), s -> forward(s.getNumber()));
+            }
+        }
+
+        static void uninstall() {
+            fifo = null;
+        }
+
+        private static void forward(int signo) {
+            Path f = fifo;
+            if (f == null) {
+                return;
+            }
+            // The stage creates the FIFO early; a signal that arrives before it exists waits a little.
+            for (int i = 0; i < 200 && !Files.exists(f); i++) {
+                try {
+                    Thread.sleep(5);
+                } catch (InterruptedException e) {
+                    return;
                 }
-                Files.deleteIfExists(dir);
-            } catch (NoSuchFileException e) {
-                // gone already
+            }
+            try (FileOutputStream out = new FileOutputStream(f.toFile())) {
+                out.write(signo);
             } catch (IOException e) {
-                throw new RuntimeFailure("remove " + dir + ": " + e.getMessage(), e);
+                System.err.println("bulwark: cannot forward signal " + signo + ": " + e.getMessage());
             }
         }
     }

@@ -1,10 +1,6 @@
 package dev.bulwark.runtime;
 
-import dev.bulwark.json.Json;
-import dev.bulwark.json.JsonBuilder;
-import dev.bulwark.json.JsonValue;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -12,7 +8,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
@@ -51,6 +46,12 @@ public final class StateDir {
         }
     }
 
+    /** An existing container's directory, for removal. */
+    public static StateDir existing(Path root, String id) {
+        checkId(id);
+        return new StateDir(root.resolve(id), id);
+    }
+
     public Path dir() {
         return dir;
     }
@@ -67,20 +68,6 @@ public final class StateDir {
         } catch (IOException e) {
             throw new RuntimeFailure("write " + dir.resolve(name) + ": " + e.getMessage(), e);
         }
-    }
-
-    public void writeState(String ociVersion, String status, long pid, Path bundle, Map<String, String> annotations) {
-        JsonBuilder annot = JsonBuilder.object();
-        annotations.forEach(annot::put);
-        JsonValue v = JsonBuilder.object()
-                .put("ociVersion", ociVersion)
-                .put("id", id)
-                .put("status", status)
-                .put("pid", pid)
-                .put("bundle", bundle.toString())
-                .put("annotations", annot)
-                .build();
-        writeAtomically("state.json", Json.write(v).getBytes(StandardCharsets.UTF_8));
     }
 
     /** Removes the directory and everything the runtime and stage put in it (one level deep). */

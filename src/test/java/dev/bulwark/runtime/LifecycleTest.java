@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.bulwark.json.Json;
 import dev.bulwark.spec.Node;
-import dev.bulwark.testing.Busybox;
+import dev.bulwark.testing.ContainerTestBase;
 import dev.bulwark.testing.Sandbox;
 import dev.bulwark.testing.Sandbox.Result;
 import dev.bulwark.testing.TestEnv;
@@ -17,40 +17,14 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** The runc lifecycle on real containers: create, start, state, kill, pause, delete. */
-class LifecycleTest {
-    private static Path rootfs;
-    private Sandbox box;
+class LifecycleTest extends ContainerTestBase {
 
-    @BeforeAll
-    static void rootfs() throws Exception {
-        assumeTrue(TestEnv.isRoot(), "integration tests need root");
-        rootfs = Files.createTempDirectory("bulwark-rootfs");
-        Busybox.rootfs(rootfs);
-    }
 
-    @AfterAll
-    static void removeRootfs() throws Exception {
-        if (rootfs != null) {
-            TestEnv.deleteTree(rootfs);
-        }
-    }
 
-    @BeforeEach
-    void sandbox() throws Exception {
-        box = new Sandbox(rootfs);
-    }
 
-    @AfterEach
-    void noLeaks() throws Exception {
-        box.close();
-    }
 
     /** The CLI with this sandbox's --root; the container's stdio goes to files, never to pipes we wait on. */
     private Result cli(String... args) throws Exception {

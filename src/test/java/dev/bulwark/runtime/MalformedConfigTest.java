@@ -3,22 +3,18 @@ package dev.bulwark.runtime;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.bulwark.testing.Busybox;
+import dev.bulwark.testing.ContainerTestBase;
 import dev.bulwark.testing.Sandbox;
 import dev.bulwark.testing.Sandbox.Result;
 import dev.bulwark.testing.TestEnv;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -27,30 +23,10 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Each malformed config is refused by the real CLI with an error naming the field, and leaves
  * nothing behind: no state directory, mount, process or cgroup.
  */
-class MalformedConfigTest {
-    private static Path rootfs;
+class MalformedConfigTest extends ContainerTestBase {
 
-    @BeforeAll
-    static void rootfs() throws Exception {
-        assumeTrue(TestEnv.isRoot(), "integration tests need root");
-        rootfs = Files.createTempDirectory("bulwark-rootfs");
-        Busybox.rootfs(rootfs);
-    }
 
-    @AfterAll
-    static void removeRootfs() throws Exception {
-        if (rootfs != null) {
-            TestEnv.deleteTree(rootfs);
-        }
-    }
 
-    private static Map<String, Object> map(Object... kv) {
-        Map<String, Object> m = new HashMap<>();
-        for (int i = 0; i < kv.length; i += 2) {
-            m.put((String) kv[i], kv[i + 1]);
-        }
-        return m;
-    }
 
     @SuppressWarnings("unchecked")
     private static Map<String, Object> user(Sandbox b) {
@@ -169,7 +145,7 @@ class MalformedConfigTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("configs")
     void refusedWithItsPathAndNothingLeft(String name, Consumer<Sandbox> mutate, String expected) throws Exception {
-        try (Sandbox box = new Sandbox(rootfs)) {
+        {
             mutate.accept(box);
             String id = "bad-" + Long.toHexString(System.nanoTime());
             Result r = box.run(id);
@@ -185,7 +161,7 @@ class MalformedConfigTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("texts")
     void brokenJsonAndIds(String name, String config, String id, String expected) throws Exception {
-        try (Sandbox box = new Sandbox(rootfs)) {
+        {
             box.writeConfig();
             if (config != null) {
                 Files.writeString(box.bundle().resolve("config.json"), config);

@@ -9,7 +9,7 @@ import dev.bulwark.json.Json;
 import dev.bulwark.spec.SpecException;
 import dev.bulwark.spec.SpecReader;
 import dev.bulwark.stage.Op;
-import dev.bulwark.testing.MutableJson;
+import dev.bulwark.json.JsonTree;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -33,7 +33,7 @@ class PlannerTest {
     @SuppressWarnings("unchecked")
     void config() throws Exception {
         Files.createDirectories(bundle.resolve("rootfs"));
-        config = (Map<String, Object>) MutableJson.from(DefaultSpec.build(List.of("sh"), "rootfs"));
+        config = (Map<String, Object>) JsonTree.mutable(DefaultSpec.build(List.of("sh"), "rootfs"));
     }
 
     @SuppressWarnings("unchecked")
@@ -42,7 +42,7 @@ class PlannerTest {
     }
 
     private List<Op> plan() {
-        var spec = SpecReader.parse(Json.write(MutableJson.to(config)));
+        var spec = SpecReader.parse(Json.write(JsonTree.value(config)));
         return Planner.plan(new Planner.Request(spec, bundle, bundle.resolve("state"), Planner.Mode.RUN, 0, false,
                 Planner.CgroupSetup.NONE), HOST);
     }
@@ -161,7 +161,7 @@ class PlannerTest {
     void capabilitiesAboveTheKernelsLastAreDroppedNotGranted() {
         HostInfo old = new HostInfo(37, (1L << 38) - 1, HOST.cgroupMounts(), HOST.ownCgroups());
         sub("process").put("capabilities", map("bounding", List.of("CAP_CHOWN", "CAP_BPF"), "permitted", List.of("CAP_CHOWN")));
-        var spec = SpecReader.parse(Json.write(MutableJson.to(config)));
+        var spec = SpecReader.parse(Json.write(JsonTree.value(config)));
         List<Op> ops = Planner.plan(new Planner.Request(spec, bundle, bundle.resolve("s"), Planner.Mode.RUN, 0, false,
                 Planner.CgroupSetup.NONE), old);
         assertEquals(new Op.CapsBounding(1, 37), ops.get(index(ops, Op.CapsBounding.class)));

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.bulwark.testing.Busybox;
+import dev.bulwark.testing.ContainerTestBase;
 import dev.bulwark.testing.Sandbox;
 import dev.bulwark.testing.Sandbox.Result;
 import dev.bulwark.testing.TestEnv;
@@ -18,41 +18,14 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** `bulwark run` on real containers (root only): each test checks one behaviour of item 3. */
-class RunContainerTest {
-    private static Path rootfs;
-    private Sandbox box;
+class RunContainerTest extends ContainerTestBase {
 
-    @BeforeAll
-    static void rootfs() throws Exception {
-        assumeTrue(TestEnv.isRoot(), "integration tests need root");
-        rootfs = Files.createTempDirectory("bulwark-rootfs");
-        Busybox.rootfs(rootfs);
-    }
 
-    @AfterAll
-    static void removeRootfs() throws Exception {
-        if (rootfs != null) {
-            assertEquals(List.of(), TestEnv.mountsUnder(rootfs));
-            TestEnv.deleteTree(rootfs);
-        }
-    }
 
-    @BeforeEach
-    void sandbox() throws Exception {
-        box = new Sandbox(rootfs);
-    }
 
-    @AfterEach
-    void noLeaks() throws Exception {
-        box.close();
-    }
 
     private Result ok(String script) throws Exception {
         Result r = box.sh(script);
@@ -64,13 +37,6 @@ class RunContainerTest {
         return Files.readSymbolicLink(Path.of("/proc/self/ns/" + name)).toString();
     }
 
-    private static Map<String, Object> map(Object... kv) {
-        Map<String, Object> m = new HashMap<>();
-        for (int i = 0; i < kv.length; i += 2) {
-            m.put((String) kv[i], kv[i + 1]);
-        }
-        return m;
-    }
 
     private void addNamespace(String type) {
         box.namespaces().add(map("type", type));

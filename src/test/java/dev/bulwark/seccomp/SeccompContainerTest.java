@@ -8,8 +8,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.bulwark.json.Json;
 import dev.bulwark.runtime.Capabilities;
 import dev.bulwark.runtime.DefaultSpec;
-import dev.bulwark.testing.Busybox;
-import dev.bulwark.testing.MutableJson;
+import dev.bulwark.testing.ContainerTestBase;
+import dev.bulwark.json.JsonTree;
 import dev.bulwark.testing.Sandbox;
 import dev.bulwark.testing.Sandbox.Result;
 import dev.bulwark.testing.TestEnv;
@@ -27,8 +27,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -40,7 +38,7 @@ import org.junit.jupiter.api.Test;
  * checked is the filter's verdict, not a libc wrapper's. Control runs without the filter, or with
  * the profile for other capabilities, show that each refusal comes from the filter.
  */
-class SeccompContainerTest {
+class SeccompContainerTest extends ContainerTestBase {
     private static final int EPERM = 1;
     private static final int ENOSYS = 38;
     private static final int SIGSYS_EXIT = 128 + 31;
@@ -51,16 +49,11 @@ class SeccompContainerTest {
     private static final long AF_INET6 = 10;
     private static final long SOCK_STREAM = 1;
 
-    private static Path rootfs;
     private static Path listener;
-    private Sandbox box;
 
     @BeforeAll
-    static void rootfs() throws Exception {
-        assumeTrue(TestEnv.isRoot(), "container tests need root");
+    static void probes() throws Exception {
         assumeTrue(Arch.host() == Arch.X86_64, "the probes' ABI checks are written for x86_64");
-        rootfs = Files.createTempDirectory("bulwark-rootfs");
-        Busybox.rootfs(rootfs);
         Path src = TestEnv.sourceDir().resolve("src/test/c/seccomp");
         cc(List.of("musl-gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror", "-o", rootfs.resolve("bin/probe").toString(),
                 src.resolve("probe.c").toString()), "musl-tools");
@@ -78,25 +71,13 @@ class SeccompContainerTest {
         }
     }
 
-    @AfterAll
-    static void removeRootfs() throws Exception {
-        if (rootfs != null) {
-            assertEquals(List.of(), TestEnv.mountsUnder(rootfs));
-            TestEnv.deleteTree(rootfs);
-        }
-    }
 
     @BeforeEach
-    void sandbox() throws Exception {
-        box = new Sandbox(rootfs);
+    void noCoreDumps() {
         // A probe killed by SIGSYS would otherwise try to dump core.
         box.process().put("rlimits", List.of(map("type", "RLIMIT_CORE", "soft", 0, "hard", 0)));
     }
 
-    @AfterEach
-    void noLeaks() throws Exception {
-        box.close();
-    }
 
     // ---- helpers ----------------------------------------------------------------------------
 
@@ -106,13 +87,6 @@ class SeccompContainerTest {
         return n;
     }
 
-    private static Map<String, Object> map(Object... kv) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        for (int i = 0; i < kv.length; i += 2) {
-            m.put((String) kv[i], kv[i + 1]);
-        }
-        return m;
-    }
 
     private static Map<String, Object> cond(int index, String op, long value) {
         return map("index", index, "value", new BigDecimal(Long.toUnsignedString(value)), "op", op);
@@ -160,7 +134,7 @@ class SeccompContainerTest {
 
     /** Docker's default profile as evaluated for a container with these capabilities. */
     private void profileFor(Set<String> caps) {
-        box.linux().put("seccomp", MutableJson.from(DefaultSpec.seccomp(DefaultProfile.oci(caps))));
+        box.linux().put("seccomp", JsonTree.mutable(DefaultSpec.seccomp(DefaultProfile.oci(caps))));
     }
 
     private void capabilities(List<String> caps) {
@@ -433,7 +407,7 @@ class SeccompContainerTest {
             List<String> out = l.rest();
             assertEquals(3, out.size(), out.toString());
             assertTrue(out.get(0).startsWith("state "), out.toString());
-            Map<String, Object> st = (Map<String, Object>) MutableJson.from(Json.parse(out.get(0).substring(6)));
+            Map<String, Object> st = (Map<String, Object>) JsonTree.mutable(Json.parse(out.get(0).substring(6)));
             String[] notif = out.get(1).split(" ");
             assertEquals("notif", notif[0]);
             assertEquals(Integer.toString(nr("mkdir")), notif[2]);

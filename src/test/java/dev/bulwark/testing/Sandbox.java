@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.bulwark.json.Json;
+import dev.bulwark.json.JsonTree;
 import dev.bulwark.runtime.DefaultSpec;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -38,7 +39,7 @@ public final class Sandbox implements AutoCloseable {
         this.stateRoot = dir.resolve("state");
         this.bundle = Files.createDirectories(dir.resolve("bundle"));
         this.rootfs = rootfs;
-        this.config = (Map<String, Object>) MutableJson.from(DefaultSpec.build(List.of("true"), rootfs.toString()));
+        this.config = (Map<String, Object>) JsonTree.mutable(DefaultSpec.build(List.of("true"), rootfs.toString()));
         env().add("HOME=/root");
     }
 
@@ -80,7 +81,7 @@ public final class Sandbox implements AutoCloseable {
     }
 
     public void writeConfig() throws IOException {
-        Files.writeString(bundle.resolve("config.json"), Json.writePretty(MutableJson.to(config)));
+        Files.writeString(bundle.resolve("config.json"), Json.writePretty(JsonTree.value(config)));
     }
 
     /** Runs `sh -c script` in the container and waits for it. */
