@@ -53,6 +53,7 @@ enum plan_opcode {
     OP_MODE = 4,            /* u mode (0 run: wait and return status, 1 create: exit once C2 waits on the exec
                                FIFO, 2 detached exec: exit once C2 has called execve), u flags (1 subreaper) */
     OP_PRESERVE_FDS = 5,    /* u n: fds 3..3+n-1 are passed to the container */
+    OP_CONSOLE_SOCKET = 8,  /* s path: the pty master C2 makes goes to this unix socket (SCM_RIGHTS), as runc's --console-socket */
     OP_EXEC_FIFO = 7,       /* s path: P0 creates the exec FIFO (mode 0622) that `start` opens */
     OP_SECCOMP_LISTENER = 6, /* s socket path, v message parts: the notify fd goes there with the parts joined by C2's PID */
 
@@ -97,6 +98,10 @@ enum plan_opcode {
     OP_SECCOMP = 62,        /* u flags, b filter (struct sock_filter[]), u listener (1: send notify fd to P0) */
     OP_PERSONALITY = 63,    /* u persona */
     OP_EXEC = 64,           /* s PATH for lookup, v argv, v envp */
+    OP_CONSOLE = 66,        /* u rows, u cols, u bind /dev/console: open a pty from the container's devpts, bind the slave on /dev/console,
+                               make it the controlling terminal and stdio, hand the master to P0 (which gives it to
+                               the console socket, or relays it to its own stdio in run mode) */
+    OP_OPEN_ROOT = 67,      /* the current root is the container's (exec after joining its mount namespace) */
     OP_WAIT_FIFO = 65,      /* s host path of the exec FIFO, opened O_PATH before pivot; written before EXEC (create/start) */
 };
 

@@ -39,6 +39,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -549,6 +551,56 @@ static void op_write(const struct plan_op *op) {
     close(fd);
 }
 
+/*
+ * The container's terminal: a pty from its own devpts instance (so the container sees its own
+ * /dev/pts), the slave bound over /dev/console and made the controlling terminal and stdio of
+ * init; the master goes to P0. Needs a new session first (SETSID).
+ */
+static void op_console(const struct plan_op *op) {
+    int master = resolve("dev/pts/ptmx", O_RDWR | O_NOCTTY);
+    if (master < 0) {
+        DIE_ERRNO("open %s", "/dev/pts/ptmx (a devpts mount is needed for a terminal)");
+    }
+    int unlock = 0;
+    unsigned int n;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &n) < 0) {
+        DIE_ERRNO("%s", "set up the pty master");
+    }
+    if (op->u[0] && op->u[1]) {
+        struct winsize ws = {.ws_row = (unsigned short)op->u[0], .ws_col = (unsigned short)op->u[1]};
+        ioctl(master, TIOCSWINSZ, &ws);
+    }
+    char name[64];
+    snprintf(name, sizeof name, "dev/pts/%u", n);
+    int slave = resolve(name, O_RDWR | O_NOCTTY);
+    if (slave < 0) {
+        DIE_ERRNO("open /%s", name);
+    }
+    int console = op->u[2] ? resolve("dev/console", O_PATH) : -1;
+    if (console >= 0) {
+        int tree = (int)syscall(SYS_open_tree, root_fd, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (tree < 0) {
+            DIE_ERRNO("bind /%s", name);
+        }
+        move_onto(tree, console, "/dev/console");
+        close(tree);
+        close(console);
+    }
+    if (ioctl(slave, TIOCSCTTY, 0) < 0) {
+        DIE_ERRNO("make /%s the controlling terminal", name);
+    }
+    for (int fd = 0; fd < 3; fd++) {
+        if (dup2(slave, fd) < 0) {
+            DIE_ERRNO("dup2 the terminal to fd %d", fd);
+        }
+    }
+    if (slave > 2) {
+        close(slave);
+    }
+    send_fd('T', master);
+    close(master);
+}
+
 static void op_set_user(const struct plan_op *op) {
     const struct plan_vec *g = &op->v[0];
     gid_t gids[PLAN_MAX_VEC];
@@ -742,14 +794,6 @@ static void run_init(void) {
             op_write(op);
             break;
         case OP_CHDIR: {
-            if (root_fd < 0) {
-                /* exec: the joined mount namespace's root is the container's, so a plain chdir
-                 * resolves inside it. */
-                if (chdir(op->s[0]) < 0) {
-                    DIE_ERRNO("chdir %s", op->s[0]);
-                }
-                break;
-            }
             int fd = resolve_or_die(op->s[0], O_PATH | O_DIRECTORY);
             if (fchdir(fd) < 0) {
                 DIE_ERRNO("chdir %s", op->s[0]);
@@ -784,6 +828,15 @@ static void run_init(void) {
         case OP_PERSONALITY:
             if (personality((unsigned long)op->u[0]) < 0) {
                 DIE_ERRNO("personality %#x", (unsigned)op->u[0]);
+            }
+            break;
+        case OP_CONSOLE:
+            op_console(op);
+            break;
+        case OP_OPEN_ROOT:
+            root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (root_fd < 0) {
+                DIE_ERRNO("open %s", "/");
             }
             break;
         case OP_WAIT_FIFO:
@@ -1013,6 +1066,65 @@ static int signal_mode(int argc, char **argv) {
     return gone;
 }
 
+/* run with a terminal and no console socket: P0 relays between its stdio and the pty master. */
+static int term_master = -1;
+static struct termios term_saved;
+static int term_raw;
+
+static void send_console(const char *path, int master) {
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof addr.sun_path) {
+        die("console socket path %s is too long", path);
+    }
+    strcpy(addr.sun_path, path);
+    if (s < 0 || connect(s, (struct sockaddr *)&addr, sizeof addr) < 0) {
+        DIE_ERRNO("connect to console socket %s", path);
+    }
+    /* runc sends the pty master with the name of the file it came from. */
+    if (send_with_fd(s, "/dev/ptmx", 9, master) < 0) {
+        DIE_ERRNO("send the terminal to %s", path);
+    }
+    close(s);
+}
+
+static void term_restore(void) {
+    if (term_raw) {
+        tcsetattr(0, TCSANOW, &term_saved);
+        term_raw = 0;
+    }
+}
+
+static void term_resize(void) {
+    struct winsize ws;
+    if (term_master >= 0 && ioctl(0, TIOCGWINSZ, &ws) == 0) {
+        ioctl(term_master, TIOCSWINSZ, &ws);
+    }
+}
+
+/* Copies what is readable from one fd to another; returns 0 at EOF or error, 1 otherwise. */
+static int pump(int from, int to) {
+    char buf[4096];
+    ssize_t n = read(from, buf, sizeof buf);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        return 1;
+    }
+    if (n <= 0) {
+        return 0;
+    }
+    for (ssize_t off = 0; off < n;) {
+        ssize_t w = write(to, buf + off, (size_t)(n - off));
+        if (w < 0) {
+            if (errno == EINTR || errno == EAGAIN) {
+                continue;
+            }
+            return 0;
+        }
+        off += w;
+    }
+    return 1;
+}
+
 static const int FORWARDED[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH};
 
 int main(int argc, char **argv, char **envp) {
@@ -1052,7 +1164,7 @@ int main(int argc, char **argv, char **envp) {
     }
 
     uint32_t mode = 0, flags = 0, preserve = 0;
-    const char *pid_file = NULL, *control = NULL, *exec_fifo = NULL;
+    const char *pid_file = NULL, *control = NULL, *exec_fifo = NULL, *console_socket = NULL;
     const struct plan_op *listener = NULL;
     for (uint32_t i = 0; i < P.count; i++) {
         const struct plan_op *op = &P.ops[i];
@@ -1064,6 +1176,7 @@ int main(int argc, char **argv, char **envp) {
         case OP_PRESERVE_FDS: preserve = (uint32_t)op->u[0]; break;
         case OP_SECCOMP_LISTENER: listener = op; break;
         case OP_EXEC_FIFO: exec_fifo = op->s[0]; break;
+        case OP_CONSOLE_SOCKET: console_socket = op->s[0]; break;
         default: break;
         }
     }
@@ -1206,6 +1319,16 @@ int main(int argc, char **argv, char **envp) {
             send_to_listener(listener, fd);
             close(fd);
             send_msg('A', "", 0);
+        } else if (msg[0] == 'T') {
+            if (fd < 0) {
+                die("the container sent no terminal");
+            }
+            if (console_socket) {
+                send_console(console_socket, fd);
+                close(fd);
+            } else {
+                term_master = fd;
+            }
         } else if (msg[0] == 'W') {
             if (pid_file) {
                 write_pid_file(pid_file, c2_pid);
@@ -1225,11 +1348,32 @@ int main(int argc, char **argv, char **envp) {
         return 0; /* exec --detach: the process runs on, adopted by the caller's subreaper */
     }
 
-    /* run: wait for the container, forwarding signals to it. */
-    struct pollfd pfd[2] = {{sfd, POLLIN, 0}, {ctl, POLLIN, 0}};
+    /* run: wait for the container, forwarding signals to it (and relaying its terminal). */
+    int in_open = term_master >= 0;
+    if (term_master >= 0) {
+        fcntl(term_master, F_SETFL, O_NONBLOCK);
+        if (isatty(0) && tcgetattr(0, &term_saved) == 0) {
+            struct termios raw = term_saved;
+            cfmakeraw(&raw);
+            term_raw = tcsetattr(0, TCSANOW, &raw) == 0;
+            atexit(term_restore);
+        }
+        term_resize();
+    }
+    struct pollfd pfd[4] = {{sfd, POLLIN, 0}, {ctl, POLLIN, 0}, {term_master, POLLIN, 0}, {0, POLLIN, 0}};
     for (;;) {
-        if (poll(pfd, ctl >= 0 ? 2 : 1, -1) < 0 && errno != EINTR) {
+        pfd[1].fd = ctl;
+        pfd[2].fd = term_master;
+        pfd[3].fd = in_open ? 0 : -1;
+        if (poll(pfd, 4, -1) < 0 && errno != EINTR) {
             DIE_ERRNO("%s", "poll");
+        }
+        if (term_master >= 0 && (pfd[2].revents & (POLLIN | POLLHUP | POLLERR)) && !pump(term_master, 1)) {
+            close(term_master);
+            term_master = -1;
+        }
+        if (in_open && (pfd[3].revents & (POLLIN | POLLHUP | POLLERR)) && !pump(0, term_master)) {
+            in_open = 0;
         }
         struct signalfd_siginfo si;
         while (read(sfd, &si, sizeof si) == sizeof si) {
@@ -1238,9 +1382,15 @@ int main(int argc, char **argv, char **envp) {
                 pid_t w;
                 while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
                     if (w == c2_pid) {
+                        /* what the container wrote last is still in the pty */
+                        while (term_master >= 0 && pump(term_master, 1)) {
+                        }
+                        term_restore();
                         return wait_status(status);
                     }
                 }
+            } else if (si.ssi_signo == SIGWINCH && term_master >= 0) {
+                term_resize();
             } else if (si.ssi_code != SI_KERNEL) {
                 /* Signals a terminal raised (SI_KERNEL) reach the runtime through its Java
                  * parent's forwarding; sending them again would deliver them twice. */

@@ -29,9 +29,6 @@ final class ExecCommand {
         if (a.positional().isEmpty()) {
             throw new CliException("usage: bulwark exec [--process FILE] [--detach] [--pid-file F] ID [ARGS...]");
         }
-        if (a.flag("tty") || a.flag("t") || a.has("console-socket")) {
-            throw new CliException("exec --tty/--console-socket is not supported in this version");
-        }
         if (!a.get("preserve-fds", "0").equals("0")) {
             throw new CliException("exec --preserve-fds is not supported in this version");
         }
@@ -59,7 +56,7 @@ final class ExecCommand {
         }
         boolean detach = a.flag("detach") || a.flag("d");
         Optional<Path> pidFile = a.has("pid-file") ? Optional.of(Path.of(a.get("pid-file", "")).toAbsolutePath()) : Optional.empty();
-        return Lifecycle.exec(g.root(), id, process, detach, pidFile);
+        return Lifecycle.exec(g.root(), id, process, detach, pidFile, LifecycleCommands.consoleSocket(a));
     }
 
     private static Spec.Process override(Spec.Process base, Args a, List<String> args) {
@@ -100,7 +97,7 @@ final class ExecCommand {
             caps = Optional.of(new Spec.Capabilities(plus(c.bounding(), add), plus(c.effective(), add), c.inheritable(),
                     plus(c.permitted(), add), c.ambient()));
         }
-        return new Spec.Process(false, user, List.copyOf(args), List.copyOf(env), a.get("cwd", base.cwd()), caps,
+        return new Spec.Process(a.flag("tty") || a.flag("t"), user, List.copyOf(args), List.copyOf(env), a.get("cwd", base.cwd()), caps,
                 base.rlimits(), base.noNewPrivileges() || a.flag("no-new-privs"), base.apparmorProfile(), Optional.empty(),
                 base.selinuxLabel());
     }

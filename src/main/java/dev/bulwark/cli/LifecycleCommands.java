@@ -27,13 +27,14 @@ final class LifecycleCommands {
         Args a = Args.parse(argv, Set.of("bundle", "b", "pid-file", "console-socket", "preserve-fds"),
                 Set.of("no-pivot", "no-new-keyring"));
         String id = id(a, "create [--bundle DIR] [--pid-file FILE] ID");
-        if (a.has("console-socket")) {
-            throw new CliException("--console-socket is not supported in this version");
-        }
         Path bundle = Path.of(a.get("bundle", a.get("b", "."))).toAbsolutePath().normalize();
         Optional<Path> pidFile = a.has("pid-file") ? Optional.of(Path.of(a.get("pid-file", "")).toAbsolutePath()) : Optional.empty();
-        Lifecycle.create(g.root(), id, bundle, pidFile, preserveFds(a), a.flag("no-pivot"));
+        Lifecycle.create(g.root(), id, bundle, pidFile, preserveFds(a), a.flag("no-pivot"), consoleSocket(a));
         return 0;
+    }
+
+    static Optional<Path> consoleSocket(Args a) {
+        return a.has("console-socket") ? Optional.of(Path.of(a.get("console-socket", "")).toAbsolutePath()) : Optional.empty();
     }
 
     static int preserveFds(Args a) {

@@ -17,8 +17,8 @@ final class RunCommand {
         if (a.positional().size() != 1) {
             throw new CliException("usage: bulwark run [--bundle DIR] ID");
         }
-        if (a.has("console-socket")) {
-            throw new CliException("--console-socket is not supported in this version");
+        if (a.has("console-socket") && !(a.flag("detach") || a.flag("d"))) {
+            throw new CliException("--console-socket needs --detach: a foreground run relays the terminal itself");
         }
         if (a.flag("detach") || a.flag("d")) {
             // runc: create, then start, then return; the container stays with the caller's subreaper
@@ -26,7 +26,8 @@ final class RunCommand {
             Path bundle = Path.of(a.get("bundle", a.get("b", "."))).toAbsolutePath().normalize();
             java.util.Optional<Path> pidFile = a.has("pid-file")
                     ? java.util.Optional.of(Path.of(a.get("pid-file", "")).toAbsolutePath()) : java.util.Optional.empty();
-            dev.bulwark.runtime.Lifecycle.create(g.root(), id, bundle, pidFile, LifecycleCommands.preserveFds(a), a.flag("no-pivot"));
+            dev.bulwark.runtime.Lifecycle.create(g.root(), id, bundle, pidFile, LifecycleCommands.preserveFds(a), a.flag("no-pivot"),
+                    LifecycleCommands.consoleSocket(a));
             dev.bulwark.runtime.Lifecycle.start(g.root(), id);
             return 0;
         }

@@ -70,7 +70,8 @@ public final class Lifecycle {
      * Everything up to starting the stage, shared by run and create. All config errors are found
      * before the ID is claimed; whatever fails later is undone before the error is thrown.
      */
-    private static Prepared prepare(Path root, String id, Path bundle, Planner.Mode mode, int preserveFds, boolean noPivot) {
+    private static Prepared prepare(Path root, String id, Path bundle, Planner.Mode mode, int preserveFds, boolean noPivot,
+            Optional<Path> consoleSocket) {
         Timing.mark("main");
         StateDir.checkId(id);
         Spec spec = readConfig(bundle);
@@ -94,8 +95,8 @@ public final class Lifecycle {
             }
             Timing.mark("cgroup created");
             Planner.CgroupSetup cg = new Planner.CgroupSetup(cgroup.procsFiles(), List.copyOf(cgroup.dirs().values()), devices);
-            List<Op> ops = Planner.plan(new Planner.Request(spec, bundle, state.dir(), mode, preserveFds, noPivot, cg),
-                    checked, host);
+            List<Op> ops = Planner.plan(new Planner.Request(spec, bundle, state.dir(), mode, preserveFds, noPivot, cg,
+                    consoleSocket), checked, host);
             state.writeAtomically("plan", PlanEncoder.encode(ops));
             Timing.mark("planned, state written");
             return p;
@@ -121,7 +122,7 @@ public final class Lifecycle {
      * PID namespace, processes the container left behind go with it, as with runc.
      */
     public static int run(Path root, String id, Path bundle, int preserveFds, boolean noPivot, ProcessBuilder.Redirect stdout) {
-        Prepared p = prepare(root, id, bundle, Planner.Mode.RUN, preserveFds, noPivot);
+        Prepared p = prepare(root, id, bundle, Planner.Mode.RUN, preserveFds, noPivot, Optional.empty());
         try {
             // Handlers first: a signal that arrives once the container runs must be forwarded,
             // not end this JVM and orphan the container.
@@ -141,8 +142,9 @@ public final class Lifecycle {
         return run(root, id, bundle, preserveFds, noPivot, ProcessBuilder.Redirect.INHERIT);
     }
 
-    public static long create(Path root, String id, Path bundle, Optional<Path> pidFile, int preserveFds, boolean noPivot) {
-        Prepared p = prepare(root, id, bundle, Planner.Mode.CREATE, preserveFds, noPivot);
+    public static long create(Path root, String id, Path bundle, Optional<Path> pidFile, int preserveFds, boolean noPivot,
+            Optional<Path> consoleSocket) {
+        Prepared p = prepare(root, id, bundle, Planner.Mode.CREATE, preserveFds, noPivot, consoleSocket);
         try {
             int code = runStage(p.state().dir().resolve("plan"), ProcessBuilder.Redirect.INHERIT);
             failIfStageFailed(p.state().dir().resolve("stage-error"));
@@ -265,7 +267,8 @@ public final class Lifecycle {
      * Runs process in a created or running container. Foreground: returns its exit status, with
      * SIGINT, SIGTERM and SIGHUP forwarded. Detached: returns 0 once it has called execve.
      */
-    public static int exec(Path root, String id, Spec.Process process, boolean detach, Optional<Path> pidFile) {
+    public static int exec(Path root, String id, Spec.Process process, boolean detach, Optional<Path> pidFile,
+            Optional<Path> consoleSocket) {
         State s = load(root, id);
         if (!s.status().equals("running") && !s.status().equals("created")) {
             throw new RuntimeFailure("cannot exec in container \"" + id + "\": it is " + s.status());
@@ -276,7 +279,7 @@ public final class Lifecycle {
         List<Path> procs = s.cgroupDirs().isEmpty() ? List.of()
                 : CgroupManager.open(Cgroups.detect(), s.cgroupDirs()).procsFiles();
         Path files = root.resolve(id).resolve("exec-" + ProcessHandle.current().pid());
-        List<Op> ops = Planner.planExec(spec, checked, process, s.pid(), files, detach, procs, host);
+        List<Op> ops = Planner.planExec(spec, checked, process, s.pid(), files, detach, procs, host, consoleSocket);
         Path plan = Path.of(files + ".plan");
         try {
             Files.write(plan, PlanEncoder.encode(ops));

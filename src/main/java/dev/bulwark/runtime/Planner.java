@@ -57,7 +57,12 @@ public final class Planner {
     public enum Mode { RUN, CREATE }
 
     public record Request(
-            Spec spec, Path bundle, Path stateDir, Mode mode, int preserveFds, boolean noPivot, CgroupSetup cgroup) {}
+            Spec spec, Path bundle, Path stateDir, Mode mode, int preserveFds, boolean noPivot, CgroupSetup cgroup,
+            Optional<Path> consoleSocket) {
+        public Request(Spec spec, Path bundle, Path stateDir, Mode mode, int preserveFds, boolean noPivot, CgroupSetup cgroup) {
+            this(spec, bundle, stateDir, mode, preserveFds, noPivot, cgroup, Optional.empty());
+        }
+    }
 
     /** The container's cgroup as the cgroup manager made it: files to join, directories, v2 device program. */
     public record CgroupSetup(List<Path> procsFiles, List<Path> dirs, Optional<DeviceProgram> devices) {
@@ -143,7 +148,8 @@ public final class Planner {
      * then the same credentials, capabilities, no_new_privs and seccomp steps as its init.
      */
     public static List<Op> planExec(Spec spec, Checked checked, Process process, long initPid, Path files, boolean detach,
-            List<Path> cgroupProcs, HostInfo host) {
+            List<Path> cgroupProcs, HostInfo host, Optional<Path> consoleSocket) {
+        terminal(process, detach ? Mode.CREATE : Mode.RUN, consoleSocket);
         Validator.process(process, Validator.namespaces(spec.linux().orElseThrow()));
         process.capabilities().ifPresent(c -> grantable(c, host));
         if (checked.seccomp().isPresent() && checked.seccomp().get().needsListener()) {
@@ -157,6 +163,7 @@ public final class Planner {
         if (!detach) {
             ops.add(new Op.ControlFifo(files + ".control"));
         }
+        consoleSocket.ifPresent(c -> ops.add(new Op.ConsoleSocket(c.toString())));
         ops.add(new Op.Mode(detach ? 2 : 0, 0));
         for (Path procs : cgroupProcs) {
             ops.add(new Op.CgroupJoin(procs.toString()));
@@ -181,6 +188,10 @@ public final class Planner {
         ops.add(new Op.Setsid());
         if (user) {
             ops.add(new Op.BecomeRoot());
+        }
+        ops.add(new Op.OpenRoot());
+        if (process.terminal()) {
+            ops.add(new Op.Console(0, 0, false));
         }
         ops.add(new Op.Chdir(process.cwd()));
         ops.add(new Op.Umask(process.user().umask().orElse(0022)));
@@ -218,6 +229,8 @@ public final class Planner {
         if (req.preserveFds() > 0) {
             ops.add(new Op.PreserveFds(req.preserveFds()));
         }
+        terminal(process, req.mode(), req.consoleSocket());
+        req.consoleSocket().ifPresent(c -> ops.add(new Op.ConsoleSocket(c.toString())));
         Optional<Spec.Seccomp> seccomp = linux.seccomp();
         if (checked.seccomp().isPresent() && checked.seccomp().get().needsListener()) {
             ops.add(new Op.SeccompListener(seccomp.get().listenerPath(), listenerMessage(spec, seccomp.get())));
@@ -365,6 +378,13 @@ public final class Planner {
             ops.add(new Op.Symlink("pts/ptmx", "/dev/ptmx"));
         }
         ops.add(new Op.Mkpath(process.cwd(), 1, 0755));
+        if (process.terminal()) {
+            if (!devBound && !hasPtsMount(spec) && !devTmpfs) {
+                throw new SpecException("process.terminal", "a terminal needs a devpts mount at /dev/pts");
+            }
+            ops.add(new Op.Mkpath("/dev/console", 2, 0600));
+            ops.add(new Op.Console(0, 0, true));
+        }
         if (req.mode() == Mode.CREATE) {
             // opened (O_PATH) while the host path is still reachable; written just before execve
             ops.add(new Op.WaitFifo(req.stateDir().resolve(EXEC_FIFO).toString()));
@@ -372,6 +392,23 @@ public final class Planner {
         ops.add(new Op.PivotRoot(req.noPivot()));
         if (rp.endsWith("shared") || rp.endsWith("unbindable")) {
             ops.add(new Op.Setattr("/", rp.startsWith("r"), 0, 0, rp.endsWith("shared") ? MS_SHARED : MS_UNBINDABLE));
+        }
+    }
+
+    private static boolean hasPtsMount(Spec spec) {
+        return spec.mounts().stream().anyMatch(m -> normalize(m.destination()).equals("/dev/pts") && m.type().equals("devpts"));
+    }
+
+    /**
+     * runc's rules: a terminal in a container that is created (or exec'd detached) needs a
+     * console socket to send it to, and a console socket needs a terminal.
+     */
+    private static void terminal(Process process, Mode mode, Optional<Path> consoleSocket) {
+        if (process.terminal() && mode == Mode.CREATE && consoleSocket.isEmpty()) {
+            throw new SpecException("process.terminal", "true needs --console-socket to send the terminal to");
+        }
+        if (!process.terminal() && consoleSocket.isPresent()) {
+            throw new SpecException("process.terminal", "--console-socket was given but process.terminal is false");
         }
     }
 

@@ -107,9 +107,6 @@ public final class Validator {
                 throw new SpecException("process.env[" + i + "]", "expected NAME=value, found \"" + p.env().get(i) + "\"");
             }
         }
-        if (p.terminal()) {
-            throw new SpecException("process.terminal", "terminals need --console-socket, which this version does not support yet");
-        }
         if (!p.apparmorProfile().isEmpty()) {
             throw new SpecException("process.apparmorProfile", "AppArmor is not supported by Bulwark; refusing rather than running unconfined");
         }

@@ -53,6 +53,12 @@ public sealed interface Op {
         public int phase() { return SETUP; }
     }
 
+    /** Where the pty master goes (runc's --console-socket). */
+    record ConsoleSocket(String path) implements Op {
+        public int code() { return 8; }
+        public int phase() { return SETUP; }
+    }
+
     /** Where the seccomp notify fd goes, with the state message split around the PID. */
     record SeccompListener(String path, List<String> messageParts) implements Op {
         public int code() { return 6; }
@@ -234,6 +240,18 @@ public sealed interface Op {
 
     record Exec(String path, List<String> argv, List<String> envp) implements Op {
         public int code() { return 64; }
+        public int phase() { return INIT; }
+    }
+
+    /** The container's terminal; rows and cols 0 leave the size to whoever holds the master. */
+    record Console(int rows, int cols, boolean bindDevConsole) implements Op {
+        public int code() { return 66; }
+        public int phase() { return INIT; }
+    }
+
+    /** After joining a container's mount namespace, "/" is its root (exec). */
+    record OpenRoot() implements Op {
+        public int code() { return 67; }
         public int phase() { return INIT; }
     }
 

@@ -44,6 +44,13 @@ public final class PlanEncoder {
             case Op.PidFile o -> str(p, o.path());
             case Op.ControlFifo o -> str(p, o.path());
             case Op.ExecFifo o -> str(p, o.path());
+            case Op.ConsoleSocket o -> str(p, o.path());
+            case Op.Console o -> {
+                u32(p, o.rows());
+                u32(p, o.cols());
+                u32(p, o.bindDevConsole() ? 1 : 0);
+            }
+            case Op.OpenRoot o -> { }
             case Op.Mode o -> {
                 u32(p, o.mode());
                 u32(p, o.flags());

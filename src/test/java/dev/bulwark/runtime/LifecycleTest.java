@@ -218,6 +218,37 @@ class LifecycleTest extends ContainerTestBase {
     }
 
     @Test
+    void theTerminalGoesToTheConsoleSocket() throws Exception {
+        Path recv = box.dir().resolve("console_recv");
+        Process cc = new ProcessBuilder("gcc", "-O2", "-Wall", "-Werror", "-o", recv.toString(),
+                TestEnv.sourceDir().resolve("src/test/c/stage/console_recv.c").toString()).redirectErrorStream(true).start();
+        assertEquals(0, cc.waitFor(), new String(cc.getInputStream().readAllBytes()));
+        Path sock = box.dir().resolve("console.sock");
+        Process server = new ProcessBuilder(recv.toString(), sock.toString(), "typed-in\n").start();
+        try {
+            var out = new java.io.BufferedReader(new java.io.InputStreamReader(server.getInputStream()));
+            assertEquals("listening", out.readLine());
+            box.process().put("terminal", true);
+            script("read line; echo \"got $line on $(tty)\"; ls -l /dev/console | cut -c1; [ -t 0 ] && echo stdin-is-a-tty");
+            ok("create", "--bundle", box.bundle().toString(), "--console-socket", sock.toString(), "tty1");
+            assertEquals("received /dev/ptmx", out.readLine());
+            ok("start", "tty1");
+            String text = new String(server.getInputStream().readAllBytes());
+            assertTrue(server.waitFor(30, TimeUnit.SECONDS));
+            assertTrue(text.contains("got typed-in on /dev/pts/0"), text);
+            assertTrue(text.contains("c\r\nstdin-is-a-tty"), "/dev/console is the terminal, stdin a tty: " + text);
+            await("tty1", "stopped");
+            ok("delete", "tty1");
+        } finally {
+            server.destroyForcibly();
+            server.waitFor(10, TimeUnit.SECONDS);
+        }
+        Result refused = cli("create", "--bundle", box.bundle().toString(), "tty2");
+        assertEquals(1, refused.exit());
+        assertTrue(refused.err().contains("process.terminal: true needs --console-socket"), refused.err());
+    }
+
+    @Test
     void clearErrors() throws Exception {
         Result r = cli("state", "nope");
         assertEquals(1, r.exit());

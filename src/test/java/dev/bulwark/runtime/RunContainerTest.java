@@ -322,6 +322,21 @@ class RunContainerTest extends ContainerTestBase {
     }
 
     @Test
+    void aForegroundRunRelaysItsTerminal() throws Exception {
+        // `script` gives the runtime a terminal of its own, as a person's shell would.
+        box.process().put("terminal", true);
+        box.process().put("args", new ArrayList<>(List.of("sh", "-c", "echo \"on $(tty)\"; [ -t 1 ] && echo out-is-a-tty; exit 4")));
+        box.writeConfig();
+        List<String> cmd = Sandbox.cli("--root", box.stateRoot().toString(), "run", "--bundle", box.bundle().toString(), "tty-run");
+        Process p = new ProcessBuilder("script", "-qec", String.join(" ", cmd), "/dev/null")
+                .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile())).start();
+        Result r = Sandbox.finish(p);
+        assertTrue(r.out().contains("on /dev/pts/0"), r.out() + r.err());
+        assertTrue(r.out().contains("out-is-a-tty"), r.out());
+        assertEquals(4, r.exit(), "script returns the command's status: " + r.out() + r.err());
+    }
+
+    @Test
     void containerIdInUseIsRefusedAndKeepsTheFirst() throws Exception {
         box.process().put("args", new ArrayList<>(List.of("sh", "-c", "echo ready; sleep 30")));
         box.writeConfig();
