@@ -30,6 +30,8 @@ public final class Main {
         c.put("resume", LifecycleCommands::resume);
         c.put("features", LifecycleCommands::features);
         c.put("exec", ExecCommand::run);
+        c.put("update", UpdateCommands::update);
+        c.put("events", UpdateCommands::events);
         c.put("spec", SpecCommand::run);
         c.put("demo", DemoCommand::run);
         c.put("audit", (g, a) -> dev.bulwark.audit.AuditCommand.run(g.root(), a));

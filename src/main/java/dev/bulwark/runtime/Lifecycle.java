@@ -367,6 +367,34 @@ public final class Lifecycle {
         return out;
     }
 
+    // ---- update, stats ----
+
+    /** Applies new limits to a live container's cgroup. */
+    public static void update(Path root, String id, Spec.Resources resources) {
+        try (Locked l = lock(root, id)) {
+            State s = load(root, id);
+            if (s.status().equals("stopped") || s.cgroupDirs().isEmpty()) {
+                throw new RuntimeFailure("cannot update container \"" + id + "\": it is " + s.status());
+            }
+            try {
+                if (CgroupManager.open(Cgroups.detect(), s.cgroupDirs()).update(resources).isPresent()) {
+                    throw new RuntimeFailure("changing device rules of a cgroup v2 container is not supported yet");
+                }
+            } catch (CgroupException e) {
+                throw new SpecException("", e.getMessage());
+            }
+        }
+    }
+
+    /** The container's cgroup statistics, as `runc events --stats` prints them. */
+    public static JsonValue stats(Path root, String id) {
+        State s = load(root, id);
+        if (s.cgroupDirs().isEmpty()) {
+            throw new RuntimeFailure("container \"" + id + "\" has no cgroup");
+        }
+        return CgroupManager.open(Cgroups.detect(), s.cgroupDirs()).stats().toJson();
+    }
+
     // ---- kill, pause, resume ----
 
     public static void kill(Path root, String id, int signal, boolean all) {

@@ -179,6 +179,15 @@ public final class SpecReader {
                 n.opt("gid").map(Node::uint32));
     }
 
+    /** A resources document as `runc update --resources` takes it: linux.resources alone. */
+    public static Resources readResources(String json) {
+        try {
+            return resources(new Node(Json.parse(json), "linux.resources"));
+        } catch (JsonException e) {
+            throw new SpecException("linux.resources", "not valid JSON: " + e.getMessage());
+        }
+    }
+
     static Resources resources(Node n) {
         Map<String, Spec.Rdma> rdma = new LinkedHashMap<>();
         n.opt("rdma").ifPresent(r -> r.members().forEach((k, v) -> rdma.put(k, new Spec.Rdma(

@@ -249,6 +249,33 @@ class LifecycleTest extends ContainerTestBase {
     }
 
     @Test
+    void updateAndStatsOfALiveContainer() throws Exception {
+        script("exec sleep 1000");
+        ok("run", "--detach", "--bundle", box.bundle().toString(), "u1");
+        Path pids = Path.of("/sys/fs/cgroup/pids/bulwark/u1/pids.max");
+        Path mem = Path.of("/sys/fs/cgroup/memory/bulwark/u1/memory.limit_in_bytes");
+        assertEquals("2048", Files.readString(pids).strip(), "bulwark spec's default");
+        ok("update", "--pids-limit", "77", "--memory", "67108864", "u1");
+        assertEquals("77", Files.readString(pids).strip());
+        assertEquals("67108864", Files.readString(mem).strip());
+        Path res = box.dir().resolve("res.json");
+        Files.writeString(res, "{\"pids\": {\"limit\": 99}}");
+        ok("update", "--resources", res.toString(), "u1");
+        assertEquals("99", Files.readString(pids).strip());
+        Files.writeString(res, "{\"pids\": {\"limit\": \"many\"}}");
+        Result bad = cli("update", "--resources", res.toString(), "u1");
+        assertEquals(1, bad.exit());
+        assertTrue(bad.err().contains("linux.resources.pids.limit: expected a 64-bit integer, found a string"), bad.err());
+
+        String event = ok("events", "--stats", "u1").out();
+        var data = Node.root(Json.parse(event));
+        assertEquals("stats", data.req("type").string());
+        assertEquals(1, data.req("data").req("pids").req("current").int64(), event);
+        assertEquals(99, data.req("data").req("pids").req("limit").int64(), event);
+        ok("delete", "--force", "u1");
+    }
+
+    @Test
     void clearErrors() throws Exception {
         Result r = cli("state", "nope");
         assertEquals(1, r.exit());
