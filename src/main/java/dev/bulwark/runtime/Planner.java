@@ -155,9 +155,7 @@ public final class Planner {
         if (checked.seccomp().isPresent() && checked.seccomp().get().needsListener()) {
             throw new SpecException("linux.seccomp", "exec into a container whose filter uses SCMP_ACT_NOTIFY is not supported yet");
         }
-        Planner p = new Planner(new Request(spec, Path.of("/"), files.getParent(), detach ? Mode.CREATE : Mode.RUN, 0, false,
-                CgroupSetup.NONE), host);
-        List<Op> ops = p.ops;
+        List<Op> ops = new ArrayList<>();
         ops.add(new Op.ErrorFile(files + ".error"));
         ops.add(new Op.PidFile(files + ".pid"));
         if (!detach) {
@@ -195,7 +193,7 @@ public final class Planner {
         }
         ops.add(new Op.Chdir(process.cwd()));
         ops.add(new Op.Umask(process.user().umask().orElse(0022)));
-        p.credentials(process, checked.seccomp());
+        credentials(ops, process, checked.seccomp(), host);
         ops.add(new Op.Exec(pathOf(process.env()), process.args(), process.env()));
         return List.copyOf(ops);
     }
@@ -317,7 +315,7 @@ public final class Planner {
         ops.add(new Op.Chdir(process.cwd()));
         ops.add(new Op.Umask(process.user().umask().orElse(0022)));
         linux.personality().ifPresent(p -> ops.add(new Op.Personality(p.domain().equals("LINUX32") ? 0x0008 : 0)));
-        credentials(process, checked.seccomp());
+        credentials(ops, process, checked.seccomp(), host);
         ops.add(new Op.Exec(pathOf(process.env()), process.args(), process.env()));
     }
 
@@ -585,7 +583,7 @@ public final class Planner {
         return List.of(a.toString(), b.toString(), c.toString());
     }
 
-    private void credentials(Process process, Optional<SeccompProgram> seccomp) {
+    private static void credentials(List<Op> ops, Process process, Optional<SeccompProgram> seccomp, HostInfo host) {
         Spec.User user = process.user();
         long bounding = 0;
         long effective = 0;
@@ -594,11 +592,11 @@ public final class Planner {
         long ambient = 0;
         if (process.capabilities().isPresent()) {
             Spec.Capabilities c = process.capabilities().get();
-            bounding = supported(Validator.caps(c.bounding(), ""));
-            effective = supported(Validator.caps(c.effective(), ""));
-            permitted = supported(Validator.caps(c.permitted(), ""));
-            inheritable = supported(Validator.caps(c.inheritable(), ""));
-            ambient = supported(Validator.caps(c.ambient(), ""));
+            bounding = supported(Validator.caps(c.bounding(), ""), host);
+            effective = supported(Validator.caps(c.effective(), ""), host);
+            permitted = supported(Validator.caps(c.permitted(), ""), host);
+            inheritable = supported(Validator.caps(c.inheritable(), ""), host);
+            ambient = supported(Validator.caps(c.ambient(), ""), host);
         }
         // Loading a filter needs no_new_privs or CAP_SYS_ADMIN. With no_new_privs (or when the
         // process keeps CAP_SYS_ADMIN) it is the last step before execve; otherwise, as runc does,
@@ -624,7 +622,7 @@ public final class Planner {
     }
 
     /** Capabilities this kernel does not know cannot be granted; runc drops them too. */
-    private long supported(long mask) {
+    private static long supported(long mask, HostInfo host) {
         return host.capLastCap() >= 63 ? mask : mask & ((1L << (host.capLastCap() + 1)) - 1);
     }
 

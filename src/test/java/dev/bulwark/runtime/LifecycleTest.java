@@ -62,6 +62,11 @@ class LifecycleTest extends ContainerTestBase {
         assertEquals(want, status(id));
     }
 
+    /** Container IDs unique to this test: the default cgroup path /bulwark/ID is machine-wide. */
+    private String id(String name) {
+        return name + "-" + box.dir().getFileName().toString().replace("bulwark-test", "");
+    }
+
     private boolean cgroupExists(String id) {
         return Files.exists(Path.of("/sys/fs/cgroup/pids/bulwark", id));
     }
@@ -73,77 +78,77 @@ class LifecycleTest extends ContainerTestBase {
                 "options", List.of("rbind", "rw")));
         script("echo started > /shared/log; exec sleep 1000");
         Path pidFile = box.dir().resolve("pid");
-        ok("create", "--bundle", box.bundle().toString(), "--pid-file", pidFile.toString(), "t1");
+        ok("create", "--bundle", box.bundle().toString(), "--pid-file", pidFile.toString(), id("t1"));
         long pid = Long.parseLong(Files.readString(pidFile).strip());
-        String state = ok("state", "t1").out();
+        String state = ok("state", id("t1")).out();
         assertEquals("created", Node.root(Json.parse(state)).req("status").string());
         assertEquals(pid, Node.root(Json.parse(state)).req("pid").int64());
         assertEquals(box.bundle().toString(), Node.root(Json.parse(state)).req("bundle").string());
         assertFalse(Files.exists(marker.resolve("log")), "the process ran before start");
-        assertTrue(cgroupExists("t1"));
+        assertTrue(cgroupExists(id("t1")));
 
-        ok("start", "t1");
+        ok("start", id("t1"));
         for (int i = 0; i < 200 && !Files.exists(marker.resolve("log")); i++) {
             Thread.sleep(10);
         }
         assertEquals("started\n", Files.readString(marker.resolve("log")));
-        assertEquals("running", status("t1"));
-        assertTrue(ok("list").out().contains("t1"));
-        Result again = cli("start", "t1");
+        assertEquals("running", status(id("t1")));
+        assertTrue(ok("list").out().contains(id("t1")));
+        Result again = cli("start", id("t1"));
         assertEquals(1, again.exit());
         assertTrue(again.err().contains("it is running, not created"), again.err());
 
-        ok("pause", "t1");
-        assertEquals("paused", status("t1"));
-        ok("resume", "t1");
-        assertEquals("running", status("t1"));
+        ok("pause", id("t1"));
+        assertEquals("paused", status(id("t1")));
+        ok("resume", id("t1"));
+        assertEquals("running", status(id("t1")));
 
-        Result busy = cli("delete", "t1");
+        Result busy = cli("delete", id("t1"));
         assertEquals(1, busy.exit());
         assertTrue(busy.err().contains("use --force"), busy.err());
 
-        ok("kill", "t1", "KILL");
-        await("t1", "stopped");
-        ok("delete", "t1");
-        assertEquals(1, cli("state", "t1").exit());
-        assertFalse(cgroupExists("t1"));
+        ok("kill", id("t1"), "KILL");
+        await(id("t1"), "stopped");
+        ok("delete", id("t1"));
+        assertEquals(1, cli("state", id("t1")).exit());
+        assertFalse(cgroupExists(id("t1")));
     }
 
     @Test
     void killAllReachesEveryProcess() throws Exception {
         script("sleep 1000 & sleep 1000 & echo $! > /tmp/x; exec sleep 1000");
         box.config.put("root", java.util.Map.of("path", rootfs.toString(), "readonly", false));
-        ok("run", "--detach", "--bundle", box.bundle().toString(), "k1");
-        assertEquals("running", status("k1"));
-        Path procs = Path.of("/sys/fs/cgroup/pids/bulwark/k1/cgroup.procs");
+        ok("run", "--detach", "--bundle", box.bundle().toString(), id("k1"));
+        assertEquals("running", status(id("k1")));
+        Path procs = Path.of("/sys/fs/cgroup/pids/bulwark", id("k1"), "cgroup.procs");
         for (int i = 0; i < 200 && Files.readAllLines(procs).size() < 3; i++) {
             Thread.sleep(10);
         }
         assertEquals(3, Files.readAllLines(procs).size(), Files.readString(procs));
-        ok("kill", "--all", "k1", "9");
-        await("k1", "stopped");
+        ok("kill", "--all", id("k1"), "9");
+        await(id("k1"), "stopped");
         for (int i = 0; i < 200 && !Files.readAllLines(procs).isEmpty(); i++) {
             Thread.sleep(10);
         }
         assertEquals(List.of(), Files.readAllLines(procs));
-        ok("delete", "k1");
+        ok("delete", id("k1"));
     }
 
     @Test
     void deleteForceAtEachStage() throws Exception {
         script("exec sleep 1000");
         String bundle = box.bundle().toString();
-        ok("create", "--bundle", bundle, "f-created");
-        ok("create", "--bundle", bundle, "f-running");
-        ok("start", "f-running");
-        ok("create", "--bundle", bundle, "f-paused");
-        ok("start", "f-paused");
-        ok("pause", "f-paused");
-        ok("create", "--bundle", bundle, "f-stopped");
-        ok("start", "f-stopped");
-        ok("kill", "f-stopped", "KILL");
-        await("f-stopped", "stopped");
-        for (String id : List.of("f-created", "f-running", "f-paused", "f-stopped")) {
+        ok("create", "--bundle", bundle, id("f-created"));
+        ok("create", "--bundle", bundle, id("f-running"));
+        ok("start", id("f-running"));
+        ok("create", "--bundle", bundle, id("f-paused"));
+        ok("start", id("f-paused"));
+        ok("pause", id("f-paused"));
+        ok("create", "--bundle", bundle, id("f-stopped"));
+        ok("start", id("f-stopped"));
+        ok("kill", id("f-stopped"), "KILL");
+        await(id("f-stopped"), "stopped");
+        for (String id : List.of(id("f-created"), id("f-running"), id("f-paused"), id("f-stopped"))) {
             long pid = Node.root(Json.parse(ok("state", id).out())).req("pid").int64();
             ok("delete", "--force", id);
             assertFalse(cgroupExists(id), id);
@@ -158,7 +163,7 @@ class LifecycleTest extends ContainerTestBase {
     void aCreateKilledHalfWayIsCleanedByDeleteForce() throws Exception {
         script("exec sleep 1000");
         for (int delayMs : new int[] {30, 120, 250, 500}) {
-            String id = "half-" + delayMs;
+            String id = id("half-" + delayMs);
             List<String> a = new ArrayList<>(List.of("--root", box.stateRoot().toString(), "create", "--bundle",
                     box.bundle().toString(), id));
             Process p = new ProcessBuilder(Sandbox.cli(a.toArray(String[]::new)))
@@ -187,34 +192,34 @@ class LifecycleTest extends ContainerTestBase {
         box.linux().put("uidMappings", List.of(java.util.Map.of("containerID", 0, "hostID", 500000, "size", 65536)));
         box.linux().put("gidMappings", List.of(java.util.Map.of("containerID", 0, "hostID", 500000, "size", 65536)));
         script("exec sleep 1000");
-        ok("run", "--detach", "--bundle", box.bundle().toString(), "x1");
-        long init = Node.root(Json.parse(ok("state", "x1").out())).req("pid").int64();
+        ok("run", "--detach", "--bundle", box.bundle().toString(), id("x1"));
+        long init = Node.root(Json.parse(ok("state", id("x1")).out())).req("pid").int64();
         StringBuilder expected = new StringBuilder();
         for (String ns : List.of("cgroup", "ipc", "mnt", "net", "pid", "uts", "user")) {
             expected.append(ns).append('=').append(Files.readSymbolicLink(Path.of("/proc/" + init + "/ns/" + ns))).append('\n');
         }
-        Result r = cli("exec", "x1", "sh", "-c",
+        Result r = cli("exec", id("x1"), "sh", "-c",
                 "for n in cgroup ipc mnt net pid uts user; do echo $n=$(readlink /proc/self/ns/$n); done; "
                         + "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status; exit 7");
         assertEquals(7, r.exit(), r.err());
         assertTrue(r.out().startsWith(expected.toString()), "expected\n" + expected + "got\n" + r.out());
         assertTrue(r.out().contains("NoNewPrivs:\t1\nSeccomp:\t2"), r.out());
-        String cg = Files.readString(Path.of("/sys/fs/cgroup/pids/bulwark/x1/cgroup.procs"));
+        String cg = Files.readString(Path.of("/sys/fs/cgroup/pids/bulwark", id("x1"), "cgroup.procs"));
 
         Path pidFile = box.dir().resolve("exec.pid");
-        ok("exec", "--detach", "--pid-file", pidFile.toString(), "x1", "sleep", "1000");
+        ok("exec", "--detach", "--pid-file", pidFile.toString(), id("x1"), "sleep", "1000");
         String execPid = Files.readString(pidFile).strip();
-        assertTrue(Files.readString(Path.of("/sys/fs/cgroup/pids/bulwark/x1/cgroup.procs")).contains(execPid + "\n"),
+        assertTrue(Files.readString(Path.of("/sys/fs/cgroup/pids/bulwark", id("x1"), "cgroup.procs")).contains(execPid + "\n"),
                 "the exec'd process is not in the container's cgroup: " + cg);
-        assertEquals("1000 1000 yes /tmp", cli("exec", "--user", "1000:1000", "--env", "Y=yes", "--cwd", "/tmp", "x1",
+        assertEquals("1000 1000 yes /tmp", cli("exec", "--user", "1000:1000", "--env", "Y=yes", "--cwd", "/tmp", id("x1"),
                 "sh", "-c", "echo $(id -u) $(id -g) $Y $(pwd)").out().strip());
 
-        ok("kill", "x1", "KILL");
-        await("x1", "stopped");
-        Result late = cli("exec", "x1", "true");
+        ok("kill", id("x1"), "KILL");
+        await(id("x1"), "stopped");
+        Result late = cli("exec", id("x1"), "true");
         assertEquals(1, late.exit());
-        assertTrue(late.err().contains("cannot exec in container \"x1\": it is stopped"), late.err());
-        ok("delete", "x1");
+        assertTrue(late.err().contains("cannot exec in container \"" + id("x1") + "\": it is stopped"), late.err());
+        ok("delete", id("x1"));
     }
 
     @Test
@@ -230,20 +235,20 @@ class LifecycleTest extends ContainerTestBase {
             assertEquals("listening", out.readLine());
             box.process().put("terminal", true);
             script("read line; echo \"got $line on $(tty)\"; ls -l /dev/console | cut -c1; [ -t 0 ] && echo stdin-is-a-tty");
-            ok("create", "--bundle", box.bundle().toString(), "--console-socket", sock.toString(), "tty1");
+            ok("create", "--bundle", box.bundle().toString(), "--console-socket", sock.toString(), id("tty1"));
             assertEquals("received /dev/ptmx", out.readLine());
-            ok("start", "tty1");
+            ok("start", id("tty1"));
             String text = new String(server.getInputStream().readAllBytes());
             assertTrue(server.waitFor(30, TimeUnit.SECONDS));
             assertTrue(text.contains("got typed-in on /dev/pts/0"), text);
             assertTrue(text.contains("c\r\nstdin-is-a-tty"), "/dev/console is the terminal, stdin a tty: " + text);
-            await("tty1", "stopped");
-            ok("delete", "tty1");
+            await(id("tty1"), "stopped");
+            ok("delete", id("tty1"));
         } finally {
             server.destroyForcibly();
             server.waitFor(10, TimeUnit.SECONDS);
         }
-        Result refused = cli("create", "--bundle", box.bundle().toString(), "tty2");
+        Result refused = cli("create", "--bundle", box.bundle().toString(), id("tty2"));
         assertEquals(1, refused.exit());
         assertTrue(refused.err().contains("process.terminal: true needs --console-socket"), refused.err());
     }
@@ -251,28 +256,28 @@ class LifecycleTest extends ContainerTestBase {
     @Test
     void updateAndStatsOfALiveContainer() throws Exception {
         script("exec sleep 1000");
-        ok("run", "--detach", "--bundle", box.bundle().toString(), "u1");
-        Path pids = Path.of("/sys/fs/cgroup/pids/bulwark/u1/pids.max");
-        Path mem = Path.of("/sys/fs/cgroup/memory/bulwark/u1/memory.limit_in_bytes");
+        ok("run", "--detach", "--bundle", box.bundle().toString(), id("u1"));
+        Path pids = Path.of("/sys/fs/cgroup/pids/bulwark", id("u1"), "pids.max");
+        Path mem = Path.of("/sys/fs/cgroup/memory/bulwark", id("u1"), "memory.limit_in_bytes");
         assertEquals("2048", Files.readString(pids).strip(), "bulwark spec's default");
-        ok("update", "--pids-limit", "77", "--memory", "67108864", "u1");
+        ok("update", "--pids-limit", "77", "--memory", "67108864", id("u1"));
         assertEquals("77", Files.readString(pids).strip());
         assertEquals("67108864", Files.readString(mem).strip());
         Path res = box.dir().resolve("res.json");
         Files.writeString(res, "{\"pids\": {\"limit\": 99}}");
-        ok("update", "--resources", res.toString(), "u1");
+        ok("update", "--resources", res.toString(), id("u1"));
         assertEquals("99", Files.readString(pids).strip());
         Files.writeString(res, "{\"pids\": {\"limit\": \"many\"}}");
-        Result bad = cli("update", "--resources", res.toString(), "u1");
+        Result bad = cli("update", "--resources", res.toString(), id("u1"));
         assertEquals(1, bad.exit());
         assertTrue(bad.err().contains("linux.resources.pids.limit: expected a 64-bit integer, found a string"), bad.err());
 
-        String event = ok("events", "--stats", "u1").out();
+        String event = ok("events", "--stats", id("u1")).out();
         var data = Node.root(Json.parse(event));
         assertEquals("stats", data.req("type").string());
         assertEquals(1, data.req("data").req("pids").req("current").int64(), event);
         assertEquals(99, data.req("data").req("pids").req("limit").int64(), event);
-        ok("delete", "--force", "u1");
+        ok("delete", "--force", id("u1"));
     }
 
     @Test

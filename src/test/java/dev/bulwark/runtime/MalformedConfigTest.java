@@ -76,7 +76,10 @@ class MalformedConfigTest extends ContainerTestBase {
                 bad("env without =", b -> b.env().add("JUSTANAME"), "process.env[3]: expected NAME=value"),
                 bad("oomScoreAdj out of range", b -> b.process().put("oomScoreAdj", 5000),
                         "process.oomScoreAdj: expected a value from -1000 to 1000, found 5000"),
-                bad("terminal", b -> b.process().put("terminal", true), "process.terminal: terminals need --console-socket"),
+                bad("terminal without devpts", b -> {
+                    b.process().put("terminal", true);
+                    b.mounts().removeIf(m -> ((Map<?, ?>) m).get("destination").toString().startsWith("/dev"));
+                }, "process.terminal: a terminal needs a devpts mount at /dev/pts"),
                 bad("apparmor", b -> b.process().put("apparmorProfile", "docker-default"), "process.apparmorProfile: AppArmor is not supported"),
                 bad("unknown namespace", b -> b.namespaces().add(map("type", "foo")), "linux.namespaces[6].type: unknown namespace type \"foo\""),
                 bad("duplicate namespace", b -> b.namespaces().add(map("type", "pid")), "linux.namespaces[6].type: namespace \"pid\" is listed twice"),
