@@ -59,7 +59,7 @@ public final class Container {
         StateDir state = StateDir.create(root, id);
         CgroupManager cgroup = null;
         try {
-            Spec.Resources resources = spec.linux().flatMap(Spec.Linux::resources).orElse(Spec.Resources.none());
+            Spec.Resources resources = DeviceAccess.resources(spec);
             cgroup = CgroupManager.of(Cgroups.detect(), spec.linux().map(Spec.Linux::cgroupsPath).orElse(""), id);
             Optional<DeviceProgram> devices;
             try {

@@ -72,7 +72,7 @@ public final class Lifecycle {
         CgroupManager cgroup = null;
         boolean ok = false;
         try {
-            Spec.Resources resources = spec.linux().flatMap(Spec.Linux::resources).orElse(Spec.Resources.none());
+            Spec.Resources resources = DeviceAccess.resources(spec);
             cgroup = CgroupManager.of(Cgroups.detect(), spec.linux().map(Spec.Linux::cgroupsPath).orElse(""), id);
             Path rootfs = bundle.resolve(spec.root().path()).toAbsolutePath().normalize();
             String created = Instant.now().toString();
