@@ -319,6 +319,12 @@ public final class Lifecycle {
 
     public static void delete(Path root, String id, boolean force) {
         StateDir.checkId(id);
+        if (force && !Files.isDirectory(root.resolve(id))) {
+            // runc's contract: deleting a container that does not exist is not an error with
+            // --force. containerd's shim deletes again after the task's own delete and logs a
+            // warning for every failure.
+            return;
+        }
         if (force && Files.isDirectory(root.resolve(id)) && !Files.exists(root.resolve(id).resolve("state.json"))) {
             // A create killed before it wrote any state: nothing but the directory exists yet.
             new StateDirHandle(root.resolve(id)).remove();
