@@ -28,6 +28,7 @@ public final class Main {
         c.put("list", LifecycleCommands::list);
         c.put("pause", LifecycleCommands::pause);
         c.put("resume", LifecycleCommands::resume);
+        c.put("ps", LifecycleCommands::ps);
         c.put("features", LifecycleCommands::features);
         c.put("spec", SpecCommand::run);
         c.put("demo", DemoCommand::run);

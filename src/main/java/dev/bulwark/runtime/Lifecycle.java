@@ -286,6 +286,26 @@ public final class Lifecycle {
         }
     }
 
+    /** The PIDs in a container's cgroup (`ps`): what containerd's shim lists as the task's processes. */
+    public static List<Long> processes(Path root, String id) {
+        State s = load(root, id);
+        if (s.status().equals("creating")) {
+            throw new RuntimeFailure("cannot list processes of container \"" + id + "\": it is creating");
+        }
+        if (s.cgroupDirs().isEmpty()) {
+            throw new RuntimeFailure("cannot list processes of container \"" + id + "\": it has no cgroup");
+        }
+        try {
+            return CgroupManager.open(Cgroups.detect(), s.cgroupDirs()).pids();
+        } catch (CgroupException e) {
+            // A stopped container's cgroup may be gone already: then nothing is left in it.
+            if (s.status().equals("stopped")) {
+                return List.of();
+            }
+            throw e;
+        }
+    }
+
     /** Sends a signal through the stage (pidfd_send_signal): the JDK can only send TERM and KILL. */
     static void signal(int signal, List<String> targets) {
         List<String> cmd = new ArrayList<>(List.of(Stage.binary().toString(), "signal", Integer.toString(signal)));
