@@ -256,17 +256,24 @@ public final class Lifecycle {
 
     public static void kill(Path root, String id, int signal, boolean all) {
         State s = load(root, id);
-        if (s.status().equals("stopped") || s.status().equals("creating")) {
+        // kill --all of a stopped container is runc's contract: with a shared PID namespace the
+        // init can be gone while its children live on in the cgroup, and containerd's shim sends
+        // exactly that (kill --all ID 9) when such an init exits.
+        if (s.status().equals("creating") || (s.status().equals("stopped") && !all)) {
             throw new RuntimeFailure("cannot kill container \"" + id + "\": it is " + s.status());
         }
         List<String> targets = new ArrayList<>();
         if (all && !s.cgroupDirs().isEmpty()) {
-            for (long pid : CgroupManager.open(Cgroups.detect(), s.cgroupDirs()).pids()) {
+            for (long pid : processes(root, id)) {
                 targets.add(Long.toString(pid));
             }
         }
-        targets.add(s.pid() + "@" + s.start());
-        signal(signal, targets);
+        if (!s.status().equals("stopped")) {
+            targets.add(s.pid() + "@" + s.start());
+        }
+        if (!targets.isEmpty()) {
+            signal(signal, targets);
+        }
     }
 
     public static void pause(Path root, String id, boolean pause) {
