@@ -15,8 +15,14 @@ import java.util.Map;
 final class Containerd extends Daemon {
     static final String CTR = "/usr/bin/ctr";
 
+    /** ctr and the shims keep FIFOs and shim sockets here whatever containerd's own directories are. */
+    private static final Path RUN = Path.of("/run/containerd");
+
+    private final boolean runExisted;
+
     private Containerd(Path dir) {
         super(dir);
+        this.runExisted = Files.exists(RUN);
     }
 
     Path socket() {
@@ -83,6 +89,16 @@ final class Containerd extends Daemon {
         }
         List<String> stuck = unmountAll();
         removeDir();
+        if (!runExisted) {
+            // Only empty directories go: anything in them belongs to a containerd this test did not start.
+            for (Path p : List.of(RUN.resolve("fifo"), RUN.resolve("s"), RUN.resolve("runc"), RUN)) {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (java.nio.file.DirectoryNotEmptyException e) {
+                    // not ours to remove
+                }
+            }
+        }
         if (!stuck.isEmpty()) {
             throw new AssertionError("could not unmount " + stuck);
         }
