@@ -12,7 +12,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
-/** runc's container commands: create, start, state, kill, delete, list, pause, resume, features. */
+/** runc's container commands: create, start, state, kill, delete, list, pause, resume, ps, features. */
 final class LifecycleCommands {
     private LifecycleCommands() {}
 
@@ -104,6 +104,66 @@ final class LifecycleCommands {
             }
         } else {
             throw new CliException("--format must be table or json, not \"" + format + "\"");
+        }
+        return 0;
+    }
+
+    /**
+     * `ps [--format table|json] ID [PS_ARGS...]`: json is the array of PIDs in the container's
+     * cgroup (what containerd's shim reads); table runs the host's ps (default -ef) and keeps its
+     * header and the lines of those PIDs, as runc does.
+     */
+    static int ps(Globals g, List<String> argv) {
+        Args a = Args.parse(argv, Set.of("format", "f"), Set.of());
+        if (a.positional().isEmpty()) {
+            throw new CliException("usage: bulwark ps [--format table|json] ID [PS_ARGS...]");
+        }
+        String id = a.positional().get(0);
+        String format = a.get("format", a.get("f", "table"));
+        List<Long> pids = Lifecycle.processes(g.root(), id);
+        if (format.equals("json")) {
+            if (a.positional().size() > 1) {
+                throw new CliException("ps --format json takes no ps arguments");
+            }
+            List<JsonValue> out = new ArrayList<>();
+            pids.forEach(p -> out.add(JsonBuilder.number(p)));
+            System.out.println(Json.write(JsonBuilder.array(out)));
+            return 0;
+        }
+        if (!format.equals("table")) {
+            throw new CliException("--format must be table or json, not \"" + format + "\"");
+        }
+        List<String> cmd = new ArrayList<>(List.of("ps"));
+        cmd.addAll(a.positional().size() > 1 ? a.positional().subList(1, a.positional().size()) : List.of("-ef"));
+        String out;
+        try {
+            Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            if (p.waitFor() != 0) {
+                throw new CliException(String.join(" ", cmd) + " exited with status " + p.exitValue());
+            }
+        } catch (java.io.IOException e) {
+            throw new CliException("run " + String.join(" ", cmd) + ": " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CliException("interrupted while running " + String.join(" ", cmd));
+        }
+        List<String> lines = out.lines().toList();
+        if (lines.isEmpty()) {
+            throw new CliException(String.join(" ", cmd) + " printed nothing");
+        }
+        int column = List.of(lines.get(0).trim().split("\\s+")).indexOf("PID");
+        if (column < 0) {
+            throw new CliException(String.join(" ", cmd) + " printed no PID column");
+        }
+        System.out.println(lines.get(0));
+        Set<String> wanted = new java.util.HashSet<>();
+        pids.forEach(p -> wanted.add(Long.toString(p)));
+        for (String line : lines.subList(1, lines.size())) {
+            String[] f = line.trim().split("\\s+");
+            if (f.length > column && wanted.contains(f[column])) {
+                System.out.println(line);
+            }
         }
         return 0;
     }

@@ -28,6 +28,7 @@ public final class Main {
         c.put("list", LifecycleCommands::list);
         c.put("pause", LifecycleCommands::pause);
         c.put("resume", LifecycleCommands::resume);
+        c.put("ps", LifecycleCommands::ps);
         c.put("features", LifecycleCommands::features);
         c.put("exec", ExecCommand::run);
         c.put("update", UpdateCommands::update);
@@ -97,7 +98,8 @@ public final class Main {
                 commands:
                   run [--detach] --bundle DIR ID   run a container (foreground: returns its exit status)
                   create --bundle DIR [--pid-file F] ID, start ID, state ID, kill [--all] ID [SIG],
-                  delete [--force] ID, list, pause ID, resume ID, features   the runc lifecycle
+                  delete [--force] ID, list, ps ID, pause ID, resume ID, exec ID CMD, update ID,
+                  events [--stats] ID, features   the runc lifecycle
                   spec                  write a hardened config.json into the current directory
                   demo                  run the embedded default image and show its isolation beside the host's
                   audit                 check this host's kernel and a container config for weaknesses

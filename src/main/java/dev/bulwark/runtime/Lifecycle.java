@@ -89,7 +89,7 @@ public final class Lifecycle {
             write(p, "creating", 0, 0);
             Optional<DeviceProgram> devices;
             try {
-                devices = cgroup.create(spec.linux().flatMap(Spec.Linux::resources).orElse(Spec.Resources.none()));
+                devices = cgroup.create(DeviceAccess.resources(spec));
             } catch (CgroupException e) {
                 throw new SpecException("", e.getMessage());
             }
@@ -399,17 +399,24 @@ public final class Lifecycle {
 
     public static void kill(Path root, String id, int signal, boolean all) {
         State s = load(root, id);
-        if (s.status().equals("stopped") || s.status().equals("creating")) {
+        // kill --all of a stopped container is runc's contract: with a shared PID namespace the
+        // init can be gone while its children live on in the cgroup, and containerd's shim sends
+        // exactly that (kill --all ID 9) when such an init exits.
+        if (s.status().equals("creating") || (s.status().equals("stopped") && !all)) {
             throw new RuntimeFailure("cannot kill container \"" + id + "\": it is " + s.status());
         }
         List<String> targets = new ArrayList<>();
         if (all && !s.cgroupDirs().isEmpty()) {
-            for (long pid : CgroupManager.open(Cgroups.detect(), s.cgroupDirs()).pids()) {
+            for (long pid : processes(root, id)) {
                 targets.add(Long.toString(pid));
             }
         }
-        targets.add(s.pid() + "@" + s.start());
-        signal(signal, targets);
+        if (!s.status().equals("stopped")) {
+            targets.add(s.pid() + "@" + s.start());
+        }
+        if (!targets.isEmpty()) {
+            signal(signal, targets);
+        }
     }
 
     public static void pause(Path root, String id, boolean pause) {
@@ -426,6 +433,26 @@ public final class Lifecycle {
             } else {
                 c.thaw();
             }
+        }
+    }
+
+    /** The PIDs in a container's cgroup (`ps`): what containerd's shim lists as the task's processes. */
+    public static List<Long> processes(Path root, String id) {
+        State s = load(root, id);
+        if (s.status().equals("creating")) {
+            throw new RuntimeFailure("cannot list processes of container \"" + id + "\": it is creating");
+        }
+        if (s.cgroupDirs().isEmpty()) {
+            throw new RuntimeFailure("cannot list processes of container \"" + id + "\": it has no cgroup");
+        }
+        try {
+            return CgroupManager.open(Cgroups.detect(), s.cgroupDirs()).pids();
+        } catch (CgroupException e) {
+            // A stopped container's cgroup may be gone already: then nothing is left in it.
+            if (s.status().equals("stopped")) {
+                return List.of();
+            }
+            throw e;
         }
     }
 
@@ -462,6 +489,12 @@ public final class Lifecycle {
 
     public static void delete(Path root, String id, boolean force) {
         StateDir.checkId(id);
+        if (force && !Files.isDirectory(root.resolve(id))) {
+            // runc's contract: deleting a container that does not exist is not an error with
+            // --force. containerd's shim deletes again after the task's own delete and logs a
+            // warning for every failure.
+            return;
+        }
         if (force && Files.isDirectory(root.resolve(id)) && !Files.exists(root.resolve(id).resolve("state.json"))) {
             // A create killed before it wrote any state: nothing but the directory exists yet.
             StateDir.existing(root, id).remove();

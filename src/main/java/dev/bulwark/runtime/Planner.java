@@ -42,7 +42,7 @@ import java.util.Optional;
  */
 public final class Planner {
     /** runc's default devices: null, zero, full, random, urandom, tty. */
-    private static final List<Device> DEFAULT_DEVICES = List.of(
+    static final List<Device> DEFAULT_DEVICES = List.of(
             dev("/dev/null", 1, 3), dev("/dev/zero", 1, 5), dev("/dev/full", 1, 7),
             dev("/dev/random", 1, 8), dev("/dev/urandom", 1, 9), dev("/dev/tty", 5, 0));
 
