@@ -22,6 +22,8 @@ static const struct schema SCHEMA[] = {
     {OP_SECCOMP_LISTENER, PH_SETUP, "sv", "SECCOMP_LISTENER"},
     {OP_EXEC_FIFO, PH_SETUP, "s", "EXEC_FIFO"},
     {OP_CONSOLE_SOCKET, PH_SETUP, "s", "CONSOLE_SOCKET"},
+    {OP_HOOK, PH_SETUP, "usvvu", "HOOK"},
+    {OP_HOOK_STATE, PH_SETUP, "v", "HOOK_STATE"},
     {OP_CGROUP_JOIN, PH_PARENT, "s", "CGROUP_JOIN"},
     {OP_CGROUP_DEVICES, PH_PARENT, "sbuuus", "CGROUP_DEVICES"},
     {OP_OOM_SCORE_ADJ, PH_PARENT, "u", "OOM_SCORE_ADJ"},
@@ -59,6 +61,7 @@ static const struct schema SCHEMA[] = {
     {OP_WAIT_FIFO, PH_INIT, "s", "WAIT_FIFO"},
     {OP_CONSOLE, PH_INIT, "uuu", "CONSOLE"},
     {OP_OPEN_ROOT, PH_INIT, "", "OPEN_ROOT"},
+    {OP_HOOKS, PH_INIT, "", "HOOKS"},
 };
 
 static const struct schema *find_schema(uint16_t code) {

@@ -54,6 +54,9 @@ enum plan_opcode {
                                FIFO, 2 detached exec: exit once C2 has called execve), u flags (1 subreaper) */
     OP_PRESERVE_FDS = 5,    /* u n: fds 3..3+n-1 are passed to the container */
     OP_CONSOLE_SOCKET = 8,  /* s path: the pty master C2 makes goes to this unix socket (SCM_RIGHTS), as runc's --console-socket */
+    OP_HOOK = 9,            /* u kind (0 prestart/createRuntime, 1 createContainer, 2 startContainer, 3 poststart),
+                               s path, v args, v env, u timeout seconds (0: none) */
+    OP_HOOK_STATE = 14,     /* v state JSON in three parts: parts[0] STATUS parts[1] PID parts[2] */
     OP_EXEC_FIFO = 7,       /* s path: P0 creates the exec FIFO (mode 0622) that `start` opens */
     OP_SECCOMP_LISTENER = 6, /* s socket path, v message parts: the notify fd goes there with the parts joined by C2's PID */
 
@@ -101,7 +104,8 @@ enum plan_opcode {
     OP_CONSOLE = 66,        /* u rows, u cols, u bind /dev/console: open a pty from the container's devpts, bind the slave on /dev/console,
                                make it the controlling terminal and stdio, hand the master to P0 (which gives it to
                                the console socket, or relays it to its own stdio in run mode) */
-    OP_OPEN_ROOT = 67,      /* the current root is the container's (exec after joining its mount namespace) */
+    OP_OPEN_ROOT = 67,
+    OP_HOOKS = 68,          /* here (before pivot_root) P0 runs kind 0 hooks, then C2 runs kind 1 hooks */      /* the current root is the container's (exec after joining its mount namespace) */
     OP_WAIT_FIFO = 65,      /* s host path of the exec FIFO, opened O_PATH before pivot; written before EXEC (create/start) */
 };
 

@@ -367,6 +367,80 @@ static void move_onto(int tree, int target, const char *what) {
     }
 }
 
+/* ---- hooks ---- */
+
+static pid_t hook_pid; /* the container's PID as the host sees it, for hook state */
+
+static const char *hook_status(uint32_t kind) {
+    return kind == 3 ? "running" : kind == 2 ? "created" : "creating";
+}
+
+/*
+ * Runs every hook of one kind in plan order: the runtime-spec state on stdin, the hook's own
+ * args and env, killed at its timeout. Any failure ends the stage.
+ */
+static void run_hooks(uint32_t kind) {
+    const struct plan_op *state = NULL;
+    for (uint32_t i = 0; i < P.count; i++) {
+        if (P.ops[i].code == OP_HOOK_STATE) {
+            state = &P.ops[i];
+        }
+    }
+    for (uint32_t i = 0; i < P.count; i++) {
+        const struct plan_op *op = &P.ops[i];
+        if (op->code != OP_HOOK || op->u[0] != kind) {
+            continue;
+        }
+        char json[16384];
+        int n = 0;
+        if (state && state->v[0].n == 3) {
+            n = snprintf(json, sizeof json, "%s%s%s%d%s", state->v[0].items[0], hook_status(kind), state->v[0].items[1],
+                         (int)hook_pid, state->v[0].items[2]);
+        }
+        if (n < 0 || n >= (int)sizeof json) {
+            die("hook %s: state too large", op->s[0]);
+        }
+        int in[2];
+        if (pipe2(in, O_CLOEXEC) < 0) {
+            DIE_ERRNO("hook %s: pipe", op->s[0]);
+        }
+        pid_t pid = fork();
+        if (pid < 0) {
+            DIE_ERRNO("hook %s: fork", op->s[0]);
+        }
+        if (pid == 0) {
+            dup2(in[0], 0);
+            char *none[] = {NULL};
+            execve(op->s[0], op->v[0].n ? op->v[0].items : (char *[]){op->s[0], NULL}, op->v[1].n ? op->v[1].items : none);
+            _exit(127);
+        }
+        close(in[0]);
+        /* A hook that does not read its stdin must not kill us; the disposition is put back
+         * because an ignored signal would stay ignored in the container's process after execve. */
+        void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+        (void)!write(in[1], json, (size_t)n);
+        close(in[1]);
+        signal(SIGPIPE, old);
+        int st = 0;
+        for (long waited_ms = 0;; waited_ms += 10) {
+            pid_t w = waitpid(pid, &st, WNOHANG);
+            if (w == pid) {
+                break;
+            }
+            if (op->u[1] && waited_ms >= (long)op->u[1] * 1000) {
+                kill(pid, SIGKILL);
+                waitpid(pid, NULL, 0);
+                die("hook %s timed out after %u s", op->s[0], (unsigned)op->u[1]);
+            }
+            usleep(10000);
+        }
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            die("hook %s failed with %s %d", op->s[0], WIFEXITED(st) ? "status" : "signal",
+                WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+        }
+    }
+}
+
 /* ---- INIT ops ---- */
 
 static void op_mount(const struct plan_op *op) {
@@ -693,6 +767,7 @@ static void op_exec(const struct plan_op *op) {
         close(w);
         close(fifo_fd);
     }
+    run_hooks(2);
     const char *name = argv[0];
     if (strchr(name, '/')) {
         execve(name, argv, envp);
@@ -833,6 +908,20 @@ static void run_init(void) {
         case OP_CONSOLE:
             op_console(op);
             break;
+        case OP_HOOKS: {
+            /* P0 runs the runtime-namespace hooks while we wait, then sends our host PID. */
+            send_msg('H', "", 0);
+            char m[16];
+            ssize_t r = recv_msg(m, sizeof m, NULL);
+            if (r != 5 || m[0] != 'h') {
+                _exit(255);
+            }
+            int32_t hp;
+            memcpy(&hp, m + 1, sizeof hp);
+            hook_pid = hp;
+            run_hooks(1);
+            break;
+        }
         case OP_OPEN_ROOT:
             root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
             if (root_fd < 0) {
@@ -1319,6 +1408,15 @@ int main(int argc, char **argv, char **envp) {
             send_to_listener(listener, fd);
             close(fd);
             send_msg('A', "", 0);
+        } else if (msg[0] == 'H') {
+            hook_pid = c2_pid;
+            run_hooks(0);
+            char m[5] = {'h'};
+            int32_t hp = c2_pid;
+            memcpy(m + 1, &hp, sizeof hp);
+            if (send(sync_fd, m, sizeof m, MSG_NOSIGNAL) < 0) {
+                DIE_ERRNO("%s", "release the container after its hooks");
+            }
         } else if (msg[0] == 'T') {
             if (fd < 0) {
                 die("the container sent no terminal");
@@ -1347,6 +1445,8 @@ int main(int argc, char **argv, char **envp) {
     if (mode == 2) {
         return 0; /* exec --detach: the process runs on, adopted by the caller's subreaper */
     }
+    hook_pid = c2_pid;
+    run_hooks(3);
 
     /* run: wait for the container, forwarding signals to it (and relaying its terminal). */
     int in_open = term_master >= 0;

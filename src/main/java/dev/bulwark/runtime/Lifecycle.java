@@ -131,6 +131,8 @@ public final class Lifecycle {
             Timing.mark("stage exited");
             SignalForwarder.uninstall();
             failIfStageFailed(p.state().dir().resolve("stage-error"));
+            p.spec().hooks().ifPresent(h -> HookRunner.warn(HookRunner.run("poststop", h.poststop(),
+                    HookRunner.state(p.spec(), id, bundle, "stopped", 0))));
             return code;
         } finally {
             discard(p);
@@ -258,6 +260,9 @@ public final class Lifecycle {
             } catch (IOException e) {
                 throw new RuntimeFailure("remove " + fifo + ": " + e.getMessage(), e);
             }
+            Spec spec = readConfig(s.bundle());
+            spec.hooks().ifPresent(h -> HookRunner.warn(HookRunner.run("poststart", h.poststart(),
+                    HookRunner.state(spec, id, s.bundle(), "running", s.pid()))));
         }
     }
 
@@ -522,6 +527,15 @@ public final class Lifecycle {
                 killAll(c, 9);
                 waitGone(s.pid(), s.start());
                 c.destroy();
+            }
+            if (!s.status().equals("creating")) {
+                try {
+                    Spec spec = readConfig(s.bundle());
+                    spec.hooks().ifPresent(h -> HookRunner.warn(HookRunner.run("poststop", h.poststop(),
+                            HookRunner.state(spec, id, s.bundle(), "stopped", 0))));
+                } catch (SpecException e) {
+                    HookRunner.warn(List.of("poststop hooks not run: " + e.getMessage()));
+                }
             }
         }
         StateDir.existing(root, id).remove();

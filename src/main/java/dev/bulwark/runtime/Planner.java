@@ -228,6 +228,7 @@ public final class Planner {
             ops.add(new Op.PreserveFds(req.preserveFds()));
         }
         terminal(process, req.mode(), req.consoleSocket());
+        spec.hooks().ifPresent(h -> hooks(h, spec, req));
         req.consoleSocket().ifPresent(c -> ops.add(new Op.ConsoleSocket(c.toString())));
         Optional<Spec.Seccomp> seccomp = linux.seccomp();
         if (checked.seccomp().isPresent() && checked.seccomp().get().needsListener()) {
@@ -383,6 +384,10 @@ public final class Planner {
             ops.add(new Op.Mkpath("/dev/console", 2, 0600));
             ops.add(new Op.Console(0, 0, true));
         }
+        if (spec.hooks().map(h -> !h.prestart().isEmpty() || !h.createRuntime().isEmpty() || !h.createContainer().isEmpty())
+                .orElse(false)) {
+            ops.add(new Op.Hooks());
+        }
         if (req.mode() == Mode.CREATE) {
             // opened (O_PATH) while the host path is still reachable; written just before execve
             ops.add(new Op.WaitFifo(req.stateDir().resolve(EXEC_FIFO).toString()));
@@ -391,6 +396,49 @@ public final class Planner {
         if (rp.endsWith("shared") || rp.endsWith("unbindable")) {
             ops.add(new Op.Setattr("/", rp.startsWith("r"), 0, 0, rp.endsWith("shared") ? MS_SHARED : MS_UNBINDABLE));
         }
+    }
+
+    /** Hook ops in the order the runtime-spec runs them; poststart of a created container is `start`'s. */
+    private void hooks(Spec.Hooks h, Spec spec, Request req) {
+        if (h.isEmpty()) {
+            return;
+        }
+        ops.add(new Op.HookState(hookState(spec, req.stateDir().getFileName().toString(), req.bundle())));
+        h.prestart().forEach(k -> ops.add(hook(0, k)));
+        h.createRuntime().forEach(k -> ops.add(hook(0, k)));
+        h.createContainer().forEach(k -> ops.add(hook(1, k)));
+        h.startContainer().forEach(k -> ops.add(hook(2, k)));
+        if (req.mode() == Mode.RUN) {
+            h.poststart().forEach(k -> ops.add(hook(3, k)));
+        }
+    }
+
+    private static Op hook(int kind, Spec.Hook h) {
+        return new Op.Hook(kind, h.path(), h.args(), h.env(), h.timeout().orElse(0));
+    }
+
+    /** The runtime-spec state as hooks read it, in three parts around the status and the PID. */
+    public static List<String> hookState(Spec spec, String id, Path bundle) {
+        StringBuilder a = new StringBuilder("{\"ociVersion\":");
+        dev.bulwark.json.Json.quote(a, spec.ociVersion());
+        a.append(",\"id\":");
+        dev.bulwark.json.Json.quote(a, id);
+        a.append(",\"status\":\"");
+        StringBuilder c = new StringBuilder(",\"bundle\":");
+        dev.bulwark.json.Json.quote(c, bundle.toString());
+        c.append(",\"annotations\":{");
+        boolean first = true;
+        for (var e : spec.annotations().entrySet()) {
+            if (!first) {
+                c.append(',');
+            }
+            first = false;
+            dev.bulwark.json.Json.quote(c, e.getKey());
+            c.append(':');
+            dev.bulwark.json.Json.quote(c, e.getValue());
+        }
+        c.append("}}");
+        return List.of(a.toString(), "\",\"pid\":", c.toString());
     }
 
     private static boolean hasPtsMount(Spec spec) {

@@ -60,9 +60,21 @@ public final class Validator {
         if (!spec.domainname().isEmpty() && !ns.contains("uts")) {
             throw new SpecException("domainname", "setting it needs a private UTS namespace (linux.namespaces has no \"uts\")");
         }
-        if (spec.hooks().isPresent() && !spec.hooks().get().isEmpty()) {
-            throw new SpecException("hooks", "hooks are not supported in this version; refusing rather than skipping them");
-        }
+        spec.hooks().ifPresent(Validator::hooks);
+    }
+
+    static void hooks(Spec.Hooks h) {
+        Map<String, List<Spec.Hook>> all = Map.of("prestart", h.prestart(), "createRuntime", h.createRuntime(),
+                "createContainer", h.createContainer(), "startContainer", h.startContainer(), "poststart", h.poststart(),
+                "poststop", h.poststop());
+        all.forEach((kind, list) -> {
+            for (int i = 0; i < list.size(); i++) {
+                if (!list.get(i).path().startsWith("/")) {
+                    throw new SpecException("hooks." + kind + "[" + i + "].path", "must be an absolute path, found \""
+                            + list.get(i).path() + "\"");
+                }
+            }
+        });
     }
 
     static Set<String> namespaces(Linux linux) {

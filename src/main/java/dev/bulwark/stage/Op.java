@@ -59,6 +59,28 @@ public sealed interface Op {
         public int phase() { return SETUP; }
     }
 
+    /**
+     * A hook and where it runs: kind 0 prestart/createRuntime (the stage's main process, runtime
+     * namespace), 1 createContainer (the init, before pivot_root), 2 startContainer (the init,
+     * before execve), 3 poststart (the main process, after execve; run only). timeout 0: none.
+     */
+    record Hook(int kind, String path, List<String> args, List<String> env, int timeout) implements Op {
+        public int code() { return 9; }
+        public int phase() { return SETUP; }
+    }
+
+    /** The state hooks get on stdin, split where the status and the PID go. */
+    record HookState(List<String> parts) implements Op {
+        public int code() { return 14; }
+        public int phase() { return SETUP; }
+    }
+
+    /** Where the init stops for the prestart, createRuntime and createContainer hooks. */
+    record Hooks() implements Op {
+        public int code() { return 68; }
+        public int phase() { return INIT; }
+    }
+
     /** Where the seccomp notify fd goes, with the state message split around the PID. */
     record SeccompListener(String path, List<String> messageParts) implements Op {
         public int code() { return 6; }

@@ -51,6 +51,15 @@ public final class PlanEncoder {
                 u32(p, o.bindDevConsole() ? 1 : 0);
             }
             case Op.OpenRoot o -> { }
+            case Op.Hook o -> {
+                u32(p, o.kind());
+                str(p, o.path());
+                vec(p, o.args());
+                vec(p, o.env());
+                u32(p, o.timeout());
+            }
+            case Op.HookState o -> vec(p, o.parts());
+            case Op.Hooks o -> { }
             case Op.Mode o -> {
                 u32(p, o.mode());
                 u32(p, o.flags());

@@ -18,7 +18,6 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -156,7 +155,7 @@ class EnginesTest {
 
     /** docker run --rm --runtime=bulwark --network host [flags] IMAGE command... */
     private static Result docker(List<String> flags, String... command) throws Exception {
-        List<String> a = new ArrayList<>(List.of("run", "--rm", "--runtime=bulwark", "--network", "host"));
+        List<String> a = new ArrayList<>(List.of("run", "--rm", "--runtime=bulwark", "--network", "none"));
         a.addAll(flags);
         a.add(IMAGE);
         a.addAll(List.of(command));
@@ -312,7 +311,7 @@ class EnginesTest {
     void dockerRunRmLeavesNothingBehind() throws Exception {
         Path cid = base.resolve(uniqueName("cid"));
         String mark = Long.toString(5_000_000 + ThreadLocalRandom.current().nextInt(1_000_000));
-        Result r = dockerd.docker("run", "--rm", "--runtime=bulwark", "--network", "host", "--cidfile", cid.toString(),
+        Result r = dockerd.docker("run", "--rm", "--runtime=bulwark", "--network", "none", "--cidfile", cid.toString(),
                 "--memory", "32m", "--pids-limit", "50", IMAGE, "sh", "-c", "sleep " + mark + " & echo started");
         assertEquals(0, r.exit(), r.err());
         String id = Files.readString(cid).strip();
@@ -377,7 +376,7 @@ class EnginesTest {
     @Test
     void dockerPidsLimitHoldsAForkBomb() throws Exception {
         String name = uniqueName("bomb");
-        ok(dockerd.docker("run", "-d", "--name", name, "--runtime=bulwark", "--network", "host", "--pids-limit", "20",
+        ok(dockerd.docker("run", "-d", "--name", name, "--runtime=bulwark", "--network", "none", "--pids-limit", "20",
                 IMAGE, "sh", "-c", "b() { b | b & }; b; sleep 1000"), "docker run fork bomb");
         try {
             String id = inspect(name, "{{.Id}}");
@@ -411,7 +410,7 @@ class EnginesTest {
         assertEquals("67108864", r.out().strip());
         String name = uniqueName("oom");
         // A shell variable of ~200 MB in a 32 MB (memory+swap 64 MB) container: the OOM killer ends it.
-        Result oom = dockerd.docker("run", "--name", name, "--runtime=bulwark", "--network", "host", "--memory", "32m",
+        Result oom = dockerd.docker("run", "--name", name, "--runtime=bulwark", "--network", "none", "--memory", "32m",
                 IMAGE, "sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived ${#x}");
         try {
             assertEquals(137, oom.exit(), oom.out() + oom.err());
@@ -432,11 +431,11 @@ class EnginesTest {
     @Test
     void dockerStopDeliversTermThenKill() throws Exception {
         String trap = uniqueName("stop");
-        ok(dockerd.docker("run", "-d", "--name", trap, "--runtime=bulwark", "--network", "host", IMAGE, "sh", "-c",
+        ok(dockerd.docker("run", "-d", "--name", trap, "--runtime=bulwark", "--network", "none", IMAGE, "sh", "-c",
                 "trap 'exit 7' TERM; echo ready; while :; do sleep 0.1; done"), "docker run -d");
         String deaf = uniqueName("stop-deaf");
         // sleep as PID 1 of its namespace has no handler, so TERM does nothing and docker stop kills.
-        ok(dockerd.docker("run", "-d", "--name", deaf, "--runtime=bulwark", "--network", "host", IMAGE, "sleep", "1000"),
+        ok(dockerd.docker("run", "-d", "--name", deaf, "--runtime=bulwark", "--network", "none", IMAGE, "sleep", "1000"),
                 "docker run -d");
         try {
             waitFor("the trap to be set", () -> dockerd.docker("logs", trap).out().contains("ready"));
@@ -452,10 +451,10 @@ class EnginesTest {
     @Test
     void dockerKillWithSignals() throws Exception {
         String name = uniqueName("kill");
-        ok(dockerd.docker("run", "-d", "--name", name, "--runtime=bulwark", "--network", "host", IMAGE, "sh", "-c",
+        ok(dockerd.docker("run", "-d", "--name", name, "--runtime=bulwark", "--network", "none", IMAGE, "sh", "-c",
                 "trap 'exit 9' USR1; echo ready; while :; do sleep 0.1; done"), "docker run -d");
         String plain = uniqueName("kill-plain");
-        ok(dockerd.docker("run", "-d", "--name", plain, "--runtime=bulwark", "--network", "host", IMAGE, "sleep", "1000"),
+        ok(dockerd.docker("run", "-d", "--name", plain, "--runtime=bulwark", "--network", "none", IMAGE, "sleep", "1000"),
                 "docker run -d");
         try {
             waitFor("the trap to be set", () -> dockerd.docker("logs", name).out().contains("ready"));
@@ -475,7 +474,7 @@ class EnginesTest {
         // With --pid host the shim sends `kill --all ID 9` once the init has exited.
         String name = uniqueName("pidhost");
         String mark = Long.toString(4_000_000 + ThreadLocalRandom.current().nextInt(1_000_000));
-        ok(dockerd.docker("run", "-d", "--name", name, "--runtime=bulwark", "--network", "host", "--pid", "host", IMAGE,
+        ok(dockerd.docker("run", "-d", "--name", name, "--runtime=bulwark", "--network", "none", "--pid", "host", IMAGE,
                 "sh", "-c", "sleep " + mark + " & trap 'exit 3' TERM; while :; do sleep 0.1; done"), "docker run -d");
         try {
             waitFor("the child", () -> !sleepers(mark).isEmpty());
@@ -513,7 +512,7 @@ class EnginesTest {
     @Test
     void dockerPauseUnpause() throws Exception {
         String name = uniqueName("pause");
-        ok(dockerd.docker("run", "-d", "--name", name, "--runtime=bulwark", "--network", "host", IMAGE, "sh", "-c",
+        ok(dockerd.docker("run", "-d", "--name", name, "--runtime=bulwark", "--network", "none", IMAGE, "sh", "-c",
                 "while :; do echo tick; sleep 0.05; done"), "docker run -d");
         try {
             waitFor("ticks", () -> ticks(name) > 2);
@@ -537,7 +536,7 @@ class EnginesTest {
     @Test
     void dockerTopListsTheContainersProcesses() throws Exception {
         String name = uniqueName("top");
-        ok(dockerd.docker("run", "-d", "--name", name, "--runtime=bulwark", "--network", "host", IMAGE, "sh", "-c",
+        ok(dockerd.docker("run", "-d", "--name", name, "--runtime=bulwark", "--network", "none", IMAGE, "sh", "-c",
                 "sleep 1001 & sleep 1002"), "docker run -d");
         try {
             waitFor("both sleeps", () -> {
@@ -550,9 +549,6 @@ class EnginesTest {
     }
 
     @Test
-    @Disabled("needs prestart hooks: dockerd adds libnetwork's prestart hook [/proc/<dockerd>/exe libnetwork-setkey "
-            + "-exec-root=<exec-root> <id> <controller>] to every container with a network namespace of its own "
-            + "(--network none and the default bridge alike); Bulwark refuses hooks")
     void networkNoneRunsDockersPrestartHook() throws Exception {
         Result r = dockerd.docker("run", "--rm", "--runtime=bulwark", "--network", "none", IMAGE, "sh", "-c",
                 "ip -o link | wc -l");
@@ -563,7 +559,7 @@ class EnginesTest {
     @Test
     void dockerExec() throws Exception {
         String name = uniqueName("exec");
-        ok(dockerd.docker("run", "-d", "--name", name, "--runtime=bulwark", "--network", "host", "--user", "1000",
+        ok(dockerd.docker("run", "-d", "--name", name, "--runtime=bulwark", "--network", "none", "--user", "1000",
                 IMAGE, "sleep", "1000"), "docker run -d");
         try {
             Result r = dockerd.docker("exec", "-w", "/tmp", "-e", "X=y", name, "sh", "-c", "id -u; pwd; echo $X; exit 4");
@@ -576,7 +572,7 @@ class EnginesTest {
 
     @Test
     void dockerRunTty() throws Exception {
-        Result r = dockerd.docker("run", "--rm", "-t", "--runtime=bulwark", "--network", "host", IMAGE, "sh", "-c",
+        Result r = dockerd.docker("run", "--rm", "-t", "--runtime=bulwark", "--network", "none", IMAGE, "sh", "-c",
                 "test -t 0 && test -t 1 && echo tty");
         assertEquals(0, r.exit(), r.err());
         assertEquals("tty", r.out().strip());
@@ -585,7 +581,7 @@ class EnginesTest {
     @Test
     void dockerUpdate() throws Exception {
         String name = uniqueName("update");
-        ok(dockerd.docker("run", "-d", "--name", name, "--runtime=bulwark", "--network", "host", "--memory", "64m",
+        ok(dockerd.docker("run", "-d", "--name", name, "--runtime=bulwark", "--network", "none", "--memory", "64m",
                 IMAGE, "sleep", "1000"), "docker run -d");
         try {
             ok(dockerd.docker("update", "--memory", "100m", "--memory-swap", "200m", "--pids-limit", "30", name),

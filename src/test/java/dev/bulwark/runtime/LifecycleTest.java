@@ -16,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
@@ -278,6 +279,64 @@ class LifecycleTest extends ContainerTestBase {
         assertEquals(1, data.req("data").req("pids").req("current").int64(), event);
         assertEquals(99, data.req("data").req("pids").req("limit").int64(), event);
         ok("delete", "--force", id("u1"));
+    }
+
+    private static Map<String, Object> hook(String script, Object... timeout) {
+        Map<String, Object> h = new java.util.HashMap<>(map("path", "/bin/sh", "args", List.of("sh", "-c", script)));
+        if (timeout.length > 0) {
+            h.put("timeout", timeout[0]);
+        }
+        return h;
+    }
+
+    @Test
+    void hooksRunInOrderWithTheirState() throws Exception {
+        Path out = Files.createDirectories(box.dir().resolve("hooks"));
+        box.mounts().add(map("destination", "/shared", "type", "bind", "source", out.toString(), "options", List.of("rbind")));
+        String o = out.toString();
+        box.config.put("hooks", map(
+                "prestart", List.of(hook("cat > " + o + "/1-prestart")),
+                "createRuntime", List.of(hook("cat > " + o + "/2-createRuntime")),
+                "createContainer", List.of(hook("cat > " + o + "/3-createContainer; readlink /proc/self/ns/mnt > " + o + "/mnt")),
+                "startContainer", List.of(hook("cat > /shared/4-startContainer")),
+                "poststart", List.of(hook("cat > " + o + "/5-poststart")),
+                "poststop", List.of(hook("cat > " + o + "/6-poststop"))));
+        script("exec sleep 1000");
+        String id = id("h1");
+        ok("create", "--bundle", box.bundle().toString(), id);
+        long pid = Node.root(Json.parse(ok("state", id).out())).req("pid").int64();
+        for (String f : List.of("1-prestart", "2-createRuntime", "3-createContainer")) {
+            Node st = Node.root(Json.parse(Files.readString(out.resolve(f))));
+            assertEquals("creating", st.req("status").string(), f);
+            assertEquals(pid, st.req("pid").int64(), f);
+            assertEquals(id, st.req("id").string(), f);
+            assertEquals(box.bundle().toString(), st.req("bundle").string(), f);
+        }
+        assertEquals(Files.readSymbolicLink(Path.of("/proc/" + pid + "/ns/mnt")).toString(), Files.readString(out.resolve("mnt")).strip(),
+                "createContainer runs in the container's mount namespace");
+        assertFalse(Files.exists(out.resolve("4-startContainer")), "startContainer ran before start");
+        ok("start", id);
+        assertEquals("created", Node.root(Json.parse(Files.readString(out.resolve("4-startContainer")))).req("status").string());
+        assertEquals("running", Node.root(Json.parse(Files.readString(out.resolve("5-poststart")))).req("status").string());
+        ok("delete", "--force", id);
+        assertEquals("stopped", Node.root(Json.parse(Files.readString(out.resolve("6-poststop")))).req("status").string());
+    }
+
+    @Test
+    void aFailingOrHangingHookFailsTheCreateAndLeavesNothing() throws Exception {
+        script("exec sleep 1000");
+        box.config.put("hooks", map("createRuntime", List.of(hook("exit 3"))));
+        box.writeConfig();
+        Result r = cli("create", "--bundle", box.bundle().toString(), id("bad1"));
+        assertEquals(1, r.exit());
+        assertTrue(r.err().contains("hook /bin/sh failed with status 3"), r.err());
+        assertFalse(cgroupExists(id("bad1")));
+        box.config.put("hooks", map("prestart", List.of(hook("sleep 30", 1))));
+        box.writeConfig();
+        r = cli("create", "--bundle", box.bundle().toString(), id("bad2"));
+        assertEquals(1, r.exit());
+        assertTrue(r.err().contains("hook /bin/sh timed out after 1 s"), r.err());
+        assertFalse(cgroupExists(id("bad2")));
     }
 
     @Test

@@ -135,8 +135,8 @@ class MalformedConfigTest extends ContainerTestBase {
                 bad("notify without listener", b -> ((List<Object>) seccomp(b).get("syscalls")).add(0,
                                 map("names", List.of("mkdir"), "action", "SCMP_ACT_NOTIFY")),
                         "linux.seccomp.listenerPath: SCMP_ACT_NOTIFY rules need a listener socket path"),
-                bad("hooks", b -> b.config.put("hooks", map("prestart", List.of(map("path", "/bin/true")))),
-                        "hooks: hooks are not supported in this version"),
+                bad("relative hook path", b -> b.config.put("hooks", map("prestart", List.of(map("path", "bin/true")))),
+                        "hooks.prestart[0].path: must be an absolute path, found \"bin/true\""),
                 bad("unmountable cgroup limit", b -> ((Map<String, Object>) b.linux().get("resources"))
                                 .put("hugepageLimits", List.of(map("pageSize", "2MB", "limit", 1048576))),
                         "linux.resources.hugepageLimits"),

@@ -54,6 +54,9 @@ class PlanFormatTest {
         ops.add(new Op.PreserveFds(3));
         ops.add(new Op.SeccompListener("/run/l.sock", List.of("{\"pid\":", ",\"x\":", "}")));
         ops.add(new Op.ExecFifo("/run/x/exec.fifo"));
+        ops.add(new Op.ConsoleSocket("/run/console.sock"));
+        ops.add(new Op.Hook(1, "/bin/hook", List.of("hook", "-x"), List.of("A=b"), 5));
+        ops.add(new Op.HookState(List.of("{\"status\":\"", "\",\"pid\":", "}")));
         ops.add(new Op.CgroupJoin("/sys/fs/cgroup/pids/a/cgroup.procs"));
         ops.add(new Op.CgroupDevices("/sys/fs/cgroup/a", new byte[] {1, 2, 3, 4, 5, 6, 7, 8}, 15, 6, 2, "GPL"));
         ops.add(new Op.OomScoreAdj(-999));
@@ -76,6 +79,9 @@ class PlanFormatTest {
         ops.add(new Op.Mknod("/dev/null", 020666, 0x103L, 0, 5));
         ops.add(new Op.Symlink("pts/ptmx", "/dev/ptmx"));
         ops.add(new Op.WaitFifo("/run/x/exec.fifo"));
+        ops.add(new Op.Console(24, 80, true));
+        ops.add(new Op.OpenRoot());
+        ops.add(new Op.Hooks());
         ops.add(new Op.PivotRoot(false));
         ops.add(new Op.Mask("/proc/kcore"));
         ops.add(new Op.Readonly("/proc/sys"));
@@ -101,15 +107,27 @@ class PlanFormatTest {
         assertEquals("ERROR_FILE s=/run/x/err", lines.get(0));
         assertEquals("SECCOMP_LISTENER s=/run/l.sock v=[{\"pid\":,,\"x\":,}]", lines.get(5));
         assertEquals("EXEC_FIFO s=/run/x/exec.fifo", lines.get(6));
-        assertEquals("CGROUP_DEVICES s=/sys/fs/cgroup/a s=GPL b=8:0102030405060708", lines.get(8));
-        assertEquals("MOUNT s=tmpfs s=/dev s=tmpfs s=mode=755", lines.get(23));
-        assertEquals("SET_USER v=[10,4294967295]", lines.get(37));
-        assertEquals("SECCOMP b=8:06000000" + "0000ff7f", lines.get(40));
-        assertEquals("EXEC s=/bin:/usr/bin v=[sh,-c,echo é] v=[A=1,PATH=/bin]", lines.get(41));
+        assertEquals("HOOK s=/bin/hook v=[hook,-x] v=[A=b]", lines.get(8));
+        assertEquals("CGROUP_DEVICES s=/sys/fs/cgroup/a s=GPL b=8:0102030405060708", lines.get(11));
+        assertEquals("MOUNT s=tmpfs s=/dev s=tmpfs s=mode=755", lines.get(26));
+        assertEquals("SET_USER v=[10,4294967295]", lines.get(43));
+        assertEquals("SECCOMP b=8:06000000" + "0000ff7f", lines.get(46));
+        assertEquals("EXEC s=/bin:/usr/bin v=[sh,-c,echo é] v=[A=1,PATH=/bin]", lines.get(47));
         for (int i = 0; i < lines.size(); i++) {
             String name = everyOp().get(i).getClass().getSimpleName().replaceAll("([a-z])([A-Z])", "$1_$2").toUpperCase();
             assertTrue(lines.get(i).startsWith(name), lines.get(i) + " is not " + name);
         }
+    }
+
+    @Test
+    void everyOpTypeIsCoveredAndCodesAreUnique() {
+        java.util.Set<Integer> codes = new java.util.HashSet<>();
+        java.util.Set<Class<?>> types = new java.util.HashSet<>();
+        for (Op op : everyOp()) {
+            assertTrue(codes.add(op.code()), "opcode " + op.code() + " used twice");
+            types.add(op.getClass());
+        }
+        assertEquals(java.util.Set.of(Op.class.getPermittedSubclasses()), types, "everyOp() must hold one of each op");
     }
 
     @Test

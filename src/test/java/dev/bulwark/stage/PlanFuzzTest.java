@@ -27,7 +27,7 @@ class PlanFuzzTest {
         List<Op> all = PlanFormatTest.everyOp();
         Files.write(corpus.resolve("every-op"), PlanEncoder.encode(all));
         Files.write(corpus.resolve("minimal"), PlanEncoder.encode(List.of(new Op.Clone(0), new Op.Exec("", List.of("x"), List.of()))));
-        Files.write(corpus.resolve("init-heavy"), PlanEncoder.encode(all.subList(13, all.size())));
+        Files.write(corpus.resolve("init-heavy"), PlanEncoder.encode(all.subList(16, all.size())));
 
         int seconds = Integer.getInteger("bulwark.fuzz.seconds", 20);
         Process fuzz = new ProcessBuilder(out.resolve("plan-fuzz").toString(), "-max_total_time=" + seconds,
