@@ -305,7 +305,8 @@ class SeccompContainerTest extends ContainerTestBase {
         Path logged = Path.of("/proc/sys/kernel/seccomp/actions_logged");
         boolean auditd = ProcessHandle.allProcesses().anyMatch(h -> h.info().command().map(c -> c.endsWith("/auditd")).orElse(false));
         return !auditd && Files.exists(logged) && List.of(Files.readString(logged).strip().split(" ")).contains(action)
-                && new ProcessBuilder("dmesg").start().waitFor() == 0;
+                && new ProcessBuilder("dmesg").redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                        .redirectError(ProcessBuilder.Redirect.DISCARD).start().waitFor() == 0;
     }
 
     private static String auditRecord(String comm) throws Exception {

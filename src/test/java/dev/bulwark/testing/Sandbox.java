@@ -150,8 +150,30 @@ public final class Sandbox implements AutoCloseable {
         try {
             assertNothingLeft();
         } finally {
+            forceDeleteLeftovers();
             TestEnv.deleteTree(dir);
         }
         assertTrue(!Files.exists(dir));
+    }
+
+    /**
+     * A test that failed may leave a container behind (a created one waits for `start` forever):
+     * delete it by ID with the runtime, so the failure does not leak processes and cgroups.
+     */
+    private void forceDeleteLeftovers() throws IOException {
+        if (!Files.isDirectory(stateRoot)) {
+            return;
+        }
+        List<String> ids;
+        try (var s = Files.list(stateRoot)) {
+            ids = s.map(p -> p.getFileName().toString()).filter(n -> !n.startsWith(".")).toList();
+        }
+        for (String id : ids) {
+            try {
+                finish(new ProcessBuilder(cli("--root", stateRoot.toString(), "delete", "--force", id)).start());
+            } catch (Exception e) {
+                System.err.println("could not delete leftover container " + id + ": " + e);
+            }
+        }
     }
 }
