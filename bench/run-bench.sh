@@ -10,7 +10,12 @@ N=${N:-50}
 if [ -z "${BULWARK_BENCH_NS:-}" ]; then
     exec unshare -m --propagation private env BULWARK_BENCH_NS=1 "$0" "$@"
 fi
-if mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified; fi
+if mountpoint -q /sys/fs/cgroup/unified; then
+    umount /sys/fs/cgroup/unified
+    # crun still makes directories there: give them a tmpfs that goes away with this namespace,
+    # not the host's /sys/fs/cgroup underneath.
+    mount -t tmpfs -o size=1m,mode=755 bench-unified /sys/fs/cgroup/unified
+fi
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/env.sh"
 ensure_packages runc crun busybox-static
