@@ -56,9 +56,15 @@ final class TrainCommand {
             if (isRoot()) {
                 Path image = Stage.imageRootfs();
                 Files.writeString(bundle.resolve("config.json"), Json.writePretty(DefaultSpec.build(List.of("/bin/true"), image.toString())));
+                Path state = tmp.resolve("run-state");
                 for (int i = 0; i < 3; i++) {
-                    Lifecycle.run(tmp.resolve("run-state"), "aot-train-" + ProcessHandle.current().pid() + "-" + i, bundle, 0, false,
-                            ProcessBuilder.Redirect.DISCARD);
+                    String id = "aot-train-" + ProcessHandle.current().pid() + "-" + i;
+                    Lifecycle.run(state, id, bundle, 0, false, ProcessBuilder.Redirect.DISCARD);
+                    // and the calls an engine makes per container: create, state, start, delete
+                    Lifecycle.create(state, id, bundle, java.util.Optional.empty(), 0, false, java.util.Optional.empty());
+                    Lifecycle.load(state, id).toJson();
+                    Lifecycle.start(state, id);
+                    Lifecycle.delete(state, id, true);
                 }
             }
             return 0;

@@ -44,7 +44,7 @@ public final class Lifecycle {
     /** A container's recorded state plus its live status. */
     public record State(
             String ociVersion, String id, String status, long pid, long start, Path bundle, Path rootfs, String created,
-            Map<String, String> annotations, Map<String, Path> cgroupDirs) {
+            Map<String, String> annotations, Map<String, Path> cgroupDirs, boolean postHooks) {
 
         public JsonValue toJson() {
             JsonBuilder annot = JsonBuilder.object();
@@ -56,7 +56,8 @@ public final class Lifecycle {
                     .put("pid", "stopped".equals(status) ? 0 : pid)
                     .put("bundle", bundle.toString()).put("rootfs", rootfs.toString()).put("created", created)
                     .put("owner", "").put("annotations", annot)
-                    .put("bulwark", JsonBuilder.object().put("initStart", start).put("cgroupDirs", dirs))
+                    .put("bulwark", JsonBuilder.object().put("initStart", start).put("cgroupDirs", dirs)
+                            .put("postHooks", postHooks))
                     .build();
         }
     }
@@ -167,8 +168,9 @@ public final class Lifecycle {
     }
 
     private static void write(Prepared p, String status, long pid, long start) {
+        boolean postHooks = p.spec().hooks().map(h -> !h.poststart().isEmpty() || !h.poststop().isEmpty()).orElse(false);
         write(p.state(), new State(p.spec().ociVersion(), p.state().id(), status, pid, start, p.bundle(), p.rootfs(),
-                p.created(), p.spec().annotations(), p.cgroup().dirs()));
+                p.created(), p.spec().annotations(), p.cgroup().dirs(), postHooks));
     }
 
     /** Reads and parses BUNDLE/config.json; errors name the file. */
@@ -260,9 +262,11 @@ public final class Lifecycle {
             } catch (IOException e) {
                 throw new RuntimeFailure("remove " + fifo + ": " + e.getMessage(), e);
             }
-            Spec spec = readConfig(s.bundle());
-            spec.hooks().ifPresent(h -> HookRunner.warn(HookRunner.run("poststart", h.poststart(),
-                    HookRunner.state(spec, id, s.bundle(), "running", s.pid()))));
+            if (s.postHooks()) {
+                Spec spec = readConfig(s.bundle());
+                spec.hooks().ifPresent(h -> HookRunner.warn(HookRunner.run("poststart", h.poststart(),
+                        HookRunner.state(spec, id, s.bundle(), "running", s.pid()))));
+            }
         }
     }
 
@@ -329,7 +333,8 @@ public final class Lifecycle {
         String recorded = n.req("status").string();
         String status = liveStatus(recorded, pid, start, dir, dirs);
         return new State(n.req("ociVersion").string(), id, status, pid, start, Path.of(n.req("bundle").string()),
-                Path.of(n.optString("rootfs", "")), n.optString("created", ""), n.optStringMap("annotations"), dirs);
+                Path.of(n.optString("rootfs", "")), n.optString("created", ""), n.optStringMap("annotations"), dirs,
+                priv.optBool("postHooks", true));
     }
 
     private static String liveStatus(String recorded, long pid, long start, Path dir, Map<String, Path> dirs) {
@@ -528,7 +533,7 @@ public final class Lifecycle {
                 waitGone(s.pid(), s.start());
                 c.destroy();
             }
-            if (!s.status().equals("creating")) {
+            if (!s.status().equals("creating") && s.postHooks()) {
                 try {
                     Spec spec = readConfig(s.bundle());
                     spec.hooks().ifPresent(h -> HookRunner.warn(HookRunner.run("poststop", h.poststop(),
