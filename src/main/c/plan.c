@@ -40,7 +40,7 @@ static const struct schema SCHEMA[] = {
     {OP_PROPAGATION, PH_INIT, "sq", "PROPAGATION"},
     {OP_ROOTFS, PH_INIT, "s", "ROOTFS"},
     {OP_MKPATH, PH_INIT, "suu", "MKPATH"},
-    {OP_MOUNT, PH_INIT, "sssqs", "MOUNT"},
+    {OP_MOUNT, PH_INIT, "sssqsu", "MOUNT"},
     {OP_BIND, PH_INIT, "ssuqq", "BIND"},
     {OP_SETATTR, PH_INIT, "suqqq", "SETATTR"},
     {OP_MKNOD, PH_INIT, "suquu", "MKNOD"},

@@ -83,7 +83,8 @@ enum plan_opcode {
     OP_PROPAGATION = 44,    /* s path (absolute, not in root), q MS_* propagation flags */
     OP_ROOTFS = 45,         /* s host path: bind it onto itself (rec) and open it as the root of later in-root ops */
     OP_MKPATH = 46,         /* s path in root, u kind (1 dir, 2 file), u mode: create missing parents and leaf */
-    OP_MOUNT = 47,          /* s source, s path in root, s fstype, q MS_* flags, s data */
+    OP_MOUNT = 47,          /* s source, s path in root, s fstype, q MS_* flags, s data, u copy up (1: copy what
+                               the directory held into the new mount, as runc's tmpcopyup) */
     OP_BIND = 48,           /* s source (host path), s path in root, u recursive, q attr_set, q attr_clr */
     OP_SETATTR = 49,        /* s path in root, u recursive, q attr_set, q attr_clr, q propagation (MS_* or 0) */
     OP_MKNOD = 50,          /* s path in root, u mode (with S_IFCHR/S_IFBLK/S_IFIFO), q dev, u uid, u gid */

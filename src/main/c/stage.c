@@ -18,6 +18,7 @@
  */
 #include "plan.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -443,15 +444,92 @@ static void run_hooks(uint32_t kind) {
 
 /* ---- INIT ops ---- */
 
+/*
+ * Copies a directory tree between two directory fds, never following a symlink: entries are
+ * opened with O_NOFOLLOW relative to their parent, symlinks are copied as symlinks, device nodes
+ * and sockets are skipped. Owners and modes are kept.
+ */
+static void copy_tree(int from, int to, const char *what, int depth) {
+    if (depth > 64) {
+        die("copy up %s: deeper than 64 levels", what);
+    }
+    int dup_from = openat(from, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = dup_from >= 0 ? fdopendir(dup_from) : NULL;
+    if (!d) {
+        DIE_ERRNO("copy up %s: read directory", what);
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) {
+            continue;
+        }
+        struct stat st;
+        if (fstatat(from, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            DIE_ERRNO("copy up %s/%s", what, e->d_name);
+        }
+        if (S_ISDIR(st.st_mode)) {
+            if (mkdirat(to, e->d_name, st.st_mode & 07777) < 0 && errno != EEXIST) {
+                DIE_ERRNO("copy up %s/%s", what, e->d_name);
+            }
+            int f = openat(from, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            int t = openat(to, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (f < 0 || t < 0) {
+                DIE_ERRNO("copy up %s/%s", what, e->d_name);
+            }
+            copy_tree(f, t, what, depth + 1);
+            close(f);
+            close(t);
+        } else if (S_ISREG(st.st_mode)) {
+            int f = openat(from, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+            int t = openat(to, e->d_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 07777);
+            if (f < 0 || t < 0) {
+                DIE_ERRNO("copy up %s/%s", what, e->d_name);
+            }
+            for (off_t off = 0; off < st.st_size;) {
+                ssize_t n = sendfile(t, f, &off, (size_t)(st.st_size - off));
+                if (n <= 0) {
+                    DIE_ERRNO("copy up %s/%s", what, e->d_name);
+                }
+            }
+            close(f);
+            close(t);
+        } else if (S_ISLNK(st.st_mode)) {
+            char target[4096];
+            ssize_t n = readlinkat(from, e->d_name, target, sizeof target - 1);
+            if (n < 0) {
+                DIE_ERRNO("copy up %s/%s", what, e->d_name);
+            }
+            target[n] = '\0';
+            if (symlinkat(target, to, e->d_name) < 0) {
+                DIE_ERRNO("copy up %s/%s", what, e->d_name);
+            }
+        } else {
+            continue;
+        }
+        if (fchownat(to, e->d_name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != EINVAL) {
+            DIE_ERRNO("copy up %s/%s: chown", what, e->d_name);
+        }
+    }
+    closedir(d);
+}
+
 static void op_mount(const struct plan_op *op) {
     const char *src = op->s[0], *dst = op->s[1], *type = op->s[2], *data = op->s[3];
     int fd = resolve_or_die(dst, O_PATH);
+    /* tmpcopyup: hold the directory as it is before the new mount hides it. */
+    int below = op->u[1] ? resolve_or_die(dst, O_RDONLY | O_DIRECTORY) : -1;
     char target[64];
     fd_path(fd, target, sizeof target);
     if (mount(src, target, type[0] ? type : NULL, (unsigned long)op->u[0], data[0] ? data : NULL) < 0) {
         DIE_ERRNO("mount %s (%s) on %s", src, type, dst);
     }
     close(fd);
+    if (below >= 0) {
+        int above = resolve_or_die(dst, O_RDONLY | O_DIRECTORY);
+        copy_tree(below, above, dst, 0);
+        close(above);
+        close(below);
+    }
 }
 
 static void op_bind(const struct plan_op *op) {

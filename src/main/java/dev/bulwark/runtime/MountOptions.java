@@ -10,7 +10,7 @@ import java.util.List;
  */
 public record MountOptions(
         long flags, long clearFlags, long propagation, boolean propagationRecursive, boolean bind,
-        boolean recursive, long recAttrSet, long recAttrClr, String data) {
+        boolean recursive, long recAttrSet, long recAttrClr, String data, boolean copyUp) {
 
     public static final long MS_RDONLY = 1;
     public static final long MS_NOSUID = 2;
@@ -53,6 +53,7 @@ public record MountOptions(
         boolean rec = false;
         long recSet = 0;
         long recClr = 0;
+        boolean copyUp = false;
         List<String> data = new ArrayList<>();
         for (int i = 0; i < options.size(); i++) {
             String o = options.get(i);
@@ -107,7 +108,7 @@ public record MountOptions(
                 case "remount" -> throw new SpecException(p, "\"remount\" is not valid in a container mount");
                 case "idmap", "ridmap" ->
                     throw new SpecException(p, "ID-mapped mounts are not supported in this version");
-                case "tmpcopyup" -> throw new SpecException(p, "\"tmpcopyup\" is not supported");
+                case "tmpcopyup" -> copyUp = true;
                 default -> {
                     if (o.isEmpty()) {
                         throw new SpecException(p, "empty mount option");
@@ -116,7 +117,7 @@ public record MountOptions(
                 }
             }
         }
-        return new MountOptions(flags, clear, prop, propRec, bind, rec, recSet, recClr, String.join(",", data));
+        return new MountOptions(flags, clear, prop, propRec, bind, rec, recSet, recClr, String.join(",", data), copyUp);
     }
 
     private static long propagationFlag(String o) {

@@ -478,7 +478,7 @@ public final class Planner {
             cgroupMount(dest, o, linux);
         } else {
             ops.add(new Op.Mkpath(dest, 1, 0755));
-            ops.add(new Op.Mount(m.source().isEmpty() ? m.type() : m.source(), dest, m.type(), o.flags(), o.data()));
+            ops.add(new Op.Mount(m.source().isEmpty() ? m.type() : m.source(), dest, m.type(), o.flags(), o.data(), o.copyUp()));
         }
         if (o.propagation() != 0) {
             ops.add(new Op.Setattr(dest, o.propagationRecursive(), 0, 0, o.propagation()));

@@ -321,6 +321,9 @@ public final class Validator {
                 throw new SpecException(p + ".uidMappings", "ID-mapped mounts are not supported in this version");
             }
             boolean bind = o.bind() || m.type().equals("bind");
+            if (o.copyUp() && !m.type().equals("tmpfs")) {
+                throw new SpecException(p + ".options", "\"tmpcopyup\" is only for tmpfs mounts");
+            }
             if (bind) {
                 if (m.source().isEmpty()) {
                     throw new SpecException(p + ".source", "a bind mount needs a source");

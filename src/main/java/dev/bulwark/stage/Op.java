@@ -175,7 +175,12 @@ public sealed interface Op {
         public int phase() { return INIT; }
     }
 
-    record Mount(String source, String path, String fstype, long flags, String data) implements Op {
+    /** copyUp: what the directory held is copied into the new mount (runc's tmpcopyup). */
+    record Mount(String source, String path, String fstype, long flags, String data, boolean copyUp) implements Op {
+        public Mount(String source, String path, String fstype, long flags, String data) {
+            this(source, path, fstype, flags, data, false);
+        }
+
         public int code() { return 47; }
         public int phase() { return INIT; }
     }

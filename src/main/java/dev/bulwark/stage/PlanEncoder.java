@@ -113,6 +113,7 @@ public final class PlanEncoder {
                 str(p, o.fstype());
                 u64(p, o.flags());
                 str(p, o.data());
+                u32(p, o.copyUp() ? 1 : 0);
             }
             case Op.Bind o -> {
                 str(p, o.source());

@@ -19,7 +19,6 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -230,9 +229,6 @@ class PodmanTest {
     }
 
     @Test
-    @Disabled("podman's --read-only mounts tmpfs on /tmp, /var/tmp and /run with the runc extension option"
-            + " \"tmpcopyup\" (copy the image's directory into the new tmpfs); Bulwark refuses it:"
-            + " mounts[0].options[4]: \"tmpcopyup\" is not supported")
     void readOnly() throws Exception {
         // podman's --read-only keeps /tmp, /var/tmp and /run writable (tmpfs, --read-only-tmpfs defaults to true).
         Result r = sh(List.of("--read-only"), "touch /x 2>&1; echo rc=$?; touch /tmp/y; echo tmp=$?");

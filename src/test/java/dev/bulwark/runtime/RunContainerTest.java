@@ -1,6 +1,7 @@
 package dev.bulwark.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -257,6 +258,26 @@ class RunContainerTest extends ContainerTestBase {
         assertTrue(r.out().contains("/mnt/tmp rw,nosuid,nodev,noexec") || r.out().contains("/mnt/tmp rw,noexec"), r.out());
         assertTrue(r.out().strip().endsWith("700"), r.out());
         assertEquals("y\n", Files.readString(shared.resolve("g")));
+    }
+
+    @Test
+    void tmpcopyupKeepsWhatTheDirectoryHeld() throws Exception {
+        Path rw = java.nio.file.Files.createTempDirectory("bulwark-copyup");
+        try {
+            // A private copy of /etc with a file, a mode and a symlink to carry over.
+            Path etc = Files.createDirectories(rw.resolve("etc"));
+            Files.writeString(etc.resolve("motd"), "hello");
+            Files.setPosixFilePermissions(etc.resolve("motd"), java.nio.file.attribute.PosixFilePermissions.fromString("rw-r-----"));
+            Files.createSymbolicLink(etc.resolve("link"), Path.of("/etc/motd"));
+            box.mounts().add(map("destination", "/etc", "type", "bind", "source", etc.toString(), "options", List.of("rbind", "ro")));
+            box.mounts().add(map("destination", "/etc", "type", "tmpfs", "source", "tmpfs", "options", List.of("tmpcopyup", "mode=755")));
+            String out = ok("cat /etc/motd; echo; stat -c %a /etc/motd; readlink /etc/link; echo new > /etc/new && echo writable; "
+                    + "grep ' /etc ' /proc/self/mountinfo | tail -1 | cut -d' ' -f9").out();
+            assertEquals(List.of("hello", "640", "/etc/motd", "writable", "tmpfs"), out.lines().toList());
+            assertFalse(Files.exists(etc.resolve("new")), "the write went through to the directory below");
+        } finally {
+            TestEnv.deleteTree(rw);
+        }
     }
 
     @Test
