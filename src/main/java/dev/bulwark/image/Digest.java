@@ -5,7 +5,7 @@ import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
 /** A content digest, {@code sha256:<64 lowercase hex>}; the only algorithm the store accepts. */
-public record Digest(String hex) {
+public record Digest(String hex) implements Comparable<Digest> {
     public static final String ALGORITHM = "sha256";
 
     public Digest {
@@ -64,6 +64,11 @@ public record Digest(String hex) {
     /** The short form shown in tables: the first 12 hex digits. */
     public String shortHex() {
         return hex.substring(0, 12);
+    }
+
+    @Override
+    public int compareTo(Digest o) {
+        return hex.compareTo(o.hex);
     }
 
     @Override
