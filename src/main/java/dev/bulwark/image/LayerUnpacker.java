@@ -191,7 +191,7 @@ public final class LayerUnpacker {
         }
         String key = String.join("/", comps);
         Path parent = dirCreating(e, comps, comps.size() - 1);
-        Path p = parent.resolve(base);
+        Path p = resolve(e, parent, base);
         switch (e.type()) {
             case DIR -> {
                 Optional<BasicFileAttributes> a = lstat(p);
@@ -253,9 +253,9 @@ public final class LayerUnpacker {
                 if (tkey.equals(key)) {
                     throw error(e, "hard link to itself");
                 }
-                Path tp = dirExisting(e, t, t.size() - 1)
-                        .orElseThrow(() -> error(e, "hard link target \"" + e.linkName() + "\" does not exist in the layers so far"))
-                        .resolve(t.get(t.size() - 1));
+                Path tdir = dirExisting(e, t, t.size() - 1)
+                        .orElseThrow(() -> error(e, "hard link target \"" + e.linkName() + "\" does not exist in the layers so far"));
+                Path tp = resolve(e, tdir, t.get(t.size() - 1));
                 Optional<BasicFileAttributes> ta = lstat(tp);
                 if (ta.isEmpty()) {
                     throw error(e, "hard link target \"" + e.linkName() + "\" does not exist in the layers so far");
@@ -318,7 +318,7 @@ public final class LayerUnpacker {
         if (dir.isEmpty()) {
             return;
         }
-        Path v = dir.get().resolve(victim);
+        Path v = resolve(e, dir.get(), victim);
         Optional<BasicFileAttributes> a = lstat(v);
         if (a.isPresent()) {
             replace(v, vkey, a);

@@ -98,14 +98,23 @@ class UnpackTest {
                 .file(paxName, "pax")
                 .gnuLongName(gnuName, "gnu")
                 .raw(ustarHeader(ustarPrefix, 5), "ustar".getBytes())
-                .file(unicode, "u")
                 .tar();
         LayerUnpacker u = new LayerUnpacker(t, UnpackOptions.defaults());
         apply(u, layer);
         assertEquals("pax", read(t.resolve(paxName)));
         assertEquals("gnu", read(t.resolve(gnuName)));
         assertEquals("ustar", read(t.resolve(ustarPrefix)));
-        assertEquals("u", read(t.resolve(unicode)));
+
+        // Non-ASCII names need a UTF-8 locale: the JVM maps file names with sun.jnu.encoding,
+        // which it takes from LC_ALL/LANG. Without one, the error says what to do.
+        byte[] uni = Layer.of().file(unicode, "u").tar();
+        if ("UTF-8".equals(System.getProperty("sun.jnu.encoding"))) {
+            apply(u, uni);
+            assertEquals("u", read(t.resolve(unicode)));
+        } else {
+            ImageException e = assertThrows(ImageException.class, () -> apply(u, uni));
+            assertTrue(e.getMessage().contains("LC_ALL=C.UTF-8"), e.getMessage());
+        }
     }
 
     private static byte[] ustarHeader(String name, int size) {
