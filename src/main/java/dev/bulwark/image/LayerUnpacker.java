@@ -4,7 +4,6 @@ import java.io.BufferedInputStream;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
@@ -17,6 +16,8 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.channels.SeekableByteChannel;
 import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -211,15 +212,23 @@ public final class LayerUnpacker {
                             + " the layers may unpack to (limit maxBytes)");
                 }
                 replace(p, key, lstat(p));
-                try (OutputStream out = Files.newOutputStream(p, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
-                        LinkOption.NOFOLLOW_LINKS)) {
+                // Created with its permission bits, so the chmod (which the JDK does as
+                // open+fchmod+close) is only needed when the umask took bits away or for
+                // setuid/setgid/sticky.
+                int perms = e.mode() & 0777;
+                try (SeekableByteChannel ch = Files.newByteChannel(p, CREATE_FILE, PosixFilePermissions.asFileAttribute(
+                        PosixFilePermissions.fromString(Posix.permString(perms))))) {
                     InputStream in = reader.content();
+                    ByteBuffer bb = ByteBuffer.wrap(buffer);
                     int n;
                     while ((n = in.read(buffer)) > 0) {
-                        out.write(buffer, 0, n);
+                        bb.clear().limit(n);
+                        while (bb.hasRemaining()) {
+                            ch.write(bb);
+                        }
                     }
                 }
-                metadata(p, key, e, Kind.PLAIN);
+                metadata(p, key, e, (e.mode() & 07777) == (perms & ~Posix.umask()) ? Kind.PLAIN_MODE_SET : Kind.PLAIN);
                 files++;
             }
             case SYMLINK -> {
@@ -507,7 +516,10 @@ public final class LayerUnpacker {
      * fchmod/futimens; opening a FIFO blocks and opening a device can act on the device, so
      * special files get their mode from mknod and keep their creation time.
      */
-    private enum Kind { PLAIN, SYMLINK, SPECIAL }
+    private enum Kind { PLAIN, PLAIN_MODE_SET, SYMLINK, SPECIAL }
+
+    private static final Set<java.nio.file.OpenOption> CREATE_FILE = Set.of(StandardOpenOption.CREATE_NEW,
+            StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
 
     /** The mode to give, setuid/setgid stripped unless allowed (counted in the report). */
     private int privileged(String key, int mode) {

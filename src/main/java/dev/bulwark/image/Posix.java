@@ -15,6 +15,33 @@ final class Posix {
     private Posix() {}
 
     private static Boolean root;
+    private static int umask = -1;
+
+    /** The process umask, from /proc/self/status (Linux 4.7+); 022 when it cannot be read. */
+    static synchronized int umask() {
+        if (umask < 0) {
+            umask = 022;
+            try {
+                for (String l : Files.readAllLines(Path.of("/proc/self/status"))) {
+                    if (l.startsWith("Umask:")) {
+                        umask = Integer.parseInt(l.substring(6).trim(), 8);
+                    }
+                }
+            } catch (IOException | NumberFormatException e) {
+                // keep 022: at worst a chmod more than needed
+            }
+        }
+        return umask;
+    }
+
+    static String permString(int mode) {
+        char[] c = new char[9];
+        String rwx = "rwxrwxrwx";
+        for (int i = 0; i < 9; i++) {
+            c[i] = (mode & (1 << (8 - i))) != 0 ? rwx.charAt(i) : '-';
+        }
+        return new String(c);
+    }
 
     static synchronized boolean isRoot() {
         if (root == null) {

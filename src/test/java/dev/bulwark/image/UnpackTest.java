@@ -54,7 +54,11 @@ class UnpackTest {
                 .symlink("etc/abs", "/etc/hosts")
                 .hardlink("etc/hosts2", "etc/hosts")
                 .add(TarEntry.file("etc/old", 0600, 0).withMtime(1_000_000_000L), "x".getBytes())
+                .file("tmp/shared", "w", 0666)   // bits the umask would take away
+                .file("tmp/none", "n", 0)
                 .tar());
+        assertEquals(0666, mode(t.resolve("tmp/shared")));
+        assertEquals(0, mode(t.resolve("tmp/none")));
         assertEquals("127.0.0.1 localhost\n", read(t.resolve("etc/hosts")));
         assertEquals(0640, mode(t.resolve("etc/hosts")));
         assertEquals(0711, mode(t.resolve("usr/bin")));
@@ -65,7 +69,7 @@ class UnpackTest {
         assertTrue(Files.isSameFile(t.resolve("etc/hosts"), t.resolve("etc/hosts2")));
         assertEquals(1_000_000_000_000L, Files.getLastModifiedTime(t.resolve("etc/old")).toMillis());
         LayerUnpacker.Report r = u.report();
-        assertEquals(3, r.files());
+        assertEquals(5, r.files());
         assertEquals(2, r.symlinks());
         assertEquals(1, r.hardlinks());
     }
