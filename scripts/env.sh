@@ -33,3 +33,5 @@ JAVA_HOME=$(find_jdk25) || {
 }
 export JAVA_HOME
 export PATH="$JAVA_HOME/bin:$PATH"
+# File names in images are UTF-8; the JVM takes its file-name encoding from the locale.
+export LC_ALL=C.UTF-8

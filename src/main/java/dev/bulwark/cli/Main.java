@@ -36,6 +36,12 @@ public final class Main {
         c.put("spec", SpecCommand::run);
         c.put("demo", DemoCommand::run);
         c.put("audit", (g, a) -> dev.bulwark.audit.AuditCommand.run(g.root(), a));
+        c.put("images", ImageCommands::images);
+        c.put("inspect", ImageCommands::inspect);
+        c.put("rmi", ImageCommands::rmi);
+        c.put("import", ImageCommands::importImage);
+        c.put("export", ImageCommands::export);
+        c.put("unpack", ImageCommands::unpack);
         c.put("__train", TrainCommand::run);
         return c;
     }
@@ -103,6 +109,8 @@ public final class Main {
                   spec                  write a hardened config.json into the current directory
                   demo                  run the embedded default image and show its isolation beside the host's
                   audit                 check this host's kernel and a container config for weaknesses
+                  images, inspect REF, rmi REF..., import FILE|DIR [--name REF], export REF DIR|FILE.tar,
+                  unpack REF DIR        the verified image store (--store DIR, default /var/lib/bulwark)
                 """);
     }
 }
