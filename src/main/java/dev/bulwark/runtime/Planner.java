@@ -609,26 +609,9 @@ public final class Planner {
         a.append(",\"fds\":[\"seccompFd\"],\"metadata\":");
         dev.bulwark.json.Json.quote(a, seccomp.listenerMetadata());
         a.append(",\"pid\":");
-        StringBuilder b = new StringBuilder(",\"state\":{\"ociVersion\":");
-        dev.bulwark.json.Json.quote(b, spec.ociVersion());
-        b.append(",\"id\":");
-        dev.bulwark.json.Json.quote(b, req.stateDir().getFileName().toString());
-        b.append(",\"status\":\"creating\",\"pid\":");
-        StringBuilder c = new StringBuilder(",\"bundle\":");
-        dev.bulwark.json.Json.quote(c, req.bundle().toString());
-        c.append(",\"annotations\":{");
-        boolean first = true;
-        for (var e : spec.annotations().entrySet()) {
-            if (!first) {
-                c.append(',');
-            }
-            first = false;
-            dev.bulwark.json.Json.quote(c, e.getKey());
-            c.append(':');
-            dev.bulwark.json.Json.quote(c, e.getValue());
-        }
-        c.append("}}}");
-        return List.of(a.toString(), b.toString(), c.toString());
+        // the container's state, as hooks get it, with status "creating"
+        List<String> state = hookState(spec, req.stateDir().getFileName().toString(), req.bundle());
+        return List.of(a.toString(), ",\"state\":" + state.get(0) + "creating" + state.get(1), state.get(2) + "}");
     }
 
     private static void credentials(List<Op> ops, Process process, Optional<SeccompProgram> seccomp, HostInfo host) {

@@ -50,7 +50,7 @@ class EnginesTest {
         }
         // Short: containerd's and dockerd's socket paths must fit in sun_path (108 bytes).
         base = Files.createTempDirectory(Path.of("/tmp"), "bwe");
-        runtime = launcher(base);
+        runtime = TestEnv.launcher(base);
         cgroupParent = "bulwark-engines-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
         Path archive = EngineImage.dockerArchive(Files.createDirectories(base.resolve("image")), IMAGE);
         containerd = Containerd.start(Files.createDirectories(base.resolve("ctd")));
@@ -63,19 +63,6 @@ class EnginesTest {
      * The runtime the engines call: -Dbulwark.launcher (e.g. the built ./bulwark) or, by default,
      * a script running the classes under test, so `mvn test` tests this build without packaging it.
      */
-    private static Path launcher(Path dir) throws IOException {
-        String given = System.getProperty("bulwark.launcher", "");
-        if (!given.isEmpty()) {
-            return Path.of(given).toAbsolutePath();
-        }
-        Path script = dir.resolve("bulwark");
-        Files.writeString(script, """
-                #!/bin/sh
-                exec '%s' -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Dbulwark.stage='%s' -cp '%s' dev.bulwark.cli.Main "$@"
-                """.formatted(TestEnv.java(), TestEnv.nativeDir().resolve("bulwark-stage"), TestEnv.classesDir()));
-        Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwxr-xr-x"));
-        return script;
-    }
 
     @AfterAll
     static void stopEngines() throws Exception {

@@ -48,7 +48,7 @@ class PodmanTest {
             assertTrue(Files.isExecutable(Path.of(bin)), bin + " is missing: install the Debian package podman");
         }
         base = Files.createTempDirectory(Path.of("/tmp"), "bwp");
-        Path runtime = launcher(base);
+        Path runtime = TestEnv.launcher(base);
         String parent = "/bulwark-podman-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
         Path archive = EngineImage.dockerArchive(Files.createDirectories(base.resolve("image")), REPO_TAG);
         podman = Podman.create(Files.createDirectories(base.resolve("podman")), runtime, parent);
@@ -93,20 +93,6 @@ class PodmanTest {
         throw new AssertionError("no " + name + " in /proc/self/limits");
     }
 
-    /** As EnginesTest: -Dbulwark.launcher, or a script running the classes under test. */
-    private static Path launcher(Path dir) throws IOException {
-        String given = System.getProperty("bulwark.launcher", "");
-        if (!given.isEmpty()) {
-            return Path.of(given).toAbsolutePath();
-        }
-        Path script = dir.resolve("bulwark");
-        Files.writeString(script, """
-                #!/bin/sh
-                exec '%s' -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Dbulwark.stage='%s' -cp '%s' dev.bulwark.cli.Main "$@"
-                """.formatted(TestEnv.java(), TestEnv.nativeDir().resolve("bulwark-stage"), TestEnv.classesDir()));
-        Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwxr-xr-x"));
-        return script;
-    }
 
     @AfterAll
     static void tearDown() throws Exception {

@@ -39,6 +39,24 @@ public final class TestEnv {
         return Path.of(System.getProperty("java.home"), "bin", "java");
     }
 
+    /**
+     * The runtime an engine under test is given: -Dbulwark.launcher, or a script in dir that runs
+     * the classes under test (so `mvn test` tests this build without packaging it).
+     */
+    public static Path launcher(Path dir) throws IOException {
+        String given = System.getProperty("bulwark.launcher", "");
+        if (!given.isEmpty()) {
+            return Path.of(given).toAbsolutePath();
+        }
+        Path script = dir.resolve("bulwark");
+        Files.writeString(script, """
+                #!/bin/sh
+                exec '%s' -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Dbulwark.stage='%s' -cp '%s' dev.bulwark.cli.Main "$@"
+                """.formatted(java(), nativeDir().resolve("bulwark-stage"), classesDir()));
+        Files.setPosixFilePermissions(script, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        return script;
+    }
+
     public static String readProc(Path p) throws IOException {
         try (InputStream in = Files.newInputStream(p)) {
             return new String(in.readAllBytes(), StandardCharsets.UTF_8);
