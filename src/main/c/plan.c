@@ -62,6 +62,7 @@ static const struct schema SCHEMA[] = {
     {OP_CONSOLE, PH_INIT, "uuu", "CONSOLE"},
     {OP_OPEN_ROOT, PH_INIT, "", "OPEN_ROOT"},
     {OP_HOOKS, PH_INIT, "", "HOOKS"},
+    {OP_SESSION_KEYRING, PH_INIT, "s", "SESSION_KEYRING"},
 };
 
 static const struct schema *find_schema(uint16_t code) {

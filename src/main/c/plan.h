@@ -106,6 +106,7 @@ enum plan_opcode {
                                make it the controlling terminal and stdio, hand the master to P0 (which gives it to
                                the console socket, or relays it to its own stdio in run mode) */
     OP_OPEN_ROOT = 67,
+    OP_SESSION_KEYRING = 69, /* s name: join a new session keyring (keys are not shared with the host's session) */
     OP_HOOKS = 68,          /* here (before pivot_root) P0 runs kind 0 hooks, then C2 runs kind 1 hooks */      /* the current root is the container's (exec after joining its mount namespace) */
     OP_WAIT_FIFO = 65,      /* s host path of the exec FIFO, opened O_PATH before pivot; written before EXEC (create/start) */
 };

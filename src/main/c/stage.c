@@ -1000,6 +1000,19 @@ static void run_init(void) {
             run_hooks(1);
             break;
         }
+        case OP_SESSION_KEYRING: {
+            /* KEYCTL_JOIN_SESSION_KEYRING, then possessor-all and user view/read/write/search/link/
+             * setattr, as runc sets it. ENOSYS/EACCES: keyrings unavailable; nothing to share then. */
+            long key = syscall(SYS_keyctl, 1, op->s[0]);
+            if (key < 0) {
+                if (errno != ENOSYS && errno != EACCES) {
+                    DIE_ERRNO("join session keyring %s", op->s[0]);
+                }
+            } else if (syscall(SYS_keyctl, 5 /* KEYCTL_SETPERM */, key, 0x3f3f0000) < 0) {
+                DIE_ERRNO("set permissions of session keyring %s", op->s[0]);
+            }
+            break;
+        }
         case OP_OPEN_ROOT:
             root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
             if (root_fd < 0) {

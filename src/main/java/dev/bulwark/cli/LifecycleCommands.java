@@ -29,7 +29,8 @@ final class LifecycleCommands {
         String id = id(a, "create [--bundle DIR] [--pid-file FILE] ID");
         Path bundle = Path.of(a.get("bundle", a.get("b", "."))).toAbsolutePath().normalize();
         Optional<Path> pidFile = a.has("pid-file") ? Optional.of(Path.of(a.get("pid-file", "")).toAbsolutePath()) : Optional.empty();
-        Lifecycle.create(g.root(), id, bundle, pidFile, preserveFds(a), a.flag("no-pivot"), consoleSocket(a));
+        Lifecycle.create(g.root(), id, bundle, pidFile, preserveFds(a), a.flag("no-pivot"), consoleSocket(a),
+                !a.flag("no-new-keyring"));
         return 0;
     }
 

@@ -72,7 +72,7 @@ public final class Lifecycle {
      * before the ID is claimed; whatever fails later is undone before the error is thrown.
      */
     private static Prepared prepare(Path root, String id, Path bundle, Planner.Mode mode, int preserveFds, boolean noPivot,
-            Optional<Path> consoleSocket) {
+            Optional<Path> consoleSocket, boolean newKeyring) {
         Timing.mark("main");
         StateDir.checkId(id);
         Spec spec = readConfig(bundle);
@@ -97,7 +97,7 @@ public final class Lifecycle {
             Timing.mark("cgroup created");
             Planner.CgroupSetup cg = new Planner.CgroupSetup(cgroup.procsFiles(), List.copyOf(cgroup.dirs().values()), devices);
             List<Op> ops = Planner.plan(new Planner.Request(spec, bundle, state.dir(), mode, preserveFds, noPivot, cg,
-                    consoleSocket), checked, host);
+                    consoleSocket, newKeyring), checked, host);
             state.writeAtomically("plan", PlanEncoder.encode(ops));
             Timing.mark("planned, state written");
             return p;
@@ -123,7 +123,7 @@ public final class Lifecycle {
      * PID namespace, processes the container left behind go with it, as with runc.
      */
     public static int run(Path root, String id, Path bundle, int preserveFds, boolean noPivot, ProcessBuilder.Redirect stdout) {
-        Prepared p = prepare(root, id, bundle, Planner.Mode.RUN, preserveFds, noPivot, Optional.empty());
+        Prepared p = prepare(root, id, bundle, Planner.Mode.RUN, preserveFds, noPivot, Optional.empty(), true);
         try {
             // Handlers first: a signal that arrives once the container runs must be forwarded,
             // not end this JVM and orphan the container.
@@ -147,7 +147,13 @@ public final class Lifecycle {
 
     public static long create(Path root, String id, Path bundle, Optional<Path> pidFile, int preserveFds, boolean noPivot,
             Optional<Path> consoleSocket) {
-        Prepared p = prepare(root, id, bundle, Planner.Mode.CREATE, preserveFds, noPivot, consoleSocket);
+        return create(root, id, bundle, pidFile, preserveFds, noPivot, consoleSocket, true);
+    }
+
+    /** create; newKeyring false is runc's --no-new-keyring (the container keeps the caller's session keyring). */
+    public static long create(Path root, String id, Path bundle, Optional<Path> pidFile, int preserveFds, boolean noPivot,
+            Optional<Path> consoleSocket, boolean newKeyring) {
+        Prepared p = prepare(root, id, bundle, Planner.Mode.CREATE, preserveFds, noPivot, consoleSocket, newKeyring);
         try {
             int code = runStage(p.state().dir().resolve("plan"), ProcessBuilder.Redirect.INHERIT);
             failIfStageFailed(p.state().dir().resolve("stage-error"));

@@ -58,9 +58,9 @@ public final class Planner {
 
     public record Request(
             Spec spec, Path bundle, Path stateDir, Mode mode, int preserveFds, boolean noPivot, CgroupSetup cgroup,
-            Optional<Path> consoleSocket) {
+            Optional<Path> consoleSocket, boolean newKeyring) {
         public Request(Spec spec, Path bundle, Path stateDir, Mode mode, int preserveFds, boolean noPivot, CgroupSetup cgroup) {
-            this(spec, bundle, stateDir, mode, preserveFds, noPivot, cgroup, Optional.empty());
+            this(spec, bundle, stateDir, mode, preserveFds, noPivot, cgroup, Optional.empty(), true);
         }
     }
 
@@ -290,6 +290,9 @@ public final class Planner {
         ops.add(new Op.Setsid());
         if (newUser || userJoin != null) {
             ops.add(new Op.BecomeRoot());
+        }
+        if (req.newKeyring()) {
+            ops.add(new Op.SessionKeyring("_ses." + req.stateDir().getFileName()));
         }
         boolean newMount = Validator.newNamespace(linux, "mount");
         if (newMount) {

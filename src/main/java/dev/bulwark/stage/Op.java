@@ -276,6 +276,12 @@ public sealed interface Op {
         public int phase() { return INIT; }
     }
 
+    /** A new session keyring for the container, as runc makes one unless --no-new-keyring. */
+    record SessionKeyring(String name) implements Op {
+        public int code() { return 69; }
+        public int phase() { return INIT; }
+    }
+
     /** After joining a container's mount namespace, "/" is its root (exec). */
     record OpenRoot() implements Op {
         public int code() { return 67; }

@@ -51,6 +51,7 @@ public final class PlanEncoder {
                 u32(p, o.bindDevConsole() ? 1 : 0);
             }
             case Op.OpenRoot o -> { }
+            case Op.SessionKeyring o -> str(p, o.name());
             case Op.Hook o -> {
                 u32(p, o.kind());
                 str(p, o.path());

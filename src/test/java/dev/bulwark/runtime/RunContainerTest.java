@@ -261,6 +261,14 @@ class RunContainerTest extends ContainerTestBase {
     }
 
     @Test
+    void theContainerHasASessionKeyringOfItsOwn() throws Exception {
+        // /proc/keys is masked in the default config; unmask it to look.
+        box.linux().put("maskedPaths", List.of());
+        String out = ok("grep -c _ses /proc/keys; grep _ses /proc/keys | grep -o '_ses[^:]*'").out();
+        assertTrue(out.lines().anyMatch(l -> l.startsWith("_ses.c")), "the container's own session keyring: " + out);
+    }
+
+    @Test
     void tmpcopyupKeepsWhatTheDirectoryHeld() throws Exception {
         Path rw = java.nio.file.Files.createTempDirectory("bulwark-copyup");
         try {

@@ -81,6 +81,7 @@ class PlanFormatTest {
         ops.add(new Op.WaitFifo("/run/x/exec.fifo"));
         ops.add(new Op.Console(24, 80, true));
         ops.add(new Op.OpenRoot());
+        ops.add(new Op.SessionKeyring("_ses.x"));
         ops.add(new Op.Hooks());
         ops.add(new Op.PivotRoot(false));
         ops.add(new Op.Mask("/proc/kcore"));
@@ -110,9 +111,9 @@ class PlanFormatTest {
         assertEquals("HOOK s=/bin/hook v=[hook,-x] v=[A=b]", lines.get(8));
         assertEquals("CGROUP_DEVICES s=/sys/fs/cgroup/a s=GPL b=8:0102030405060708", lines.get(11));
         assertEquals("MOUNT s=tmpfs s=/dev s=tmpfs s=mode=755", lines.get(26));
-        assertEquals("SET_USER v=[10,4294967295]", lines.get(43));
-        assertEquals("SECCOMP b=8:06000000" + "0000ff7f", lines.get(46));
-        assertEquals("EXEC s=/bin:/usr/bin v=[sh,-c,echo é] v=[A=1,PATH=/bin]", lines.get(47));
+        assertEquals("SET_USER v=[10,4294967295]", lines.get(44));
+        assertEquals("SECCOMP b=8:06000000" + "0000ff7f", lines.get(47));
+        assertEquals("EXEC s=/bin:/usr/bin v=[sh,-c,echo é] v=[A=1,PATH=/bin]", lines.get(48));
         for (int i = 0; i < lines.size(); i++) {
             String name = everyOp().get(i).getClass().getSimpleName().replaceAll("([a-z])([A-Z])", "$1_$2").toUpperCase();
             assertTrue(lines.get(i).startsWith(name), lines.get(i) + " is not " + name);
