@@ -14,7 +14,8 @@ public final class Stage {
     public static Path binary() {
         String prop = System.getProperty("bulwark.stage");
         if (prop != null) {
-            return Path.of(prop);
+            // the launcher may pass a relative path (./bulwark); everything derived from it must not be
+            return Path.of(prop).toAbsolutePath().normalize();
         }
         Path bin = nativeDir().resolve("bulwark-stage");
         if (!Files.isExecutable(bin)) {
@@ -35,7 +36,7 @@ public final class Stage {
     private static Path nativeDir() {
         String prop = System.getProperty("bulwark.stage");
         if (prop != null) {
-            return Path.of(prop).getParent();
+            return Path.of(prop).toAbsolutePath().normalize().getParent();
         }
         // Classes served from an AOT cache may have no code source; the launcher sets the property.
         var source = Stage.class.getProtectionDomain().getCodeSource();
