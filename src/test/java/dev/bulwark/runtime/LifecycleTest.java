@@ -340,6 +340,18 @@ class LifecycleTest extends ContainerTestBase {
     }
 
     @Test
+    void errorsGoToTheLogInRuncsJsonFormat() throws Exception {
+        Path log = box.dir().resolve("log.json");
+        Result r = cli("--log", log.toString(), "--log-format", "json", "start", "nope");
+        assertEquals(1, r.exit());
+        String last = Files.readAllLines(log).getLast();
+        Node line = Node.root(Json.parse(last));
+        assertEquals("error", line.req("level").string(), last);
+        assertEquals("container \"nope\" does not exist", line.req("msg").string(), last);
+        assertTrue(line.req("time").string().matches("\\d{4}-\\d\\d-\\d\\dT.*Z"), last);
+    }
+
+    @Test
     void clearErrors() throws Exception {
         Result r = cli("state", "nope");
         assertEquals(1, r.exit());
