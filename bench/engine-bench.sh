@@ -10,18 +10,7 @@ set -euo pipefail
 [ -n "${BENCH_TRACE:-}" ] && set -x
 N_DOCKER=${N_DOCKER:-20}
 N_CYCLE=${N_CYCLE:-50}
-# crun 1.8 (Debian 12) refuses hosts with cgroup v1 plus a cgroup2 mount ("hybrid"). Everything
-# here, dockerd and containerd included, runs in one private mount namespace where the empty
-# cgroup2 hierarchy is detached; all three runtimes see the same host, whose mounts are untouched.
-# A private tmpfs takes its place: crun (and dockerd) still mkdir under /sys/fs/cgroup/unified, which
-# would otherwise write into the host's /sys/fs/cgroup tmpfs, hidden under the host's cgroup2 mount.
-if [ -z "${BULWARK_BENCH_NS:-}" ]; then
-    exec unshare -m --propagation private env BULWARK_BENCH_NS=1 "$0" "$@"
-fi
-if mountpoint -q /sys/fs/cgroup/unified; then
-    umount /sys/fs/cgroup/unified
-    mount -t tmpfs -o size=1m,mode=755 bulwark-bench /sys/fs/cgroup/unified
-fi
+. "$(dirname -- "$0")/namespace.sh"
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/env.sh"
 ensure_packages runc crun busybox-static docker.io containerd

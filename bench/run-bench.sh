@@ -4,18 +4,7 @@
 # Prints milliseconds per container and the ratios. Needs root; installs runc/crun if missing.
 set -euo pipefail
 N=${N:-50}
-# crun 1.8 (Debian 12) refuses hosts with cgroup v1 plus a cgroup2 mount ("hybrid"). All three
-# runtimes therefore run in one private mount namespace where the empty cgroup2 hierarchy is
-# detached; nothing else differs, and the host's mounts are untouched.
-if [ -z "${BULWARK_BENCH_NS:-}" ]; then
-    exec unshare -m --propagation private env BULWARK_BENCH_NS=1 "$0" "$@"
-fi
-if mountpoint -q /sys/fs/cgroup/unified; then
-    umount /sys/fs/cgroup/unified
-    # crun still makes directories there: give them a tmpfs that goes away with this namespace,
-    # not the host's /sys/fs/cgroup underneath.
-    mount -t tmpfs -o size=1m,mode=755 bench-unified /sys/fs/cgroup/unified
-fi
+. "$(dirname -- "$0")/namespace.sh"
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/env.sh"
 ensure_packages runc crun busybox-static

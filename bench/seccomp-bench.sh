@@ -14,12 +14,8 @@
 set -euo pipefail
 N=${N:-1000000}   # calls per round; the loop keeps the best of 5 rounds
 RUNS=${RUNS:-5}   # containers per runtime and configuration, interleaved; the best is kept
-# Same environment as run-bench.sh: a private mount namespace with the empty cgroup2 hierarchy
-# detached (crun 1.8 refuses hybrid hosts; only runc and bulwark run here, but the hosts match).
-if [ -z "${BULWARK_BENCH_NS:-}" ]; then
-    exec unshare -m --propagation private env BULWARK_BENCH_NS=1 "$0" "$@"
-fi
-if mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified; fi
+# Same environment as the other benchmarks (see namespace.sh).
+. "$(dirname -- "$0")/namespace.sh"
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/env.sh"
 ensure_packages runc busybox-static musl-tools gcc libseccomp-dev

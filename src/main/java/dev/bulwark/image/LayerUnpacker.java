@@ -399,35 +399,20 @@ public final class LayerUnpacker {
 
     /** The directory made of the first n components, created where missing; symlinks refused. */
     private Path dirCreating(TarEntry e, List<String> comps, int n) throws IOException {
-        Path cur = target;
-        StringBuilder key = new StringBuilder();
-        for (int i = 0; i < n; i++) {
-            String c = comps.get(i);
-            if (i > 0) {
-                key.append('/');
-            }
-            key.append(c);
-            cur = resolve(e, cur, c);
-            String k = key.toString();
-            if (verifiedDirs.contains(k)) {
-                continue;
-            }
-            Optional<BasicFileAttributes> a = lstat(cur);
-            if (a.isEmpty()) {
-                Files.createDirectory(cur);
-                // Implicit parents are plain 0755 root directories, as Docker makes them.
-                Files.setAttribute(cur, "unix:mode", 0755, LinkOption.NOFOLLOW_LINKS);
-                thisLayer.add(k);
-            } else {
-                checkDirectory(e, cur, k, a.get());
-            }
-            verifiedDirs.add(k);
-        }
-        return cur;
+        return walkDirs(e, comps, n, true).orElseThrow();
     }
 
     /** The directory made of the first n components if it exists; symlinks refused. */
     private Optional<Path> dirExisting(TarEntry e, List<String> comps, int n) throws IOException {
+        return walkDirs(e, comps, n, false);
+    }
+
+    /**
+     * Walks the first n components beneath the target, checking each is a real directory (not a
+     * symlink). A missing one is created as a plain 0755 directory, as Docker makes implicit
+     * parents, or ends the walk empty.
+     */
+    private Optional<Path> walkDirs(TarEntry e, List<String> comps, int n, boolean create) throws IOException {
         Path cur = target;
         StringBuilder key = new StringBuilder();
         for (int i = 0; i < n; i++) {
@@ -442,10 +427,15 @@ public final class LayerUnpacker {
                 continue;
             }
             Optional<BasicFileAttributes> a = lstat(cur);
-            if (a.isEmpty()) {
+            if (a.isPresent()) {
+                checkDirectory(e, cur, k, a.get());
+            } else if (create) {
+                Files.createDirectory(cur);
+                Files.setAttribute(cur, "unix:mode", 0755, LinkOption.NOFOLLOW_LINKS);
+                thisLayer.add(k);
+            } else {
                 return Optional.empty();
             }
-            checkDirectory(e, cur, k, a.get());
             verifiedDirs.add(k);
         }
         return Optional.of(cur);

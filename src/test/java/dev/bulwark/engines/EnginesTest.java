@@ -85,7 +85,7 @@ class EnginesTest {
                 problems.add("containerd: " + e.getMessage());
             }
             List<Path> left = containerCgroups();
-            for (Path hierarchy : cgroupHierarchies()) {
+            for (Path hierarchy : Cgroups.hierarchies()) {
                 Path parent = hierarchy.resolve(cgroupParent);
                 if (Files.isDirectory(parent) && left.stream().noneMatch(p -> p.startsWith(parent))) {
                     Files.delete(parent);
@@ -104,31 +104,9 @@ class EnginesTest {
         return r;
     }
 
-    /** Every mounted cgroup hierarchy (v1 controllers and cgroup2). */
-    private static List<Path> cgroupHierarchies() throws IOException {
-        List<Path> out = new ArrayList<>();
-        for (String line : TestEnv.readProc(Path.of("/proc/self/mountinfo")).split("\n")) {
-            String[] f = line.split(" ");
-            int dash = List.of(f).indexOf("-");
-            if (dash > 0 && (f[dash + 1].equals("cgroup") || f[dash + 1].equals("cgroup2"))) {
-                out.add(Path.of(f[4]));
-            }
-        }
-        return out;
-    }
-
     /** Container cgroups under this test's parent, in any hierarchy. */
     private static List<Path> containerCgroups() throws IOException {
-        List<Path> out = new ArrayList<>();
-        for (Path h : cgroupHierarchies()) {
-            Path parent = h.resolve(cgroupParent);
-            if (Files.isDirectory(parent)) {
-                try (var s = Files.list(parent)) {
-                    s.filter(Files::isDirectory).forEach(out::add);
-                }
-            }
-        }
-        return out;
+        return Cgroups.under("/" + cgroupParent);
     }
 
     private static List<String> stateDirs(Path root) throws IOException {
@@ -157,17 +135,7 @@ class EnginesTest {
         return ok(dockerd.docker("inspect", "-f", format, name), "docker inspect").out().strip();
     }
 
-    private static String uniqueName(String prefix) {
-        return prefix + "-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
-    }
 
-    private static void waitFor(String what, java.util.concurrent.Callable<Boolean> condition) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (!condition.call()) {
-            assertTrue(System.nanoTime() < deadline, "timed out waiting for " + what);
-            Thread.sleep(50);
-        }
-    }
 
     private static Path ctrRoot() {
         return base.resolve("ctr-runc");
@@ -198,7 +166,7 @@ class EnginesTest {
 
     @Test
     void ctrRunTrue() throws Exception {
-        String id = uniqueName("true");
+        String id = EngineTests.uniqueName("true");
         Result r = ctrRun(id, "true");
         assertEquals(0, r.exit(), r.err() + containerd.log());
         assertCtrGone(id);
@@ -206,14 +174,14 @@ class EnginesTest {
 
     @Test
     void ctrRunReturnsTheExitStatus() throws Exception {
-        String id = uniqueName("exit3");
+        String id = EngineTests.uniqueName("exit3");
         assertEquals(3, ctrRun(id, "sh", "-c", "exit 3").exit());
         assertCtrGone(id);
     }
 
     @Test
     void ctrRunCapturesOutput() throws Exception {
-        String id = uniqueName("echo");
+        String id = EngineTests.uniqueName("echo");
         Result r = ctrRun(id, "sh", "-c", "echo out-$((6*7)); echo err >&2");
         assertEquals(0, r.exit(), r.err());
         assertEquals("out-42\n", r.out());
@@ -223,7 +191,7 @@ class EnginesTest {
 
     @Test
     void ctrTaskKillPsPauseResume() throws Exception {
-        String id = uniqueName("kill");
+        String id = EngineTests.uniqueName("kill");
         List<String> cmd = new ArrayList<>(List.of(Containerd.CTR, "--address", containerd.socket().toString()));
         cmd.addAll(ctrRun(id, false));
         cmd.addAll(List.of("sh", "-c", "trap 'exit 5' TERM; sleep 1000 & while :; do sleep 0.1; done"));
@@ -231,9 +199,9 @@ class EnginesTest {
         Process run = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                 .redirectErrorStream(true).redirectOutput(base.resolve(id + ".out").toFile()).start();
         try {
-            waitFor("the task to run", () -> taskLine(id).contains("RUNNING"));
+            EngineTests.waitFor("the task to run", () -> taskLine(id).contains("RUNNING"));
             // task ps is `ps --format json ID` in the runtime: the shell, its sleep 1000 and maybe a sleep 0.1
-            waitFor("two processes in task ps", () -> containerd.ctr("-n", CTR_NS, "task", "ps", id).out().lines().count() >= 3);
+            EngineTests.waitFor("two processes in task ps", () -> containerd.ctr("-n", CTR_NS, "task", "ps", id).out().lines().count() >= 3);
             ok(containerd.ctr("-n", CTR_NS, "task", "pause", id), "ctr task pause");
             assertTrue(taskLine(id).contains("PAUSED"), taskLine(id));
             ok(containerd.ctr("-n", CTR_NS, "task", "resume", id), "ctr task resume");
@@ -256,7 +224,7 @@ class EnginesTest {
 
     @Test
     void ctrTaskExec() throws Exception {
-        String id = uniqueName("exec");
+        String id = EngineTests.uniqueName("exec");
         List<String> a = ctrRun(id, true);
         a.addAll(List.of("sleep", "1000"));
         ok(containerd.ctr(a.toArray(String[]::new)), "ctr run --detach");
@@ -266,7 +234,7 @@ class EnginesTest {
             assertEquals("in-5\n", r.out());
         } finally {
             containerd.ctr("-n", CTR_NS, "task", "kill", "-s", "SIGKILL", id);
-            waitFor("the task to stop", () -> !containerd.ctr("-n", CTR_NS, "task", "ls").out().contains("RUNNING"));
+            EngineTests.waitFor("the task to stop", () -> !containerd.ctr("-n", CTR_NS, "task", "ls").out().contains("RUNNING"));
             containerd.ctr("-n", CTR_NS, "task", "delete", id);
             containerd.ctr("-n", CTR_NS, "container", "delete", id);
         }
@@ -296,7 +264,7 @@ class EnginesTest {
 
     @Test
     void dockerRunRmLeavesNothingBehind() throws Exception {
-        Path cid = base.resolve(uniqueName("cid"));
+        Path cid = base.resolve(EngineTests.uniqueName("cid"));
         String mark = Long.toString(5_000_000 + ThreadLocalRandom.current().nextInt(1_000_000));
         Result r = dockerd.docker("run", "--rm", "--runtime=bulwark", "--network", "none", "--cidfile", cid.toString(),
                 "--memory", "32m", "--pids-limit", "50", IMAGE, "sh", "-c", "sleep " + mark + " & echo started");
@@ -309,7 +277,7 @@ class EnginesTest {
         assertFalse(ok(dockerd.docker("ps", "-aq", "--no-trunc"), "docker ps").out().contains(id));
         assertTrue(r.out().contains("started"), r.out());
         // The background sleep died with the container's PID namespace.
-        assertEquals(List.of(), sleepers(mark));
+        assertEquals(List.of(), EngineTests.sleepers(mark));
     }
 
     @Test
@@ -362,16 +330,16 @@ class EnginesTest {
 
     @Test
     void dockerPidsLimitHoldsAForkBomb() throws Exception {
-        String name = uniqueName("bomb");
+        String name = EngineTests.uniqueName("bomb");
         ok(dockerd.docker("run", "-d", "--name", name, "--runtime=bulwark", "--network", "none", "--pids-limit", "20",
                 IMAGE, "sh", "-c", "b() { b | b & }; b; sleep 1000"), "docker run fork bomb");
         try {
             String id = inspect(name, "{{.Id}}");
-            Path pids = cgroupHierarchies().stream().map(h -> h.resolve(cgroupParent).resolve(id))
+            Path pids = Cgroups.hierarchies().stream().map(h -> h.resolve(cgroupParent).resolve(id))
                     .filter(p -> Files.exists(p.resolve("pids.max"))).findFirst().orElseThrow();
             assertEquals("20", Files.readString(pids.resolve("pids.max")).strip());
             // The kernel refused forks (the "max" event count grows) and the count never passed the limit.
-            waitFor("refused forks", () -> maxEvents(pids) > 0);
+            EngineTests.waitFor("refused forks", () -> maxEvents(pids) > 0);
             Thread.sleep(500);
             long current = Long.parseLong(Files.readString(pids.resolve("pids.current")).strip());
             assertTrue(current <= 20, "pids.current " + current);
@@ -395,7 +363,7 @@ class EnginesTest {
         Result r = dockerSh(List.of("--memory", "64m"), "cat /sys/fs/cgroup/memory/memory.limit_in_bytes");
         assertEquals(0, r.exit(), r.err());
         assertEquals("67108864", r.out().strip());
-        String name = uniqueName("oom");
+        String name = EngineTests.uniqueName("oom");
         // A shell variable of ~200 MB in a 32 MB (memory+swap 64 MB) container: the OOM killer ends it.
         Result oom = dockerd.docker("run", "--name", name, "--runtime=bulwark", "--network", "none", "--memory", "32m",
                 IMAGE, "sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived ${#x}");
@@ -417,15 +385,15 @@ class EnginesTest {
 
     @Test
     void dockerStopDeliversTermThenKill() throws Exception {
-        String trap = uniqueName("stop");
+        String trap = EngineTests.uniqueName("stop");
         ok(dockerd.docker("run", "-d", "--name", trap, "--runtime=bulwark", "--network", "none", IMAGE, "sh", "-c",
                 "trap 'exit 7' TERM; echo ready; while :; do sleep 0.1; done"), "docker run -d");
-        String deaf = uniqueName("stop-deaf");
+        String deaf = EngineTests.uniqueName("stop-deaf");
         // sleep as PID 1 of its namespace has no handler, so TERM does nothing and docker stop kills.
         ok(dockerd.docker("run", "-d", "--name", deaf, "--runtime=bulwark", "--network", "none", IMAGE, "sleep", "1000"),
                 "docker run -d");
         try {
-            waitFor("the trap to be set", () -> dockerd.docker("logs", trap).out().contains("ready"));
+            EngineTests.waitFor("the trap to be set", () -> dockerd.docker("logs", trap).out().contains("ready"));
             ok(dockerd.docker("stop", "-t", "10", trap), "docker stop");
             assertEquals("7", inspect(trap, "{{.State.ExitCode}}"));
             ok(dockerd.docker("stop", "-t", "1", deaf), "docker stop");
@@ -437,19 +405,19 @@ class EnginesTest {
 
     @Test
     void dockerKillWithSignals() throws Exception {
-        String name = uniqueName("kill");
+        String name = EngineTests.uniqueName("kill");
         ok(dockerd.docker("run", "-d", "--name", name, "--runtime=bulwark", "--network", "none", IMAGE, "sh", "-c",
                 "trap 'exit 9' USR1; echo ready; while :; do sleep 0.1; done"), "docker run -d");
-        String plain = uniqueName("kill-plain");
+        String plain = EngineTests.uniqueName("kill-plain");
         ok(dockerd.docker("run", "-d", "--name", plain, "--runtime=bulwark", "--network", "none", IMAGE, "sleep", "1000"),
                 "docker run -d");
         try {
-            waitFor("the trap to be set", () -> dockerd.docker("logs", name).out().contains("ready"));
+            EngineTests.waitFor("the trap to be set", () -> dockerd.docker("logs", name).out().contains("ready"));
             ok(dockerd.docker("kill", "-s", "USR1", name), "docker kill -s USR1");
-            waitFor("exit", () -> inspect(name, "{{.State.Status}}").equals("exited"));
+            EngineTests.waitFor("exit", () -> inspect(name, "{{.State.Status}}").equals("exited"));
             assertEquals("9", inspect(name, "{{.State.ExitCode}}"));
             ok(dockerd.docker("kill", plain), "docker kill");
-            waitFor("exit", () -> inspect(plain, "{{.State.Status}}").equals("exited"));
+            EngineTests.waitFor("exit", () -> inspect(plain, "{{.State.Status}}").equals("exited"));
             assertEquals("137", inspect(plain, "{{.State.ExitCode}}"));
         } finally {
             dockerd.docker("rm", "-f", name, plain);
@@ -459,15 +427,15 @@ class EnginesTest {
     @Test
     void dockerStopOfAContainerInTheHostPidNamespaceLeavesNoProcess() throws Exception {
         // With --pid host the shim sends `kill --all ID 9` once the init has exited.
-        String name = uniqueName("pidhost");
+        String name = EngineTests.uniqueName("pidhost");
         String mark = Long.toString(4_000_000 + ThreadLocalRandom.current().nextInt(1_000_000));
         ok(dockerd.docker("run", "-d", "--name", name, "--runtime=bulwark", "--network", "none", "--pid", "host", IMAGE,
                 "sh", "-c", "sleep " + mark + " & trap 'exit 3' TERM; while :; do sleep 0.1; done"), "docker run -d");
         try {
-            waitFor("the child", () -> !sleepers(mark).isEmpty());
+            EngineTests.waitFor("the child", () -> !EngineTests.sleepers(mark).isEmpty());
             ok(dockerd.docker("stop", "-t", "10", name), "docker stop");
             assertEquals("3", inspect(name, "{{.State.ExitCode}}"));
-            waitFor("the child to be killed", () -> sleepers(mark).isEmpty());
+            EngineTests.waitFor("the child to be killed", () -> EngineTests.sleepers(mark).isEmpty());
             String id = inspect(name, "{{.Id}}");
             // delete would kill the child anyway; the shim's own kill --all must not have failed.
             assertFalse(containerd.log().lines().anyMatch(l -> l.contains(id) && l.contains("failed to kill init's children")),
@@ -477,32 +445,14 @@ class EnginesTest {
         }
     }
 
-    /** PIDs whose argv is exactly {@code sleep MARK} (read from /proc: the JDK reports busybox's path instead). */
-    private static List<Long> sleepers(String mark) throws IOException {
-        List<Long> out = new ArrayList<>();
-        try (var procs = Files.list(Path.of("/proc"))) {
-            for (Path p : (Iterable<Path>) procs::iterator) {
-                if (p.getFileName().toString().chars().allMatch(Character::isDigit)) {
-                    try {
-                        if (TestEnv.readProc(p.resolve("cmdline")).equals("sleep\0" + mark + "\0")) {
-                            out.add(Long.parseLong(p.getFileName().toString()));
-                        }
-                    } catch (IOException e) {
-                        // exited meanwhile
-                    }
-                }
-            }
-        }
-        return out;
-    }
 
     @Test
     void dockerPauseUnpause() throws Exception {
-        String name = uniqueName("pause");
+        String name = EngineTests.uniqueName("pause");
         ok(dockerd.docker("run", "-d", "--name", name, "--runtime=bulwark", "--network", "none", IMAGE, "sh", "-c",
                 "while :; do echo tick; sleep 0.05; done"), "docker run -d");
         try {
-            waitFor("ticks", () -> ticks(name) > 2);
+            EngineTests.waitFor("ticks", () -> ticks(name) > 2);
             ok(dockerd.docker("pause", name), "docker pause");
             assertEquals("paused", inspect(name, "{{.State.Status}}"));
             long frozen = ticks(name);
@@ -510,7 +460,7 @@ class EnginesTest {
             assertEquals(frozen, ticks(name), "the container ran while paused");
             ok(dockerd.docker("unpause", name), "docker unpause");
             assertEquals("running", inspect(name, "{{.State.Status}}"));
-            waitFor("ticks after unpause", () -> ticks(name) > frozen);
+            EngineTests.waitFor("ticks after unpause", () -> ticks(name) > frozen);
         } finally {
             dockerd.docker("rm", "-f", name);
         }
@@ -522,11 +472,11 @@ class EnginesTest {
 
     @Test
     void dockerTopListsTheContainersProcesses() throws Exception {
-        String name = uniqueName("top");
+        String name = EngineTests.uniqueName("top");
         ok(dockerd.docker("run", "-d", "--name", name, "--runtime=bulwark", "--network", "none", IMAGE, "sh", "-c",
                 "sleep 1001 & sleep 1002"), "docker run -d");
         try {
-            waitFor("both sleeps", () -> {
+            EngineTests.waitFor("both sleeps", () -> {
                 String top = dockerd.docker("top", name).out();
                 return top.contains("sleep 1001") && top.contains("sleep 1002");
             });
@@ -545,7 +495,7 @@ class EnginesTest {
 
     @Test
     void dockerExec() throws Exception {
-        String name = uniqueName("exec");
+        String name = EngineTests.uniqueName("exec");
         ok(dockerd.docker("run", "-d", "--name", name, "--runtime=bulwark", "--network", "none", "--user", "1000",
                 IMAGE, "sleep", "1000"), "docker run -d");
         try {
@@ -567,14 +517,14 @@ class EnginesTest {
 
     @Test
     void dockerUpdate() throws Exception {
-        String name = uniqueName("update");
+        String name = EngineTests.uniqueName("update");
         ok(dockerd.docker("run", "-d", "--name", name, "--runtime=bulwark", "--network", "none", "--memory", "64m",
                 IMAGE, "sleep", "1000"), "docker run -d");
         try {
             ok(dockerd.docker("update", "--memory", "100m", "--memory-swap", "200m", "--pids-limit", "30", name),
                     "docker update");
             String id = inspect(name, "{{.Id}}");
-            Path mem = cgroupHierarchies().stream().map(h -> h.resolve(cgroupParent).resolve(id))
+            Path mem = Cgroups.hierarchies().stream().map(h -> h.resolve(cgroupParent).resolve(id))
                     .filter(p -> Files.exists(p.resolve("memory.limit_in_bytes"))).findFirst().orElseThrow();
             assertEquals(Long.toString(100L << 20), Files.readString(mem.resolve("memory.limit_in_bytes")).strip());
         } finally {

@@ -147,46 +147,18 @@ class PodmanTest {
                 .filter(p -> !p.getFileName().toString().equals("conmon")).toList();
     }
 
-    private static String uniqueName(String prefix) {
-        return prefix + "-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
-    }
 
-    private static void waitFor(String what, Callable<Boolean> condition) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (!condition.call()) {
-            assertTrue(System.nanoTime() < deadline, "timed out waiting for " + what);
-            Thread.sleep(50);
-        }
-    }
 
     /** Nothing of container {@code id} is left: no runtime state, no cgroup, no conmon. */
     private static void assertGone(String id) throws Exception {
         // conmon's exit command (podman container cleanup) may still be finishing when podman returns.
-        waitFor("the runtime state of " + id + " to go", () -> !Files.exists(BULWARK_ROOT.resolve(id)));
-        waitFor("the cgroups of " + id + " to go",
+        EngineTests.waitFor("the runtime state of " + id + " to go", () -> !Files.exists(BULWARK_ROOT.resolve(id)));
+        EngineTests.waitFor("the cgroups of " + id + " to go",
                 () -> containerCgroups().stream().noneMatch(p -> p.getFileName().toString().contains(id)));
-        waitFor("conmon of " + id + " to exit", () -> podman.helpers().stream()
+        EngineTests.waitFor("conmon of " + id + " to exit", () -> podman.helpers().stream()
                 .noneMatch(h -> h.info().arguments().map(a -> String.join(" ", a).contains(id)).orElse(false)));
     }
 
-    /** PIDs whose argv is exactly {@code sleep MARK}. */
-    private static List<Long> sleepers(String mark) throws IOException {
-        List<Long> out = new ArrayList<>();
-        try (var procs = Files.list(Path.of("/proc"))) {
-            for (Path p : (Iterable<Path>) procs::iterator) {
-                if (p.getFileName().toString().chars().allMatch(Character::isDigit)) {
-                    try {
-                        if (TestEnv.readProc(p.resolve("cmdline")).equals("sleep\0" + mark + "\0")) {
-                            out.add(Long.parseLong(p.getFileName().toString()));
-                        }
-                    } catch (IOException e) {
-                        // exited meanwhile
-                    }
-                }
-            }
-        }
-        return out;
-    }
 
     private static String inspect(String name, String format) throws Exception {
         return ok(podman.podman("inspect", "-f", format, name), "podman inspect").out().strip();
@@ -258,7 +230,7 @@ class PodmanTest {
 
     @Test
     void runRmLeavesNothingBehind() throws Exception {
-        Path cid = base.resolve(uniqueName("cid"));
+        Path cid = base.resolve(EngineTests.uniqueName("cid"));
         String mark = Long.toString(5_000_000 + ThreadLocalRandom.current().nextInt(1_000_000));
         Result r = run(List.of("--cidfile", cid.toString(), "--memory", "32m", "--pids-limit", "50"),
                 "sh", "-c", "sleep " + mark + " & echo started");
@@ -269,25 +241,25 @@ class PodmanTest {
         assertGone(id);
         assertFalse(ok(podman.podman("ps", "-aq", "--no-trunc"), "podman ps").out().contains(id));
         // The background sleep died with the container's PID namespace.
-        waitFor("the container's child to die", () -> sleepers(mark).isEmpty());
+        EngineTests.waitFor("the container's child to die", () -> EngineTests.sleepers(mark).isEmpty());
     }
 
     @Test
     void rmLeavesNothingBehind() throws Exception {
-        String name = uniqueName("rm");
+        String name = EngineTests.uniqueName("rm");
         String mark = Long.toString(6_000_000 + ThreadLocalRandom.current().nextInt(1_000_000));
         List<String> a = new ArrayList<>(List.of("run", "-d", "--name", name));
         a.addAll(runFlags());
         a.addAll(List.of(image, "sh", "-c", "sleep " + mark + " & sleep 1000"));
         String id = ok(podman.podman(a.toArray(String[]::new)), "podman run -d").out().strip();
         try {
-            waitFor("the container's child", () -> !sleepers(mark).isEmpty());
+            EngineTests.waitFor("the container's child", () -> !EngineTests.sleepers(mark).isEmpty());
             assertTrue(Files.isDirectory(BULWARK_ROOT.resolve(id)), "no runtime state for a running container");
             assertFalse(containerCgroups().stream().noneMatch(p -> p.getFileName().toString().contains(id)),
                     "no cgroup for a running container under " + podman.cgroupParent());
             ok(podman.podman("rm", "-f", "-t", "0", name), "podman rm -f");
             assertGone(id);
-            waitFor("the container's processes to die", () -> sleepers(mark).isEmpty());
+            EngineTests.waitFor("the container's processes to die", () -> EngineTests.sleepers(mark).isEmpty());
         } finally {
             podman.podman("rm", "-f", "-t", "0", name);
         }
@@ -295,13 +267,13 @@ class PodmanTest {
 
     @Test
     void execStopAndTty() throws Exception {
-        String name = uniqueName("exec");
+        String name = EngineTests.uniqueName("exec");
         List<String> a = new ArrayList<>(List.of("run", "-d", "--name", name));
         a.addAll(runFlags());
         a.addAll(List.of(image, "sh", "-c", "trap 'exit 7' TERM; echo ready; while :; do sleep 0.1; done"));
         ok(podman.podman(a.toArray(String[]::new)), "podman run -d");
         try {
-            waitFor("the trap to be set", () -> podman.podman("logs", name).out().contains("ready"));
+            EngineTests.waitFor("the trap to be set", () -> podman.podman("logs", name).out().contains("ready"));
             Result e = podman.podman("exec", "--user", "1000", "-w", "/tmp", name, "sh", "-c", "id -u; pwd; exit 4");
             assertEquals(4, e.exit(), e.err());
             assertEquals(List.of("1000", "/tmp"), e.out().lines().toList());
