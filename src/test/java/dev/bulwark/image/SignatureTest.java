@@ -129,6 +129,13 @@ class SignatureTest {
         Signatures.save(other, IMAGE, m, two.manifestJson(), d -> blobs.get(d.digest()));
         assertEquals(2, Signatures.layers(two.manifestJson(), "fetched", d -> blobs.get(d.digest())).size());
         Signatures.verify(Signatures.inStore(other).signatures(IMAGE, m), m, IMAGE, List.of(a.getPublic()));
+
+        // Exported and imported like any image: the artifact survives an OCI layout tarball.
+        new Exporter(s).export(name, tmp.resolve("sig.tar"));
+        ContentStore third = ContentStore.open(tmp.resolve("third"));
+        new Importer(third, Platform.host()).importFrom(tmp.resolve("sig.tar"), java.util.Optional.empty());
+        assertEquals(two.manifest().digest(), third.resolve(name).orElseThrow().digest());
+        Signatures.verify(Signatures.inStore(third).signatures(IMAGE, m), m, IMAGE, List.of(b.getPublic()));
     }
 
     @Test
