@@ -42,6 +42,10 @@ public final class Main {
         c.put("import", ImageCommands::importImage);
         c.put("export", ImageCommands::export);
         c.put("unpack", ImageCommands::unpack);
+        c.put("sign", SignCommands::sign);
+        c.put("verify", SignCommands::verify);
+        c.put("key", SignCommands::key);
+        c.put("policy", SignCommands::policy);
         c.put("__train", TrainCommand::run);
         return c;
     }
@@ -111,6 +115,8 @@ public final class Main {
                   audit                 check this host's kernel and a container config for weaknesses
                   images, inspect REF, rmi REF..., import FILE|DIR [--name REF], export REF DIR|FILE.tar,
                   unpack REF DIR        the verified image store (--store DIR, default /var/lib/bulwark)
+                  sign --key K REF, verify --key K.pub REF, key generate PREFIX,
+                  policy check [--policy FILE] REF   cosign-format signatures and the trust policy
                 """);
     }
 }
