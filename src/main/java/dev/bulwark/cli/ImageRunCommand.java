@@ -224,10 +224,12 @@ public final class ImageRunCommand {
                 Files.createDirectory(dir.resolve(d));
             }
             Files.writeString(dir.resolve("config.json"), Json.writePretty(config), StandardCharsets.UTF_8);
-            mountOverlay(lower, dir, a.flag("read-only"));
+            mountOverlay(lower, dir);
             mounted = true;
-            if (!a.flag("read-only")) {
-                makeWorkdir(rootfs, cwd(config));
+            makeWorkdir(rootfs, cwd(config));
+            if (a.flag("read-only")) {
+                // after the working directory exists, as Docker makes it before the root goes read-only
+                exec(List.of("mount", "-o", "remount,ro", rootfs.toString()), "make the overlay at " + rootfs + " read-only");
             }
             ProcessBuilder.Redirect stdin = interactive ? ProcessBuilder.Redirect.INHERIT
                     : ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile());
@@ -312,14 +314,14 @@ public final class ImageRunCommand {
      * paths are ours (store root, hex digest, checked ID); a comma or colon would split the
      * option string, so they are refused rather than escaped.
      */
-    private static void mountOverlay(Path lower, Path dir, boolean readOnly) {
+    private static void mountOverlay(Path lower, Path dir) {
         for (Path p : List.of(lower, dir)) {
             String s = p.toString();
             if (s.contains(",") || s.contains(":") || s.contains("\\")) {
                 throw new CliException("overlay path " + s + " contains , : or \\, which mount options cannot carry");
             }
         }
-        String opts = (readOnly ? "ro," : "") + "lowerdir=" + lower + ",upperdir=" + dir.resolve("upper") + ",workdir="
+        String opts = "lowerdir=" + lower + ",upperdir=" + dir.resolve("upper") + ",workdir="
                 + dir.resolve("work");
         exec(List.of("mount", "-t", "overlay", "-o", opts, "overlay", dir.resolve("rootfs").toString()),
                 "mount the overlay at " + dir.resolve("rootfs"));
