@@ -14,5 +14,5 @@ fi
 mv target/bulwark.aot.tmp target/bulwark.aot
 cat > target/launcher.env <<ENV
 BULWARK_JAVA='$JAVA_HOME/bin/java'
-BULWARK_JAVA_OPTS='-XX:AOTCache=$PWD/target/bulwark.aot -Xlog:aot=error -Xlog:cds=error -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xss512k'
+BULWARK_JAVA_OPTS='--sun-misc-unsafe-memory-access=allow -XX:AOTCache=$PWD/target/bulwark.aot -Xlog:aot=error -Xlog:cds=error -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xss512k'
 ENV

@@ -107,6 +107,9 @@ public final class Main {
 
                 commands:
                   run [--detach] --bundle DIR ID   run a container (foreground: returns its exit status)
+                  run [--rm] [-it] [-e K=V] [-v SRC:DST[:ro]] [-u USER] [-w DIR] [--read-only] [--system] IMAGE [CMD...]
+                                        run a stored image (the OCI form is meant when a runc flag is given, or
+                                        one argument that is not a stored image names a container and ./config.json exists)
                   create --bundle DIR [--pid-file F] ID, start ID, state ID, kill [--all] ID [SIG],
                   delete [--force] ID, list, ps ID, pause ID, resume ID, exec ID CMD, update ID,
                   events [--stats] ID, features   the runc lifecycle

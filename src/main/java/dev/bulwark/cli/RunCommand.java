@@ -5,14 +5,21 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 
-/** `bulwark run [--bundle DIR] ID`: a foreground container; returns its exit status. */
+/**
+ * `bulwark run [--bundle DIR] ID`: a foreground container; returns its exit status. The image
+ * form, `bulwark run IMAGE [CMD...]`, is {@link ImageRunCommand}; {@link ImageRunCommand#isImageForm}
+ * says which one the arguments mean.
+ */
 final class RunCommand {
     private static final Set<String> VALUED = Set.of("bundle", "b", "pid-file", "console-socket", "preserve-fds");
     private static final Set<String> BOOL = Set.of("detach", "d", "no-pivot", "no-new-keyring", "no-subreaper", "keep");
 
     private RunCommand() {}
 
-    static int run(Globals g, List<String> argv) {
+    static int run(Globals g, List<String> argv) throws java.io.IOException {
+        if (ImageRunCommand.isImageForm(argv)) {
+            return ImageRunCommand.run(g, argv);
+        }
         Args a = Args.parse(argv, VALUED, BOOL);
         if (a.positional().size() != 1) {
             throw new CliException("usage: bulwark run [--bundle DIR] ID");

@@ -144,16 +144,13 @@ public final class LayerUnpacker {
     private InputStream decompress(BufferedInputStream in, String mediaType) throws IOException {
         MediaTypes.Compression declared = mediaType.isEmpty() ? MediaTypes.Compression.UNKNOWN
                 : MediaTypes.layerCompression(mediaType);
-        if (declared == MediaTypes.Compression.ZSTD) {
-            throw zstd(mediaType);
-        }
         in.mark(8);
         byte[] m = in.readNBytes(6);
         in.reset();
         boolean gzip = m.length >= 2 && (m[0] & 0xff) == 0x1f && (m[1] & 0xff) == 0x8b;
-        if (m.length >= 4 && (m[0] & 0xff) == 0x28 && (m[1] & 0xff) == 0xb5 && (m[2] & 0xff) == 0x2f && (m[3] & 0xff) == 0xfd) {
-            throw zstd(mediaType.isEmpty() ? "(detected from the data)" : mediaType);
-        }
+        // A zstd frame starts with the magic number 0xFD2FB528, little-endian.
+        boolean zstd = m.length >= 4 && (m[0] & 0xff) == 0x28 && (m[1] & 0xff) == 0xb5 && (m[2] & 0xff) == 0x2f
+                && (m[3] & 0xff) == 0xfd;
         if (m.length >= 3 && m[0] == 'B' && m[1] == 'Z' && m[2] == 'h'
                 || m.length >= 6 && (m[0] & 0xff) == 0xfd && m[1] == '7' && m[2] == 'z' && m[3] == 'X' && m[4] == 'Z') {
             throw new ImageException(label + ": bzip2 and xz compressed layers are not supported (OCI layers are tar, tar+gzip or tar+zstd)");
@@ -161,13 +158,13 @@ public final class LayerUnpacker {
         if (declared == MediaTypes.Compression.GZIP && !gzip) {
             throw new ImageException(label + ": media type " + mediaType + " says gzip, but the data is not gzip");
         }
-        return gzip ? new GZIPInputStream(in, 1 << 16) : in;
-    }
-
-    private ImageException zstd(String mediaType) {
-        return new ImageException(label + " (" + mediaType + "): zstd-compressed layers are not supported: the JDK has "
-                + "no zstd decoder and Bulwark takes no dependencies; recompress the image with gzip, e.g. "
-                + "skopeo copy --dest-compress-format gzip");
+        if (declared == MediaTypes.Compression.ZSTD && !zstd) {
+            throw new ImageException(label + ": media type " + mediaType + " says zstd, but the data is not zstd");
+        }
+        if (gzip) {
+            return new GZIPInputStream(in, 1 << 16);
+        }
+        return zstd ? ZstdLayer.open(in) : in;
     }
 
     // ---- one entry ----

@@ -123,12 +123,18 @@ public final class Lifecycle {
      * PID namespace, processes the container left behind go with it, as with runc.
      */
     public static int run(Path root, String id, Path bundle, int preserveFds, boolean noPivot, ProcessBuilder.Redirect stdout) {
+        return run(root, id, bundle, preserveFds, noPivot, ProcessBuilder.Redirect.INHERIT, stdout);
+    }
+
+    /** run with the container's stdin from a file (`bulwark run IMAGE` without -i gives it /dev/null, as Docker). */
+    public static int run(Path root, String id, Path bundle, int preserveFds, boolean noPivot, ProcessBuilder.Redirect stdin,
+            ProcessBuilder.Redirect stdout) {
         Prepared p = prepare(root, id, bundle, Planner.Mode.RUN, preserveFds, noPivot, Optional.empty(), true);
         try {
             // Handlers first: a signal that arrives once the container runs must be forwarded,
             // not end this JVM and orphan the container.
             SignalForwarder.install(p.state().dir().resolve("control"));
-            int code = runStage(p.state().dir().resolve("plan"), stdout);
+            int code = runStage(p.state().dir().resolve("plan"), stdin, stdout);
             Timing.mark("stage exited");
             SignalForwarder.uninstall();
             failIfStageFailed(p.state().dir().resolve("stage-error"));
@@ -155,7 +161,7 @@ public final class Lifecycle {
             Optional<Path> consoleSocket, boolean newKeyring) {
         Prepared p = prepare(root, id, bundle, Planner.Mode.CREATE, preserveFds, noPivot, consoleSocket, newKeyring);
         try {
-            int code = runStage(p.state().dir().resolve("plan"), ProcessBuilder.Redirect.INHERIT);
+            int code = runStage(p.state().dir().resolve("plan"), ProcessBuilder.Redirect.INHERIT, ProcessBuilder.Redirect.INHERIT);
             failIfStageFailed(p.state().dir().resolve("stage-error"));
             if (code != 0) {
                 throw new RuntimeFailure("the stage exited with status " + code + " without an error");
@@ -200,10 +206,11 @@ public final class Lifecycle {
         }
     }
 
-    private static int runStage(Path plan, ProcessBuilder.Redirect stdout) {
+    private static int runStage(Path plan, ProcessBuilder.Redirect stdin, ProcessBuilder.Redirect stdout) {
         Path stage = Stage.binary();
         try {
-            Process p = new ProcessBuilder(stage.toString(), plan.toString()).inheritIO().redirectOutput(stdout).start();
+            Process p = new ProcessBuilder(stage.toString(), plan.toString()).inheritIO().redirectInput(stdin)
+                    .redirectOutput(stdout).start();
             Timing.mark("stage started");
             while (true) {
                 try {
@@ -301,7 +308,7 @@ public final class Lifecycle {
             if (!detach) {
                 SignalForwarder.install(Path.of(files + ".control"));
             }
-            int code = runStage(plan, ProcessBuilder.Redirect.INHERIT);
+            int code = runStage(plan, ProcessBuilder.Redirect.INHERIT, ProcessBuilder.Redirect.INHERIT);
             SignalForwarder.uninstall();
             failIfStageFailed(Path.of(files + ".error"));
             if (detach && pidFile.isPresent()) {

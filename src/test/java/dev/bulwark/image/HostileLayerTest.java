@@ -222,6 +222,36 @@ class HostileLayerTest {
         refused(small, "limit maxBytes", Layer.gzip(Layer.of().file("a", "x".repeat(600_000)).file("b", "y".repeat(600_000)).tar()));
     }
 
+    // 12b
+    @Test
+    void zstdBomb() {
+        // The same 128 MiB of zeros through the zstd tool: about 4 KB, refused by the same ratio limit.
+        byte[] bomb = Layer.zstd(out -> {
+            out.write(Layer.header("bomb", '0', 128L << 20));
+            byte[] zeros = new byte[1 << 20];
+            for (int i = 0; i < 128; i++) {
+                out.write(zeros);
+            }
+        });
+        assertTrue(bomb.length < 1 << 20, "a bomb is small: " + bomb.length);
+        refused("limit maxRatio", bomb);
+        UnpackOptions small = UnpackOptions.defaults().withLimits(UnpackOptions.Limits.defaults().withMaxBytes(1 << 20));
+        refused(small, "limit maxBytes", Layer.zstd(Layer.of().file("a", "x".repeat(600_000)).file("b", "y".repeat(600_000)).tar()));
+    }
+
+    // 12c
+    @Test
+    void corruptZstd() {
+        byte[] good = Layer.zstd(Layer.of().file("a", "x".repeat(100_000)).tar());
+        byte[] bad = good.clone();
+        for (int i = 12; i < bad.length - 4; i += 7) {
+            bad[i] ^= 0x5a;
+        }
+        refused("zstd", bad);
+        // Cut short: the frame ends before its content.
+        refused("", java.util.Arrays.copyOf(good, good.length / 2));
+    }
+
     // 13
     @Test
     void absurdEntryCount() {

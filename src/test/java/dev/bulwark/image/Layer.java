@@ -132,4 +132,37 @@ final class Layer {
         }
         return out.toByteArray();
     }
+
+    /** data compressed by the zstd command-line tool (Debian's zstd), as image builders make it. */
+    static byte[] zstd(byte[] data) {
+        return zstd(out -> out.write(data));
+    }
+
+    interface Writer {
+        void write(java.io.OutputStream out) throws IOException;
+    }
+
+    /** What writer produces, streamed through `zstd -q -c`, so large (bomb) inputs never sit in memory. */
+    static byte[] zstd(Writer writer) {
+        try {
+            Process p = new ProcessBuilder("zstd", "-q", "-c").redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            var feed = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                try (java.io.OutputStream in = p.getOutputStream()) {
+                    writer.write(in);
+                } catch (IOException x) {
+                    throw new UncheckedIOException(x);
+                }
+            });
+            byte[] out = p.getInputStream().readAllBytes();
+            feed.join();
+            if (p.waitFor() != 0) {
+                throw new IOException("zstd exited with " + p.exitValue() + " (is Debian's zstd installed?)");
+            }
+            return out;
+        } catch (IOException x) {
+            throw new UncheckedIOException(x);
+        } catch (InterruptedException x) {
+            throw new IllegalStateException(x);
+        }
+    }
 }

@@ -298,16 +298,35 @@ class UnpackTest {
     }
 
     @Test
-    void zstdRefusedNamingTheMediaType() throws IOException {
+    void zstdLayersFromTheZstdTool() throws IOException {
+        byte[] tar = Layer.of().dir("etc").file("etc/hello", "world\n").file("bin/tool", "#!/bin/sh\n", 0755)
+                .symlink("usr/bin", "../bin").file("big", "z".repeat(1 << 20)).tar();
+        byte[] zst = Layer.zstd(tar);
+        assertTrue(zst.length < tar.length / 10, "zstd compressed it: " + zst.length);
         Path t = target();
-        byte[] zstdMagic = {0x28, (byte) 0xb5, 0x2f, (byte) 0xfd, 0, 0, 0, 0};
-        ImageException e = assertThrows(ImageException.class, () -> new LayerUnpacker(t, UnpackOptions.defaults())
-                .apply(new ByteArrayInputStream(zstdMagic), MediaTypes.OCI_LAYER_ZSTD, "sha256:z"));
-        assertTrue(e.getMessage().contains(MediaTypes.OCI_LAYER_ZSTD), e.getMessage());
-        assertTrue(e.getMessage().contains("zstd"), e.getMessage());
-        ImageException sniffed = assertThrows(ImageException.class, () -> new LayerUnpacker(t, UnpackOptions.defaults())
-                .apply(new ByteArrayInputStream(zstdMagic), "", "sha256:z"));
-        assertTrue(sniffed.getMessage().contains("zstd"), sniffed.getMessage());
+        new LayerUnpacker(t, UnpackOptions.defaults()).apply(new ByteArrayInputStream(zst), MediaTypes.OCI_LAYER_ZSTD, "sha256:z");
+        assertEquals("world\n", read(t.resolve("etc/hello")));
+        assertEquals(1 << 20, Files.size(t.resolve("big")));
+        assertEquals(0755, mode(t.resolve("bin/tool")));
+        assertEquals(Path.of("../bin"), Files.readSymbolicLink(t.resolve("usr/bin")));
+        // Sniffed from the data when no media type is given, and a second layer (a whiteout) on top.
+        LayerUnpacker u = new LayerUnpacker(t, UnpackOptions.defaults());
+        u.apply(new ByteArrayInputStream(Layer.zstd(Layer.of().file(".wh.big", "").file("etc/motd", "hi").tar())), "", "sha256:z2");
+        assertFalse(Files.exists(t.resolve("big")));
+        assertEquals("hi", read(t.resolve("etc/motd")));
+    }
+
+    @Test
+    void zstdMediaTypeAndDataMustAgree() throws IOException {
+        Path t = target();
+        byte[] tar = Layer.of().file("a", "b").tar();
+        ImageException plain = assertThrows(ImageException.class, () -> new LayerUnpacker(t, UnpackOptions.defaults())
+                .apply(new ByteArrayInputStream(tar), MediaTypes.OCI_LAYER_ZSTD, "sha256:z"));
+        assertTrue(plain.getMessage().contains("says zstd, but the data is not zstd"), plain.getMessage());
+        ImageException gz = assertThrows(ImageException.class, () -> new LayerUnpacker(t, UnpackOptions.defaults())
+                .apply(new ByteArrayInputStream(Layer.zstd(tar)), MediaTypes.OCI_LAYER_GZIP, "sha256:g"));
+        assertTrue(gz.getMessage().contains("says gzip"), gz.getMessage());
+        assertFalse(Files.exists(t.resolve("a")));
     }
 
     @Test

@@ -104,8 +104,8 @@ public final class Sandbox implements AutoCloseable {
 
     public static List<String> cli(String... args) {
         List<String> cmd = new ArrayList<>(List.of(TestEnv.java().toString(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                "-Dbulwark.stage=" + TestEnv.nativeDir().resolve("bulwark-stage"),
-                "-cp", TestEnv.classesDir().toString(), "dev.bulwark.cli.Main"));
+                TestEnv.UNSAFE_ALLOW, "-Dbulwark.stage=" + TestEnv.nativeDir().resolve("bulwark-stage"),
+                "-cp", TestEnv.classPath(), "dev.bulwark.cli.Main"));
         cmd.addAll(List.of(args));
         return cmd;
     }

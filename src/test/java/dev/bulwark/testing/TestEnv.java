@@ -31,6 +31,22 @@ public final class TestEnv {
         return Path.of(System.getProperty("bulwark.classes.dir", "target/classes")).toAbsolutePath();
     }
 
+    /**
+     * The CLI's class path under test: the classes plus the runtime dependency's jar (the zstd
+     * decoder), found where this JVM loaded it from, as target/lib is only made by `package`.
+     */
+    public static String classPath() {
+        try {
+            Path dep = Path.of(io.airlift.compress.zstd.ZstdInputStream.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            return classesDir() + ":" + dep;
+        } catch (java.net.URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** JVM options the launcher also passes (aircompressor 2 reads byte arrays through sun.misc.Unsafe). */
+    public static final String UNSAFE_ALLOW = "--sun-misc-unsafe-memory-access=allow";
+
     public static Path sourceDir() {
         return Path.of(System.getProperty("bulwark.source.dir", ".")).toAbsolutePath();
     }
@@ -51,8 +67,8 @@ public final class TestEnv {
         Path script = dir.resolve("bulwark");
         Files.writeString(script, """
                 #!/bin/sh
-                exec '%s' -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Dbulwark.stage='%s' -cp '%s' dev.bulwark.cli.Main "$@"
-                """.formatted(java(), nativeDir().resolve("bulwark-stage"), classesDir()));
+                exec '%s' -XX:+UseSerialGC -XX:TieredStopAtLevel=1 %s -Dbulwark.stage='%s' -cp '%s' dev.bulwark.cli.Main "$@"
+                """.formatted(java(), UNSAFE_ALLOW, nativeDir().resolve("bulwark-stage"), classPath()));
         Files.setPosixFilePermissions(script, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
         return script;
     }
