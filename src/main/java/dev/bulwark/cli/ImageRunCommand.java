@@ -11,7 +11,7 @@ import dev.bulwark.image.Images;
 import dev.bulwark.image.Manifest;
 import dev.bulwark.image.Platform;
 import dev.bulwark.image.RootfsCache;
-import dev.bulwark.image.RunPolicy;
+import dev.bulwark.image.TrustPolicy;
 import dev.bulwark.image.UnpackOptions;
 import dev.bulwark.image.UserDb;
 import dev.bulwark.json.Json;
@@ -45,7 +45,7 @@ import java.util.Set;
  */
 public final class ImageRunCommand {
     static final Set<String> VALUED = Set.of("store", "name", "v", "volume", "e", "env", "env-file", "u", "user", "w",
-            "workdir", "entrypoint", "pids-limit", "memory", "m", "cap-add", "cap-drop", "userns", "platform", "hostname");
+            "workdir", "entrypoint", "pids-limit", "memory", "m", "cap-add", "cap-drop", "userns", "platform", "hostname", "policy");
     static final Set<String> BOOL = Set.of("read-only", "rm", "i", "interactive", "t", "tty", "it", "system");
     /** runc's flags of `run`: any of them selects the OCI form. */
     static final Set<String> RUNC_VALUED = Set.of("bundle", "b", "pid-file", "console-socket", "preserve-fds");
@@ -55,10 +55,10 @@ public final class ImageRunCommand {
      * The points the rest of Bulwark plugs into: registry pulls for images not in the store,
      * the trust policy, and the ID allocator for user namespaces.
      */
-    public record Seams(ImageSource source, RunPolicy policy, IdMapChoice ids) {
+    public record Seams(ImageSource source, IdMapChoice ids) {
         /** Today: no pulls, no policy, host IDs. The lead points these at the registry, policy and allocator. */
         public static Seams defaults() {
-            return new Seams(ImageSource.NONE, RunPolicy.ALLOW, IdMapChoice.HOST);
+            return new Seams(ImageSource.NONE, IdMapChoice.HOST);
         }
     }
 
@@ -131,7 +131,7 @@ public final class ImageRunCommand {
         if (a.positional().isEmpty()) {
             throw new CliException("usage: bulwark run [--rm] [--name ID] [-it] [-e K=V] [-v SRC:DST[:ro]] [-u USER[:GROUP]] "
                     + "[-w DIR] [--read-only] [--entrypoint CMD] [--pids-limit N] [--memory SIZE] [--cap-add CAP] "
-                    + "[--cap-drop CAP] [--userns=host] [--system] [--store DIR] IMAGE [CMD...]");
+                    + "[--cap-drop CAP] [--userns=host] [--system] [--policy FILE] [--store DIR] IMAGE [CMD...]");
         }
         String ref = a.positional().get(0);
         List<String> cmd = a.positional().subList(1, a.positional().size());
@@ -158,7 +158,10 @@ public final class ImageRunCommand {
             seams.source().provide(ref, store);
             resolved = images.resolve(ref);
         }
-        seams.policy().check(ref, resolved.getKey(), resolved.getValue().digest());
+        // The trust policy is checked again here, on what the store holds, not only at pull:
+        // an image imported or pulled under another policy must still satisfy this one.
+        TrustPolicy trust = a.has("policy") ? TrustPolicy.load(Path.of(a.get("policy", ""))) : TrustPolicy.loadDefault();
+        trust.checkStored(images, ref);
         Manifest manifest = images.manifest(resolved.getValue());
         ImageConfig image = ImageConfig.parse(store.read(manifest.config().digest()), "image config " + manifest.config().digest());
 

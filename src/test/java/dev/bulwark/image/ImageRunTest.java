@@ -113,6 +113,27 @@ class ImageRunTest {
     }
 
     @Test
+    void trustPolicyCheckedAtRun() throws Exception {
+        Path keys = Files.createDirectories(dir.resolve("keys"));
+        java.security.KeyPair pair = Keys.generate();
+        Keys.write(pair, keys.resolve("team"));
+        Path policy = keys.resolve("policy.json");
+        Files.writeString(policy, "{\"default\":{\"type\":\"reject\"},"
+                + "\"scopes\":{\"docker.io/test/plain\":{\"type\":\"signedBy\",\"keys\":[\"team.pub\"]}}}");
+        refused("reject", "--rm", "--policy", policy.toString(), "test/ep:1");
+        refused("test/plain", "--rm", "--policy", policy.toString(), "test/plain:1", "true");
+        ContentStore s = ContentStore.open(store);
+        Reference plain = Reference.parse("test/plain:1");
+        Digest d = new Images(s, Platform.host()).resolve("test/plain:1").getValue().digest();
+        Signatures.sign(s, plain, d, pair.getPrivate());
+        try {
+            assertEquals("signed\n", ok("--rm", "--policy", policy.toString(), "test/plain:1", "echo", "signed"));
+        } finally {
+            s.untag(Signatures.artifactName(plain, d));
+        }
+    }
+
+    @Test
     void usersAndIds() throws Exception {
         assertEquals("0\n", ok("--rm", "test/plain:1", "id", "-u"));
         assertEquals("uid=1000(app) gid=1000(app) groups=2000(extra)\n", ok("--rm", "-u", "app", "test/plain:1", "id"));
