@@ -42,6 +42,8 @@ public final class Main {
         c.put("import", ImageCommands::importImage);
         c.put("export", ImageCommands::export);
         c.put("unpack", ImageCommands::unpack);
+        c.put("pull", RegistryCommands::pull);
+        c.put("push", RegistryCommands::push);
         c.put("__train", TrainCommand::run);
         return c;
     }
@@ -111,6 +113,7 @@ public final class Main {
                   audit                 check this host's kernel and a container config for weaknesses
                   images, inspect REF, rmi REF..., import FILE|DIR [--name REF], export REF DIR|FILE.tar,
                   unpack REF DIR        the verified image store (--store DIR, default /var/lib/bulwark)
+                  pull REF, push REF [DEST]   to and from a registry over HTTPS (--ca, --creds, --authfile, --platform)
                 """);
     }
 }
