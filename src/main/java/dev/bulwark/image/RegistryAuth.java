@@ -106,6 +106,12 @@ public final class RegistryAuth {
         return current;
     }
 
+    /** Why a request was refused after its challenge was answered. */
+    String refusal() {
+        return credentials.map(c -> "the registry " + host + " refused the credentials of user " + c.user())
+                .orElse("the registry " + host + " refused anonymous access; pass --creds USER:PASS or --authfile FILE");
+    }
+
     /**
      * Answers a 401: returns the Authorization header to retry with, or throws when the
      * challenge cannot be met (no credentials for Basic, unknown scheme, token refused).

@@ -139,8 +139,11 @@ public final class RegistryClient {
                 throw new ImageException(what + ": interrupted");
             }
             int s = r.statusCode();
-            if (s == 401 && toRegistry && !answered) {
+            if (s == 401 && toRegistry) {
                 discard(r);
+                if (answered) {
+                    throw new ImageException(what + ": unauthorized: " + auth.refusal());
+                }
                 auth.answer(r.headers().allValues("WWW-Authenticate"), what);
                 answered = true;
                 continue;
