@@ -7,5 +7,5 @@ cd "$(dirname -- "$(readlink -f -- "$0")")/.."
 . scripts/env.sh
 ensure_packages make gcc file musl-tools maven busybox-static golang-github-docker-docker-dev \
     libseccomp-dev linux-libc-dev clang-14 libfuzzer-14-dev libclang-rt-14-dev util-linux bsdutils procps iproute2 tar \
-    runc docker.io containerd podman skopeo umoci attr openssl zstd
+    runc docker.io containerd podman skopeo umoci attr openssl zstd docker-registry apache2-utils
 exec mvn -B verify

@@ -46,6 +46,8 @@ public final class Main {
         c.put("verify", SignCommands::verify);
         c.put("key", SignCommands::key);
         c.put("policy", SignCommands::policy);
+        c.put("pull", RegistryCommands::pull);
+        c.put("push", RegistryCommands::push);
         c.put("__train", TrainCommand::run);
         return c;
     }
@@ -120,6 +122,7 @@ public final class Main {
                   unpack REF DIR        the verified image store (--store DIR, default /var/lib/bulwark)
                   sign --key K REF, verify --key K.pub REF, key generate PREFIX,
                   policy check [--policy FILE] REF   cosign-format signatures and the trust policy
+                  pull REF, push REF [DEST]   to and from a registry over HTTPS (--ca, --creds, --authfile, --platform)
                 """);
     }
 }
