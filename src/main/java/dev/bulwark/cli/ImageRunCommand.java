@@ -6,10 +6,13 @@ import dev.bulwark.image.Descriptor;
 import dev.bulwark.image.IdMapChoice;
 import dev.bulwark.image.ImageConfig;
 import dev.bulwark.image.ImageException;
-import dev.bulwark.image.ImageSource;
 import dev.bulwark.image.Images;
 import dev.bulwark.image.Manifest;
 import dev.bulwark.image.Platform;
+import dev.bulwark.image.Progress;
+import dev.bulwark.image.Puller;
+import dev.bulwark.image.Reference;
+import dev.bulwark.image.RegistryClient;
 import dev.bulwark.image.RootfsCache;
 import dev.bulwark.image.TrustPolicy;
 import dev.bulwark.image.UnpackOptions;
@@ -45,20 +48,16 @@ import java.util.Set;
  */
 public final class ImageRunCommand {
     static final Set<String> VALUED = Set.of("store", "name", "v", "volume", "e", "env", "env-file", "u", "user", "w",
-            "workdir", "entrypoint", "pids-limit", "memory", "m", "cap-add", "cap-drop", "userns", "platform", "hostname", "policy");
+            "workdir", "entrypoint", "pids-limit", "memory", "m", "cap-add", "cap-drop", "userns", "platform", "hostname", "policy", "pull");
     static final Set<String> BOOL = Set.of("read-only", "rm", "i", "interactive", "t", "tty", "it", "system");
     /** runc's flags of `run`: any of them selects the OCI form. */
     static final Set<String> RUNC_VALUED = Set.of("bundle", "b", "pid-file", "console-socket", "preserve-fds");
     static final Set<String> RUNC_BOOL = Set.of("detach", "d", "no-pivot", "no-new-keyring", "no-subreaper", "keep");
 
-    /**
-     * The points the rest of Bulwark plugs into: registry pulls for images not in the store,
-     * the trust policy, and the ID allocator for user namespaces.
-     */
-    public record Seams(ImageSource source, IdMapChoice ids) {
-        /** Today: no pulls, no policy, host IDs. The lead points these at the registry, policy and allocator. */
+    /** Where user namespaces get their ID ranges. */
+    public record Seams(IdMapChoice ids) {
         public static Seams defaults() {
-            return new Seams(ImageSource.NONE, IdMapChoice.HOST);
+            return new Seams(IdMapChoice.HOST);
         }
     }
 
@@ -131,7 +130,7 @@ public final class ImageRunCommand {
         if (a.positional().isEmpty()) {
             throw new CliException("usage: bulwark run [--rm] [--name ID] [-it] [-e K=V] [-v SRC:DST[:ro]] [-u USER[:GROUP]] "
                     + "[-w DIR] [--read-only] [--entrypoint CMD] [--pids-limit N] [--memory SIZE] [--cap-add CAP] "
-                    + "[--cap-drop CAP] [--userns=host] [--system] [--policy FILE] [--store DIR] IMAGE [CMD...]");
+                    + "[--cap-drop CAP] [--userns=host] [--system] [--policy FILE] [--pull missing|never|always] [--store DIR] IMAGE [CMD...]");
         }
         String ref = a.positional().get(0);
         List<String> cmd = a.positional().subList(1, a.positional().size());
@@ -151,16 +150,28 @@ public final class ImageRunCommand {
         ContentStore store = ContentStore.open(Path.of(a.get("store", ContentStore.DEFAULT_ROOT.toString())));
         Platform platform = a.has("platform") ? Platform.parse(a.get("platform", "")) : Platform.host();
         Images images = new Images(store, platform);
+        TrustPolicy trust = a.has("policy") ? TrustPolicy.load(Path.of(a.get("policy", ""))) : TrustPolicy.loadDefault();
+        String pull = a.get("pull", "missing");
+        if (!List.of("missing", "never", "always").contains(pull)) {
+            throw new CliException("--pull takes missing, never or always, not \"" + pull + "\"");
+        }
         Map.Entry<String, Descriptor> resolved;
         try {
+            if (pull.equals("always")) {
+                throw new ImageException("--pull=always");
+            }
             resolved = images.resolve(ref);
         } catch (ImageException missing) {
-            seams.source().provide(ref, store);
+            if (pull.equals("never")) {
+                throw missing;
+            }
+            // as Docker does: an image not in the store is pulled, under the same trust policy
+            new Puller(store, RegistryClient.Config.defaults(), platform, Progress.onStderr(false), trust)
+                    .pull(Reference.parse(ref));
             resolved = images.resolve(ref);
         }
         // The trust policy is checked again here, on what the store holds, not only at pull:
         // an image imported or pulled under another policy must still satisfy this one.
-        TrustPolicy trust = a.has("policy") ? TrustPolicy.load(Path.of(a.get("policy", ""))) : TrustPolicy.loadDefault();
         trust.checkStored(images, ref);
         Manifest manifest = images.manifest(resolved.getValue());
         ImageConfig image = ImageConfig.parse(store.read(manifest.config().digest()), "image config " + manifest.config().digest());

@@ -8,6 +8,7 @@ import dev.bulwark.image.Progress;
 import dev.bulwark.image.Puller;
 import dev.bulwark.image.Pusher;
 import dev.bulwark.image.Reference;
+import dev.bulwark.image.TrustPolicy;
 import dev.bulwark.image.RegistryClient;
 import java.nio.file.Path;
 import java.util.List;
@@ -24,7 +25,7 @@ import java.util.Set;
 public final class RegistryCommands {
     private RegistryCommands() {}
 
-    private static final Set<String> VALUED = Set.of("store", "platform", "ca", "creds", "authfile", "certs-dir");
+    private static final Set<String> VALUED = Set.of("store", "platform", "ca", "creds", "authfile", "certs-dir", "policy");
     private static final Set<String> BOOL = Set.of("progress");
 
     private static RegistryClient.Config config(Args a) {
@@ -54,12 +55,13 @@ public final class RegistryCommands {
         Args a = Args.parse(argv, VALUED, BOOL);
         if (a.positional().size() != 1) {
             throw new CliException("usage: bulwark pull [--store DIR] [--platform OS/ARCH[/VARIANT]] [--ca FILE] "
-                    + "[--creds USER:PASS] [--authfile FILE] [--progress] REF");
+                    + "[--creds USER:PASS] [--authfile FILE] [--policy FILE] [--progress] REF");
         }
         Reference ref = Reference.parse(a.positional().get(0));
         Platform p = a.has("platform") ? Platform.parse(a.get("platform", "")) : Platform.host();
         long t0 = System.nanoTime();
-        Puller.Pulled r = new Puller(store(a), config(a), p, Progress.onStderr(a.flag("progress"))).pull(ref);
+        TrustPolicy policy = a.has("policy") ? TrustPolicy.load(Path.of(a.get("policy", ""))) : TrustPolicy.loadDefault();
+        Puller.Pulled r = new Puller(store(a), config(a), p, Progress.onStderr(a.flag("progress")), policy).pull(ref);
         System.out.println(r.name() + " " + r.resolved());
         String through = r.resolved().equals(r.manifest().digest()) ? ""
                 : ", " + r.manifest().platform() + " manifest " + r.manifest().digest();

@@ -69,23 +69,39 @@ public final class Images {
             }
         }
         Reference r = Reference.parse(ref);
-        String name = r.name() + (r.tag().isEmpty() ? ":latest" : ":" + r.tag());
-        Descriptor d = refs.get(name);
-        if (d == null && !r.digest().isEmpty()) {
+        if (!r.digest().isEmpty()) {
+            // NAME@DIGEST as a pull by digest records it, else NAME:TAG (the tag given, or any)
+            // whose content, or whose index at the registry, is that digest
+            Descriptor exact = refs.get(r.name() + "@" + r.digest());
+            if (exact != null) {
+                return Map.entry(r.name() + "@" + r.digest(), exact);
+            }
+            String prefix = r.name() + (r.tag().isEmpty() ? ":" : ":" + r.tag());
             for (Map.Entry<String, Descriptor> e : refs.entrySet()) {
-                if (e.getKey().startsWith(r.name() + ":") && e.getValue().digest().toString().equals(r.digest())) {
+                boolean named = r.tag().isEmpty() ? e.getKey().startsWith(prefix) : e.getKey().equals(prefix);
+                if (named && (e.getValue().digest().toString().equals(r.digest())
+                        || resolvedDigest(e.getValue()).toString().equals(r.digest()))) {
                     return e;
                 }
             }
+            throw new ImageException("image " + ref + " is not in the store " + store.root());
         }
+        String name = r.name() + (r.tag().isEmpty() ? ":latest" : ":" + r.tag());
+        Descriptor d = refs.get(name);
         if (d == null) {
             throw new ImageException("image " + ref + " is not in the store " + store.root()
                     + (ref.equals(name) ? "" : " (looked for " + name + ")"));
         }
-        if (!r.digest().isEmpty() && !d.digest().toString().equals(r.digest())) {
-            throw new ImageException("image " + name + " is " + d.digest() + ", not " + r.digest());
-        }
         return Map.entry(name, d);
+    }
+
+    /**
+     * The digest a store entry's reference resolved to at its registry: the index a pull chose
+     * this platform's manifest from (what a tag names and what signatures sign), else the entry's own.
+     */
+    public static Digest resolvedDigest(Descriptor entry) {
+        String r = entry.annotations().getOrDefault(Puller.RESOLVED_DIGEST, "");
+        return r.isEmpty() ? entry.digest() : Digest.parse(r);
     }
 
     /** The manifest of an entry, through an index for this platform. */

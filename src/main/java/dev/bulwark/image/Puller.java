@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -36,11 +37,24 @@ public final class Puller {
     private final Platform platform;
     private final Progress progress;
 
+    private final TrustPolicy policy;
+
+    /** A puller that accepts what the registry serves, verified only by digest. */
     public Puller(ContentStore store, RegistryClient.Config config, Platform platform, Progress progress) {
+        this(store, config, platform, progress, TrustPolicy.acceptAll("no trust policy given to this pull"));
+    }
+
+    /**
+     * A puller that checks {@code policy} once the reference is resolved to a digest and before
+     * any layer is fetched; signatures a signedBy rule needs are read from the registry's
+     * {@code sha256-HEX.sig} tag and kept in the store, so `run` can check them again offline.
+     */
+    public Puller(ContentStore store, RegistryClient.Config config, Platform platform, Progress progress, TrustPolicy policy) {
         this.store = store;
         this.config = config;
         this.platform = platform;
         this.progress = progress;
+        this.policy = policy;
     }
 
     /**
@@ -67,6 +81,16 @@ public final class Puller {
         String asked = ref.digest().isEmpty() ? ref.tag() : ref.digest();
         try (ContentStore.Hold hold = store.holdForWriting()) {
             RegistryClient.Fetched top = c.manifest(repo, asked);
+            Map<Digest, byte[]> sigManifests = new LinkedHashMap<>();
+            TrustPolicy.Decision decision = policy.check(ref, top.digest(), (image, digest) -> {
+                Optional<RegistryClient.Fetched> sig = c.manifestIfPresent(repo, Signatures.tag(digest));
+                if (sig.isEmpty()) {
+                    return List.of();
+                }
+                sigManifests.put(digest, sig.get().bytes());
+                return Signatures.layers(sig.get().bytes(), "signature artifact " + Signatures.artifactName(image, digest),
+                        desc -> blobBytes(c, repo, desc));
+            });
             RegistryClient.Fetched cur = top;
             Descriptor chosen = new Descriptor(top.mediaType(), top.digest(), top.bytes().length);
             Map<String, String> ann = new LinkedHashMap<>();
@@ -99,9 +123,29 @@ public final class Puller {
             store.put(cur.bytes());
             ann.put(RESOLVED_DIGEST, top.digest().toString());
             Descriptor entry = chosen.withAnnotations(ann);
+            if (decision.signature().isPresent()) {
+                // the signature the policy accepted is kept with the image, for the check at run
+                sigManifests.forEach((digest, json) -> Signatures.save(store, ref, digest, json, desc -> blobBytes(c, repo, desc)));
+            }
             String name = storeName(ref);
             store.tag(name, entry);
             return new Pulled(name, top.digest(), entry, n.fetched.get(), n.present.get(), n.bytes.get(), n.resumed.get());
+        }
+    }
+
+    private static byte[] blobBytes(RegistryClient c, String repo, Descriptor d) {
+        if (d.size() > ContentStore.MAX_DOCUMENT) {
+            throw new ImageException("blob " + d.digest() + " in " + c.domain() + "/" + repo + " is " + d.size()
+                    + " bytes, more than a signature artifact may hold");
+        }
+        try (InputStream in = c.blob(repo, d, k -> {}, () -> {})) {
+            byte[] b = in.readNBytes((int) d.size() + 1);
+            if (b.length != d.size() || !Digest.of(b).equals(d.digest())) {
+                throw new ImageException("blob " + d.digest() + " in " + c.domain() + "/" + repo + ": content does not match its descriptor");
+            }
+            return b;
+        } catch (IOException e) {
+            throw new ImageException("blob " + d.digest() + " from " + c.domain() + "/" + repo + ": " + e.getMessage(), e);
         }
     }
 

@@ -235,6 +235,15 @@ public final class RegistryClient {
      * received; when {@code reference} is a digest they must hash to it.
      */
     public Fetched manifest(String repository, String reference) {
+        return manifest(repository, reference, false).orElseThrow();
+    }
+
+    /** As {@link #manifest(String, String)}, but a tag or digest the registry does not have is empty, not an error. */
+    public Optional<Fetched> manifestIfPresent(String repository, String reference) {
+        return manifest(repository, reference, true);
+    }
+
+    private Optional<Fetched> manifest(String repository, String reference, boolean missingOk) {
         String what = "manifest " + domain + "/" + repository + (reference.startsWith("sha256:") ? "@" : ":") + reference;
         HttpResponse<InputStream> r = send(what, uri(repository, "manifests/" + reference),
                 () -> get().header("Accept", MANIFEST_ACCEPT), HttpResponse.BodyHandlers.ofInputStream());
@@ -243,6 +252,9 @@ public final class RegistryClient {
             body = readLimited(r.body(), ContentStore.MAX_DOCUMENT, what);
         } catch (IOException e) {
             throw transportError(what, e);
+        }
+        if (r.statusCode() == 404 && missingOk) {
+            return Optional.empty();
         }
         if (r.statusCode() != 200) {
             throw failure(what, r.statusCode(), body);
@@ -256,7 +268,7 @@ public final class RegistryClient {
         if (mt.isEmpty()) {
             throw new ImageException(what + ": neither the document nor the Content-Type names a media type");
         }
-        return new Fetched(mt, body, d);
+        return Optional.of(new Fetched(mt, body, d));
     }
 
     /**

@@ -331,7 +331,7 @@ public final class TrustPolicy {
      */
     public Decision checkStored(Images images, String ref) {
         Map.Entry<String, Descriptor> e = images.resolve(ref);
-        Digest digest = e.getValue().digest();
+        Digest digest = Images.resolvedDigest(e.getValue());
         String hex = ref.startsWith("sha256:") ? ref.substring(7) : ref;
         Reference asWritten;
         if (hex.length() >= 12 && digest.hex().startsWith(hex)) {

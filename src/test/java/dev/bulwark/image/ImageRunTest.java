@@ -217,7 +217,7 @@ class ImageRunTest {
         TestEnv.deleteTree(kept);
         // Errors at each stage leave nothing (checked after the test): no such image, a bad flag,
         // a command the stage cannot execute (after the overlay is mounted and the state made).
-        refused("image test/none:1 is not in the store", "--rm", "test/none:1");
+        refused("image test/none:1 is not in the store", "--rm", "--pull=never", "test/none:1");
         refused("--cap-add \"fly\": unknown capability", "--cap-add", "fly", "test/plain:1", "true");
         Sandbox.Result missing = run("--name", "err1", "test/plain:1", "/no/such/command");
         assertNotEquals(0, missing.exit(), missing.all());

@@ -92,6 +92,58 @@ class RegistryTest {
         return b.toString(StandardCharsets.UTF_8);
     }
 
+    /**
+     * Signatures through a registry: an image signed in one store, its sha256-HEX.sig artifact
+     * pushed beside it; a pull under a signedBy policy refuses it before it is signed (nothing
+     * named, no layer fetched), accepts it once signed, keeps the signature, and run's check on
+     * the store then passes offline. A wrong key is refused.
+     */
+    @Test
+    void pullUnderASignedByPolicy() throws Exception {
+        Random r = new Random(7);
+        Path layout = tmp.resolve("layout");
+        Descriptor m = layoutImage(layout, Platform.host(), List.of(randomLayer(r, 50_000)));
+        plain.skopeoPush(pki, layout, "v1", "team/signed:v1", false, "");
+        String ref = plain.host() + "/team/signed:v1";
+        Path keys = Files.createDirectories(tmp.resolve("keys"));
+        Keys.write(Keys.generate(), keys.resolve("team"));
+        Keys.write(Keys.generate(), keys.resolve("other"));
+        Path policy = keys.resolve("policy.json");
+        Files.writeString(policy, "{\"default\":{\"type\":\"reject\"},\"scopes\":{\"" + plain.host()
+                + "/team/*\":{\"type\":\"signedBy\",\"keys\":[\"team.pub\"]}}}");
+        Path store = tmp.resolve("store");
+        List<String> pullArgs = List.of("--store", store.toString(), "--ca", pki.caCert.toString(), "--certs-dir",
+                tmp.resolve("none").toString(), "--policy", policy.toString(), ref);
+
+        ImageException unsigned = assertThrows(ImageException.class, () -> cli(RegistryCommands::pull, pullArgs));
+        assertTrue(unsigned.getMessage().contains("no signature found"), unsigned.getMessage());
+        assertTrue(ContentStore.open(store).refs().isEmpty(), "nothing named after a refused pull");
+        assertTrue(ContentStore.open(store).blobs().isEmpty(), "no blob fetched before the policy said yes");
+
+        // sign in a second store (what a release pipeline holds), push the artifact as an image
+        Path signer = tmp.resolve("signer");
+        cli(RegistryCommands::pull, List.of("--store", signer.toString(), "--ca", pki.caCert.toString(), "--certs-dir",
+                tmp.resolve("none").toString(), ref));
+        Signatures.sign(ContentStore.open(signer), Reference.parse(ref), m.digest(), Keys.readPrivate(keys.resolve("other.key")));
+        cli(RegistryCommands::push, List.of("--store", signer.toString(), "--ca", pki.caCert.toString(), "--certs-dir",
+                tmp.resolve("none").toString(), Signatures.artifactName(Reference.parse(ref), m.digest())));
+        ImageException wrongKey = assertThrows(ImageException.class, () -> cli(RegistryCommands::pull, pullArgs));
+        assertTrue(wrongKey.getMessage().contains("the signature does not verify under the key"), wrongKey.getMessage());
+
+        ContentStore sig = ContentStore.open(signer);
+        sig.untag(Signatures.artifactName(Reference.parse(ref), m.digest()));
+        Signatures.sign(sig, Reference.parse(ref), m.digest(), Keys.readPrivate(keys.resolve("team.key")));
+        cli(RegistryCommands::push, List.of("--store", signer.toString(), "--ca", pki.caCert.toString(), "--certs-dir",
+                tmp.resolve("none").toString(), Signatures.artifactName(Reference.parse(ref), m.digest())));
+        String out = cli(RegistryCommands::pull, pullArgs);
+        assertEquals(ref + " " + m.digest() + "\n", out);
+        ContentStore s = ContentStore.open(store);
+        assertTrue(s.resolve(Signatures.artifactName(Reference.parse(ref), m.digest())).isPresent(), "signature kept: " + s.refs());
+        TrustPolicy.Decision d = TrustPolicy.load(policy).checkStored(new Images(s, Platform.host()), ref);
+        assertTrue(d.signature().isPresent(), d.describe());
+        assertTrue(s.verify().isEmpty(), s.verify().toString());
+    }
+
     @Test
     void pullByTagThenByDigest() throws Exception {
         Random r = new Random(1);
