@@ -64,6 +64,7 @@
 #define MOUNT_ATTR_NOSUID 0x2
 #define MOUNT_ATTR_NODEV 0x4
 #define MOUNT_ATTR_NOEXEC 0x8
+#define MOUNT_ATTR_IDMAP 0x00100000
 #define SECCOMP_SET_MODE_FILTER 1
 #define LINUX_CAPABILITY_VERSION_3 0x20080522
 #ifndef PR_CAP_AMBIENT
@@ -115,6 +116,9 @@ static int fifo_fd = -1;
 /* The exec FIFO opened (O_PATH) by P0, inherited through fork: the container's user may not be
  * able to reach the state directory by path (a user namespace root is "other" there). */
 static int exec_fifo_fd = -1;
+/* ID-mapped trees P0 made for C2 (IDMAP_TREE), placed in plan order by ROOTFS_TREE and BIND_TREE. */
+static int *trees;
+static uint32_t ntrees, next_tree;
 
 static void send_msg(char type, const void *data, size_t len);
 
@@ -597,6 +601,58 @@ static void op_rootfs(const struct plan_op *op) {
     }
 }
 
+static int take_tree(const char *what) {
+    if (next_tree >= ntrees) {
+        die("no ID-mapped tree left for %s", what);
+    }
+    return trees[next_tree++];
+}
+
+/* The root as an ID-mapped tree: moved onto its host path instead of bound onto itself. */
+static void op_rootfs_tree(const struct plan_op *op) {
+    rootfs_path = op->s[0];
+    int tree = take_tree(rootfs_path);
+    if (syscall(SYS_move_mount, tree, "", AT_FDCWD, rootfs_path, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+        DIE_ERRNO("move the ID-mapped root onto %s", rootfs_path);
+    }
+    close(tree);
+    root_fd = open(rootfs_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0) {
+        DIE_ERRNO("open %s", rootfs_path);
+    }
+}
+
+static void op_bind_tree(const struct plan_op *op) {
+    int tree = take_tree(op->s[0]);
+    int fd = resolve_or_die(op->s[0], O_PATH);
+    move_onto(tree, fd, op->s[0]);
+    close(fd);
+    close(tree);
+}
+
+/* Until P0's 'M' (maps written) C2 collects the ID-mapped trees P0 sends, in plan order. */
+static void receive_trees(void) {
+    trees = calloc(P.count, sizeof(int));
+    if (!trees) {
+        die("out of memory");
+    }
+    for (;;) {
+        char buf[8];
+        int fd;
+        ssize_t n = recv_msg(buf, sizeof buf, &fd);
+        if (n <= 0) {
+            _exit(255); /* P0 went away or failed: it reports the error. */
+        }
+        if (buf[0] == 'M') {
+            return;
+        }
+        if (buf[0] != 'I' || fd < 0 || ntrees >= P.count) {
+            _exit(255);
+        }
+        trees[ntrees++] = fd;
+    }
+}
+
 static void op_pivot_root(const struct plan_op *op) {
     if (!rootfs_path) {
         die("no ROOTFS before PIVOT_ROOT");
@@ -880,7 +936,7 @@ static void op_exec(const struct plan_op *op) {
 static void run_init(void) {
     /* Not dumpable until execve: no container process may ptrace or open /proc of this one. */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    expect_msg('M');
+    receive_trees();
     for (uint32_t i = 0; i < P.count; i++) {
         const struct plan_op *op = &P.ops[i];
         if (op->phase != PH_INIT) {
@@ -915,6 +971,12 @@ static void run_init(void) {
             break;
         case OP_ROOTFS:
             op_rootfs(op);
+            break;
+        case OP_ROOTFS_TREE:
+            op_rootfs_tree(op);
+            break;
+        case OP_BIND_TREE:
+            op_bind_tree(op);
             break;
         case OP_MKPATH:
             mkpath(op->s[0], (uint32_t)op->u[0], (uint32_t)op->u[1]);
@@ -1166,6 +1228,40 @@ static void send_to_listener(const struct plan_op *op, int fd) {
     }
     free(msg);
     close(s);
+}
+
+/*
+ * An ID-mapped mount can only be made on a detached tree (open_tree's clone, never attached) by a
+ * process privileged over the filesystem's own user namespace (the host's): so P0 makes it, with
+ * C2's user namespace (its maps written just before), and passes it to C2 to place.
+ */
+static void idmap_tree(const struct plan_op *op) {
+    static int userns = -1;
+    if (userns < 0) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/ns/user", c2_pid);
+        userns = open(path, O_RDONLY | O_CLOEXEC);
+        if (userns < 0) {
+            DIE_ERRNO("open %s", path);
+        }
+    }
+    unsigned rec = op->u[0] ? AT_RECURSIVE : 0;
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, op->s[0], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
+    if (tree < 0) {
+        DIE_ERRNO("ID-map %s: open_tree", op->s[0]);
+    }
+    struct mount_attr a = {.attr_set = op->u[1] | MOUNT_ATTR_IDMAP, .attr_clr = op->u[2], .userns_fd = (uint64_t)userns};
+    if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | rec, &a, sizeof a) < 0) {
+        if (errno == EINVAL) {
+            die("ID-map %s: mount_setattr(MOUNT_ATTR_IDMAP): %s (the filesystem mounted there, or one mounted "
+                "beneath it, cannot be ID-mapped)", op->s[0], strerror(errno));
+        }
+        DIE_ERRNO("ID-map %s: mount_setattr(MOUNT_ATTR_IDMAP)", op->s[0]);
+    }
+    if (send_with_fd(sync_fd, "I", 1, tree) < 0) {
+        DIE_ERRNO("pass the ID-mapped %s to the container", op->s[0]);
+    }
+    close(tree);
 }
 
 static void write_pid_file(const char *path, pid_t pid) {
@@ -1476,6 +1572,10 @@ int main(int argc, char **argv, char **envp) {
             continue;
         }
         cur_op = (int)i;
+        if (op->code == OP_IDMAP_TREE) {
+            idmap_tree(op);
+            continue;
+        }
         snprintf(path, sizeof path, "/proc/%d/%s", c2_pid, op->code == OP_UID_MAP ? "uid_map" : "gid_map");
         write_file(path, op->s[0], strlen(op->s[0]));
     }
