@@ -34,6 +34,7 @@ static const struct schema SCHEMA[] = {
     {OP_UID_MAP, PH_MAP, "s", "UID_MAP"},
     {OP_GID_MAP, PH_MAP, "s", "GID_MAP"},
     {OP_IDMAP_TREE, PH_MAP, "suqq", "IDMAP_TREE"},
+    {OP_IDMAP_OVERLAY, PH_MAP, "vssuu", "IDMAP_OVERLAY"},
     {OP_SETSID, PH_INIT, "", "SETSID"},
     {OP_BECOME_ROOT, PH_INIT, "", "BECOME_ROOT"},
     {OP_HOSTNAME, PH_INIT, "s", "HOSTNAME"},

@@ -77,6 +77,10 @@ enum plan_opcode {
     OP_IDMAP_TREE = 32,     /* s source (host path), u recursive, q attr_set, q attr_clr: P0 clones the tree
                                (open_tree), ID-maps it to C2's user namespace (MOUNT_ATTR_IDMAP) and passes it
                                to C2, which places the trees in order with ROOTFS_TREE and BIND_TREE */
+    OP_IDMAP_OVERLAY = 33,  /* v lower dirs (uppermost first), s upper dir, s work dir (both may be empty), u uid, u gid
+                               (host IDs of the container's root): overlayfs cannot be ID-mapped itself, so P0
+                               ID-maps each layer and makes a new overlay of them (fsopen, layers by fd) as that
+                               uid/gid, passed to C2 as the next tree */
 
     /* INIT (C2) */
     OP_SETSID = 40,

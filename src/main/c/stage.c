@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
@@ -59,6 +60,8 @@
 #define MOVE_MOUNT_T_EMPTY_PATH 0x40
 #define FSOPEN_CLOEXEC 0x1
 #define FSMOUNT_CLOEXEC 0x1
+#define FSCONFIG_SET_STRING 1
+#define FSCONFIG_SET_FD 5
 #define FSCONFIG_CMD_CREATE 6
 #define MOUNT_ATTR_RDONLY 0x1
 #define MOUNT_ATTR_NOSUID 0x2
@@ -612,9 +615,12 @@ static int take_tree(const char *what) {
 static void op_rootfs_tree(const struct plan_op *op) {
     rootfs_path = op->s[0];
     int tree = take_tree(rootfs_path);
-    if (syscall(SYS_move_mount, tree, "", AT_FDCWD, rootfs_path, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
-        DIE_ERRNO("move the ID-mapped root onto %s", rootfs_path);
+    int fd = open(rootfs_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        DIE_ERRNO("open %s", rootfs_path);
     }
+    move_onto(tree, fd, rootfs_path);
+    close(fd);
     close(tree);
     root_fd = open(rootfs_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root_fd < 0) {
@@ -1235,7 +1241,7 @@ static void send_to_listener(const struct plan_op *op, int fd) {
  * process privileged over the filesystem's own user namespace (the host's): so P0 makes it, with
  * C2's user namespace (its maps written just before), and passes it to C2 to place.
  */
-static void idmap_tree(const struct plan_op *op) {
+static int idmapped(const char *src, int recursive, uint64_t attr_set, uint64_t attr_clr) {
     static int userns = -1;
     if (userns < 0) {
         char path[64];
@@ -1245,23 +1251,115 @@ static void idmap_tree(const struct plan_op *op) {
             DIE_ERRNO("open %s", path);
         }
     }
-    unsigned rec = op->u[0] ? AT_RECURSIVE : 0;
-    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, op->s[0], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
+    unsigned rec = recursive ? AT_RECURSIVE : 0;
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
     if (tree < 0) {
-        DIE_ERRNO("ID-map %s: open_tree", op->s[0]);
+        DIE_ERRNO("ID-map %s: open_tree", src);
     }
-    struct mount_attr a = {.attr_set = op->u[1] | MOUNT_ATTR_IDMAP, .attr_clr = op->u[2], .userns_fd = (uint64_t)userns};
+    struct mount_attr a = {.attr_set = attr_set | MOUNT_ATTR_IDMAP, .attr_clr = attr_clr, .userns_fd = (uint64_t)userns};
     if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | rec, &a, sizeof a) < 0) {
         if (errno == EINVAL) {
             die("ID-map %s: mount_setattr(MOUNT_ATTR_IDMAP): %s (the filesystem mounted there, or one mounted "
-                "beneath it, cannot be ID-mapped)", op->s[0], strerror(errno));
+                "beneath it, cannot be ID-mapped)", src, strerror(errno));
         }
-        DIE_ERRNO("ID-map %s: mount_setattr(MOUNT_ATTR_IDMAP)", op->s[0]);
+        DIE_ERRNO("ID-map %s: mount_setattr(MOUNT_ATTR_IDMAP)", src);
     }
+    return tree;
+}
+
+static void pass_tree(int tree, const char *what) {
     if (send_with_fd(sync_fd, "I", 1, tree) < 0) {
-        DIE_ERRNO("pass the ID-mapped %s to the container", op->s[0]);
+        DIE_ERRNO("pass the ID-mapped %s to the container", what);
     }
     close(tree);
+}
+
+static void idmap_tree(const struct plan_op *op) {
+    pass_tree(idmapped(op->s[0], (int)op->u[0], op->u[1], op->u[2]), op->s[0]);
+}
+
+/* Layer fds stay open until the overlay exists: closing a detached tree's last fd unmounts it,
+ * and overlayfs clones its layers' mounts only at FSCONFIG_CMD_CREATE. */
+static int *layer_fds;
+static uint32_t nlayer_fds;
+
+static void overlay_layer(int fs, const char *key, int layer, const char *dir) {
+    layer_fds[nlayer_fds++] = layer;
+    if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_FD, key, NULL, layer) < 0) {
+        DIE_ERRNO("overlay %s %s", key, dir);
+    }
+}
+
+/* The leaf of dir opened beneath tree, an ID-mapped clone of dir's parent. */
+static int layer_in(int tree, const char *dir) {
+    const char *leaf = strrchr(dir, '/');
+    int fd = openat(tree, leaf ? leaf + 1 : dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        DIE_ERRNO("open overlay layer %s", dir);
+    }
+    return fd;
+}
+
+static void idmap_overlay(const struct plan_op *op) {
+    layer_fds = calloc(op->v[0].n + 3, sizeof(int));
+    if (!layer_fds) {
+        die("out of memory");
+    }
+    int fs = (int)syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
+    if (fs < 0) {
+        DIE_ERRNO("%s", "fsopen overlay");
+    }
+    for (uint32_t i = 0; i < op->v[0].n; i++) {
+        overlay_layer(fs, "lowerdir+", idmapped(op->v[0].items[i], 0, 0, 0), op->v[0].items[i]);
+    }
+    if (op->s[0][0]) {
+        /* upper and work must be on one mount: one ID-mapped clone of their common parent. */
+        char parent[4096];
+        snprintf(parent, sizeof parent, "%s", op->s[0]);
+        char *slash = strrchr(parent, '/');
+        if (!slash || slash == parent) {
+            die("overlay upper dir %s has no parent", op->s[0]);
+        }
+        *slash = '\0';
+        int tree = idmapped(parent, 0, 0, 0);
+        layer_fds[nlayer_fds++] = tree;
+        overlay_layer(fs, "upperdir", layer_in(tree, op->s[0]), op->s[0]);
+        overlay_layer(fs, "workdir", layer_in(tree, op->s[1]), op->s[1]);
+    }
+    /* overlayfs acts with its creator's credentials (copy-up, the work dir): they must be the
+     * container root's, which the layers' ID map can represent (host root it cannot: EOVERFLOW). */
+    setfsgid((gid_t)op->u[1]);
+    setfsuid((uid_t)op->u[0]);
+    /* A non-zero fsuid drops the file capabilities from the effective set; overlayfs needs
+     * CAP_DAC_OVERRIDE for its work dir (mode 0): raise them again from the permitted set. */
+    struct cap_header h = {LINUX_CAPABILITY_VERSION_3, 0};
+    struct cap_data d[2];
+    if (syscall(SYS_capget, &h, d) < 0) {
+        DIE_ERRNO("%s", "capget");
+    }
+    d[0].effective = d[0].permitted;
+    d[1].effective = d[1].permitted;
+    if (syscall(SYS_capset, &h, d) < 0) {
+        DIE_ERRNO("%s", "capset");
+    }
+    long r = syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0);
+    int err = errno;
+    setfsuid(0);
+    setfsgid(0);
+    if (r < 0) {
+        errno = err;
+        DIE_ERRNO("create the ID-mapped overlay of %s", op->s[0][0] ? op->s[0] : op->v[0].items[0]);
+    }
+    int mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
+    if (mnt < 0) {
+        DIE_ERRNO("%s", "fsmount overlay");
+    }
+    close(fs);
+    for (uint32_t i = 0; i < nlayer_fds; i++) {
+        close(layer_fds[i]);
+    }
+    free(layer_fds);
+    pass_tree(mnt, "overlay");
 }
 
 static void write_pid_file(const char *path, pid_t pid) {
@@ -1574,6 +1672,10 @@ int main(int argc, char **argv, char **envp) {
         cur_op = (int)i;
         if (op->code == OP_IDMAP_TREE) {
             idmap_tree(op);
+            continue;
+        }
+        if (op->code == OP_IDMAP_OVERLAY) {
+            idmap_overlay(op);
             continue;
         }
         snprintf(path, sizeof path, "/proc/%d/%s", c2_pid, op->code == OP_UID_MAP ? "uid_map" : "gid_map");

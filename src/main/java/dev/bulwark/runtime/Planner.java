@@ -99,7 +99,11 @@ public final class Planner {
     /** check, with compiled filters reused from (and added to) the cache under a state root. */
     public static Checked check(Spec spec, Path bundle, HostInfo host, Optional<Path> cacheRoot) {
         Validator.validate(spec, bundle);
-        spec.process().flatMap(Process::capabilities).ifPresent(c -> grantable(c, host));
+        // A new user namespace starts with a full bounding set (the kernel resets it there), so
+        // only without one does the runtime's own bounding set limit what can be granted.
+        if (!spec.linux().map(l -> Validator.newNamespace(l, "user")).orElse(false)) {
+            spec.process().flatMap(Process::capabilities).ifPresent(c -> grantable(c, host));
+        }
         Optional<SeccompProgram> program = Optional.empty();
         Optional<Spec.Seccomp> seccomp = spec.linux().flatMap(Linux::seccomp);
         if (seccomp.isPresent()) {
@@ -334,6 +338,12 @@ public final class Planner {
         ops.addAll(mapEnd, idmaps);
     }
 
+    /** The host ID that container ID 0 maps to. */
+    private static long hostId(List<IdMapping> maps) {
+        return maps.stream().filter(m -> m.containerID() == 0).findFirst().map(IdMapping::hostID)
+                .orElseThrow(() -> new SpecException("linux.uidMappings", "an ID-mapped overlay root needs container ID 0 mapped"));
+    }
+
     private static String mapContent(List<IdMapping> maps) {
         StringBuilder sb = new StringBuilder();
         for (IdMapping m : maps) {
@@ -352,7 +362,11 @@ public final class Planner {
         if (req.idmapped()) {
             // The whole tree under the root (Docker's overlay and whatever is mounted beneath it):
             // files owned by host ID 0 appear owned by the container's root, with no chown.
-            idmaps.add(new Op.IdmapTree(rootPath.toString(), true, 0, 0));
+            Optional<Overlay> overlay = Overlay.at(rootPath);
+            idmaps.add(overlay.isPresent()
+                    ? new Op.IdmapOverlay(overlay.get().lowers(), overlay.get().upper(), overlay.get().work(),
+                            hostId(linux.uidMappings()), hostId(linux.gidMappings()))
+                    : new Op.IdmapTree(rootPath.toString(), true, 0, 0));
             ops.add(new Op.RootfsTree(rootPath.toString()));
         } else {
             ops.add(new Op.Rootfs(rootPath.toString()));

@@ -147,6 +147,16 @@ public sealed interface Op {
         public int phase() { return MAP; }
     }
 
+    /**
+     * overlayfs cannot be ID-mapped itself: the main process ID-maps each layer and makes a new
+     * overlay of them as uid/gid (the container root's host IDs), passed to the init as the next
+     * tree. upper and work may be empty.
+     */
+    record IdmapOverlay(List<String> lowers, String upper, String work, long uid, long gid) implements Op {
+        public int code() { return 33; }
+        public int phase() { return MAP; }
+    }
+
     // INIT (the container's init)
     record Setsid() implements Op {
         public int code() { return 40; }

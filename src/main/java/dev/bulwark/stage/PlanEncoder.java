@@ -105,6 +105,13 @@ public final class PlanEncoder {
             case Op.Rootfs o -> str(p, o.hostPath());
             case Op.RootfsTree o -> str(p, o.hostPath());
             case Op.BindTree o -> str(p, o.path());
+            case Op.IdmapOverlay o -> {
+                vec(p, o.lowers());
+                str(p, o.upper());
+                str(p, o.work());
+                u32(p, (int) o.uid());
+                u32(p, (int) o.gid());
+            }
             case Op.IdmapTree o -> {
                 str(p, o.source());
                 u32(p, o.recursive() ? 1 : 0);

@@ -67,6 +67,7 @@ class PlanFormatTest {
         ops.add(new Op.UidMap("0 100000 65536\n"));
         ops.add(new Op.GidMap("0 100000 65536\n"));
         ops.add(new Op.IdmapTree("/var/lib/x/merged", true, 0x1L, 0x2L));
+        ops.add(new Op.IdmapOverlay(List.of("/l/a", "/l/b"), "/u", "/w", 3000000000L, 2000000));
         ops.add(new Op.Setsid());
         ops.add(new Op.BecomeRoot());
         ops.add(new Op.Hostname("h"));
@@ -114,11 +115,12 @@ class PlanFormatTest {
         assertEquals("HOOK s=/bin/hook v=[hook,-x] v=[A=b]", lines.get(8));
         assertEquals("CGROUP_DEVICES s=/sys/fs/cgroup/a s=GPL b=8:0102030405060708", lines.get(11));
         assertEquals("IDMAP_TREE s=/var/lib/x/merged", lines.get(19));
-        assertEquals("BIND_TREE s=/etc/resolv.conf", lines.get(28));
-        assertEquals("MOUNT s=tmpfs s=/dev s=tmpfs s=mode=755", lines.get(29));
-        assertEquals("SET_USER v=[10,4294967295]", lines.get(50));
-        assertEquals("SECCOMP b=8:06000000" + "0000ff7f", lines.get(50));
-        assertEquals("EXEC s=/bin:/usr/bin v=[sh,-c,echo é] v=[A=1,PATH=/bin]", lines.get(51));
+        assertEquals("IDMAP_OVERLAY s=/u s=/w v=[/l/a,/l/b]", lines.get(20));
+        assertEquals("BIND_TREE s=/etc/resolv.conf", lines.get(29));
+        assertEquals("MOUNT s=tmpfs s=/dev s=tmpfs s=mode=755", lines.get(30));
+        assertEquals("SET_USER v=[10,4294967295]", lines.get(48));
+        assertEquals("SECCOMP b=8:06000000" + "0000ff7f", lines.get(51));
+        assertEquals("EXEC s=/bin:/usr/bin v=[sh,-c,echo é] v=[A=1,PATH=/bin]", lines.get(52));
         for (int i = 0; i < lines.size(); i++) {
             String name = everyOp().get(i).getClass().getSimpleName().replaceAll("([a-z])([A-Z])", "$1_$2").toUpperCase();
             assertTrue(lines.get(i).startsWith(name), lines.get(i) + " is not " + name);
