@@ -116,7 +116,7 @@ class PlanFormatTest {
         assertEquals("CGROUP_DEVICES s=/sys/fs/cgroup/a s=GPL b=8:0102030405060708", lines.get(11));
         assertEquals("IDMAP_TREE s=/var/lib/x/merged", lines.get(19));
         assertEquals("IDMAP_OVERLAY s=/u s=/w v=[/l/a,/l/b]", lines.get(20));
-        assertEquals("BIND_TREE s=/etc/resolv.conf", lines.get(29));
+        assertEquals("BIND_TREE s=/etc/resolv.conf", lines.get(28));
         assertEquals("MOUNT s=tmpfs s=/dev s=tmpfs s=mode=755", lines.get(30));
         assertEquals("SET_USER v=[10,4294967295]", lines.get(48));
         assertEquals("SECCOMP b=8:06000000" + "0000ff7f", lines.get(51));
