@@ -611,20 +611,29 @@ static int take_tree(const char *what) {
     return trees[next_tree++];
 }
 
-/* The root as an ID-mapped tree: moved onto its host path instead of bound onto itself. */
+/*
+ * The root as an ID-mapped tree, moved onto its host path instead of bound onto itself. The
+ * container's root (a host ID nobody owns) may not be allowed to walk that path (Docker's data
+ * root is 0710): C1 made it the working directory before the clone, which the new mount
+ * namespace inherits as its own copy, so no walk is needed. The working directory then moves
+ * into the tree, which follows the tree when it moves: it is the new root, whatever hides it.
+ */
 static void op_rootfs_tree(const struct plan_op *op) {
     rootfs_path = op->s[0];
     int tree = take_tree(rootfs_path);
-    int fd = open(rootfs_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
+    int target = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (target < 0) {
         DIE_ERRNO("open %s", rootfs_path);
     }
-    move_onto(tree, fd, rootfs_path);
-    close(fd);
+    if (fchdir(tree) < 0) {
+        DIE_ERRNO("enter the ID-mapped root of %s", rootfs_path);
+    }
+    move_onto(tree, target, rootfs_path);
+    close(target);
     close(tree);
-    root_fd = open(rootfs_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    root_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root_fd < 0) {
-        DIE_ERRNO("open %s", rootfs_path);
+        DIE_ERRNO("open the ID-mapped root of %s", rootfs_path);
     }
 }
 
@@ -670,7 +679,10 @@ static void op_pivot_root(const struct plan_op *op) {
         }
     } else {
         int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-        int newroot = open(rootfs_path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+        /* Through root_fd, not the path: the path may not be walkable (see op_rootfs_tree). */
+        char self[64];
+        fd_path(root_fd, self, sizeof self);
+        int newroot = open(self, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
         if (oldroot < 0 || newroot < 0 || fchdir(newroot) < 0) {
             DIE_ERRNO("open %s", rootfs_path);
         }
@@ -1142,6 +1154,12 @@ static void run_c1(void) {
                 write_file("/proc/self/timens_offsets", op->s[0], strlen(op->s[0]));
             }
         } else if (op->code == OP_CLONE) {
+            /* The init's new mount namespace gets its own copy of this working directory. */
+            for (uint32_t k = i + 1; k < P.count; k++) {
+                if (P.ops[k].code == OP_ROOTFS_TREE && chdir(P.ops[k].s[0]) < 0) {
+                    DIE_ERRNO("chdir %s", P.ops[k].s[0]);
+                }
+            }
             /* A fork with new namespaces. CLONE_PARENT: C2 becomes P0's child, so P0 can wait for
              * it (and its exit signal) while C1 exits. */
             long pid = syscall(SYS_clone, (unsigned long)op->u[0] | CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);

@@ -136,14 +136,43 @@ public final class SystemMode {
         if (!user) {
             ns.add(new Namespace("user", ""));
         }
+        // A system container sees its own cgroup tree as the root, as on a host (Docker shares
+        // the host's cgroup namespace on cgroup v1 unless told otherwise).
+        if (ns.stream().noneMatch(n -> n.type().equals("cgroup"))) {
+            ns.add(new Namespace("cgroup", ""));
+        }
         List<IdMapping> map = List.of(new IdMapping(0, hostStart, IdRanges.SIZE));
         Spec.Seccomp seccomp = seccomp(linux.seccomp(), o.agentSocket(), allowUnmounts(spec, o));
         Linux l = new Linux(ns, map, map, linux.timeOffsets(), linux.devices(), linux.cgroupsPath(), linux.resources(),
-                linux.rootfsPropagation(), linux.maskedPaths(), linux.readonlyPaths(), linux.sysctl(), Optional.of(seccomp),
+                linux.rootfsPropagation(), linux.maskedPaths(), linux.readonlyPaths(), sysctls(linux.sysctl()), Optional.of(seccomp),
                 linux.mountLabel(), linux.personality());
         Optional<Spec.Process> process = spec.process().map(p -> withCapabilities(p, host));
         return new Spec(spec.ociVersion(), spec.root(), process, spec.hostname(), spec.domainname(), spec.mounts(),
                 spec.hooks(), spec.annotations(), Optional.of(l));
+    }
+
+    /**
+     * Docker asks for net.ipv4.ping_group_range "0 2147483647" (every group may ping) when it
+     * does not know of a user namespace; in one, the kernel takes only mapped groups (EINVAL
+     * otherwise), so the range is cut to the container's 0-65535, which means the same there.
+     */
+    static java.util.Map<String, String> sysctls(java.util.Map<String, String> in) {
+        String ping = in.get("net.ipv4.ping_group_range");
+        if (ping == null) {
+            return in;
+        }
+        String[] f = ping.strip().split("\\s+");
+        if (f.length != 2) {
+            throw new SpecException("linux.sysctl.net.ipv4.ping_group_range", "expected two group IDs, not \"" + ping + "\"");
+        }
+        long max = IdRanges.SIZE - 1;
+        java.util.Map<String, String> out = new java.util.LinkedHashMap<>(in);
+        try {
+            out.put("net.ipv4.ping_group_range", Math.min(Long.parseLong(f[0]), max) + " " + Math.min(Long.parseLong(f[1]), max));
+        } catch (NumberFormatException e) {
+            throw new SpecException("linux.sysctl.net.ipv4.ping_group_range", "expected two group IDs, not \"" + ping + "\"");
+        }
+        return out;
     }
 
     /**

@@ -126,7 +126,7 @@ class SystemContainerEngineTest {
                 dockerd.docker("rm", "-f", n);
             }
         }
-        long last = Long.parseLong(Files.readString(Path.of("/proc/sys/kernel/cap_last_cap")).strip());
+        long last = Long.parseLong(dev.bulwark.runtime.Procfs.read(Path.of("/proc/sys/kernel/cap_last_cap")).strip());
         for (List<String> out : outs) {
             String[] types = {"cgroup", "ipc", "mnt", "net", "pid", "user", "uts"};
             for (int i = 0; i < types.length; i++) {
