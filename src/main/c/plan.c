@@ -33,6 +33,8 @@ static const struct schema SCHEMA[] = {
     {OP_CLONE, PH_JOIN, "q", "CLONE"},
     {OP_UID_MAP, PH_MAP, "s", "UID_MAP"},
     {OP_GID_MAP, PH_MAP, "s", "GID_MAP"},
+    {OP_IDMAP_TREE, PH_MAP, "suqq", "IDMAP_TREE"},
+    {OP_IDMAP_OVERLAY, PH_MAP, "vssuu", "IDMAP_OVERLAY"},
     {OP_SETSID, PH_INIT, "", "SETSID"},
     {OP_BECOME_ROOT, PH_INIT, "", "BECOME_ROOT"},
     {OP_HOSTNAME, PH_INIT, "s", "HOSTNAME"},
@@ -63,6 +65,8 @@ static const struct schema SCHEMA[] = {
     {OP_OPEN_ROOT, PH_INIT, "", "OPEN_ROOT"},
     {OP_HOOKS, PH_INIT, "", "HOOKS"},
     {OP_SESSION_KEYRING, PH_INIT, "s", "SESSION_KEYRING"},
+    {OP_ROOTFS_TREE, PH_INIT, "s", "ROOTFS_TREE"},
+    {OP_BIND_TREE, PH_INIT, "s", "BIND_TREE"},
 };
 
 static const struct schema *find_schema(uint16_t code) {

@@ -74,6 +74,13 @@ enum plan_opcode {
     /* MAP (P0 on C2) */
     OP_UID_MAP = 30,        /* s uid_map content */
     OP_GID_MAP = 31,        /* s gid_map content */
+    OP_IDMAP_TREE = 32,     /* s source (host path), u recursive, q attr_set, q attr_clr: P0 clones the tree
+                               (open_tree), ID-maps it to C2's user namespace (MOUNT_ATTR_IDMAP) and passes it
+                               to C2, which places the trees in order with ROOTFS_TREE and BIND_TREE */
+    OP_IDMAP_OVERLAY = 33,  /* v lower dirs (uppermost first), s upper dir, s work dir (both may be empty), u uid, u gid
+                               (host IDs of the container's root): overlayfs cannot be ID-mapped itself, so P0
+                               ID-maps each layer and makes a new overlay of them (fsopen, layers by fd) as that
+                               uid/gid, passed to C2 as the next tree */
 
     /* INIT (C2) */
     OP_SETSID = 40,
@@ -108,6 +115,8 @@ enum plan_opcode {
     OP_OPEN_ROOT = 67,
     OP_SESSION_KEYRING = 69, /* s name: join a new session keyring (keys are not shared with the host's session) */
     OP_HOOKS = 68,          /* here (before pivot_root) P0 runs kind 0 hooks, then C2 runs kind 1 hooks */      /* the current root is the container's (exec after joining its mount namespace) */
+    OP_ROOTFS_TREE = 70,    /* s host path: move the next ID-mapped tree onto it; then as ROOTFS */
+    OP_BIND_TREE = 71,      /* s path in root: move the next ID-mapped tree onto it */
     OP_WAIT_FIFO = 65,      /* s host path of the exec FIFO, opened O_PATH before pivot; written before EXEC (create/start) */
 };
 

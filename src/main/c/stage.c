@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
@@ -59,11 +60,14 @@
 #define MOVE_MOUNT_T_EMPTY_PATH 0x40
 #define FSOPEN_CLOEXEC 0x1
 #define FSMOUNT_CLOEXEC 0x1
+#define FSCONFIG_SET_STRING 1
+#define FSCONFIG_SET_FD 5
 #define FSCONFIG_CMD_CREATE 6
 #define MOUNT_ATTR_RDONLY 0x1
 #define MOUNT_ATTR_NOSUID 0x2
 #define MOUNT_ATTR_NODEV 0x4
 #define MOUNT_ATTR_NOEXEC 0x8
+#define MOUNT_ATTR_IDMAP 0x00100000
 #define SECCOMP_SET_MODE_FILTER 1
 #define LINUX_CAPABILITY_VERSION_3 0x20080522
 #ifndef PR_CAP_AMBIENT
@@ -115,6 +119,9 @@ static int fifo_fd = -1;
 /* The exec FIFO opened (O_PATH) by P0, inherited through fork: the container's user may not be
  * able to reach the state directory by path (a user namespace root is "other" there). */
 static int exec_fifo_fd = -1;
+/* ID-mapped trees P0 made for C2 (IDMAP_TREE), placed in plan order by ROOTFS_TREE and BIND_TREE. */
+static int *trees;
+static uint32_t ntrees, next_tree;
 
 static void send_msg(char type, const void *data, size_t len);
 
@@ -597,6 +604,70 @@ static void op_rootfs(const struct plan_op *op) {
     }
 }
 
+static int take_tree(const char *what) {
+    if (next_tree >= ntrees) {
+        die("no ID-mapped tree left for %s", what);
+    }
+    return trees[next_tree++];
+}
+
+/*
+ * The root as an ID-mapped tree, moved onto its host path instead of bound onto itself. The
+ * container's root (a host ID nobody owns) may not be allowed to walk that path (Docker's data
+ * root is 0710): C1 made it the working directory before the clone, which the new mount
+ * namespace inherits as its own copy, so no walk is needed. The working directory then moves
+ * into the tree, which follows the tree when it moves: it is the new root, whatever hides it.
+ */
+static void op_rootfs_tree(const struct plan_op *op) {
+    rootfs_path = op->s[0];
+    int tree = take_tree(rootfs_path);
+    int target = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (target < 0) {
+        DIE_ERRNO("open %s", rootfs_path);
+    }
+    if (fchdir(tree) < 0) {
+        DIE_ERRNO("enter the ID-mapped root of %s", rootfs_path);
+    }
+    move_onto(tree, target, rootfs_path);
+    close(target);
+    close(tree);
+    root_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0) {
+        DIE_ERRNO("open the ID-mapped root of %s", rootfs_path);
+    }
+}
+
+static void op_bind_tree(const struct plan_op *op) {
+    int tree = take_tree(op->s[0]);
+    int fd = resolve_or_die(op->s[0], O_PATH);
+    move_onto(tree, fd, op->s[0]);
+    close(fd);
+    close(tree);
+}
+
+/* Until P0's 'M' (maps written) C2 collects the ID-mapped trees P0 sends, in plan order. */
+static void receive_trees(void) {
+    trees = calloc(P.count, sizeof(int));
+    if (!trees) {
+        die("out of memory");
+    }
+    for (;;) {
+        char buf[8];
+        int fd;
+        ssize_t n = recv_msg(buf, sizeof buf, &fd);
+        if (n <= 0) {
+            _exit(255); /* P0 went away or failed: it reports the error. */
+        }
+        if (buf[0] == 'M') {
+            return;
+        }
+        if (buf[0] != 'I' || fd < 0 || ntrees >= P.count) {
+            _exit(255);
+        }
+        trees[ntrees++] = fd;
+    }
+}
+
 static void op_pivot_root(const struct plan_op *op) {
     if (!rootfs_path) {
         die("no ROOTFS before PIVOT_ROOT");
@@ -608,7 +679,10 @@ static void op_pivot_root(const struct plan_op *op) {
         }
     } else {
         int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-        int newroot = open(rootfs_path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+        /* Through root_fd, not the path: the path may not be walkable (see op_rootfs_tree). */
+        char self[64];
+        fd_path(root_fd, self, sizeof self);
+        int newroot = open(self, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
         if (oldroot < 0 || newroot < 0 || fchdir(newroot) < 0) {
             DIE_ERRNO("open %s", rootfs_path);
         }
@@ -880,7 +954,7 @@ static void op_exec(const struct plan_op *op) {
 static void run_init(void) {
     /* Not dumpable until execve: no container process may ptrace or open /proc of this one. */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    expect_msg('M');
+    receive_trees();
     for (uint32_t i = 0; i < P.count; i++) {
         const struct plan_op *op = &P.ops[i];
         if (op->phase != PH_INIT) {
@@ -915,6 +989,12 @@ static void run_init(void) {
             break;
         case OP_ROOTFS:
             op_rootfs(op);
+            break;
+        case OP_ROOTFS_TREE:
+            op_rootfs_tree(op);
+            break;
+        case OP_BIND_TREE:
+            op_bind_tree(op);
             break;
         case OP_MKPATH:
             mkpath(op->s[0], (uint32_t)op->u[0], (uint32_t)op->u[1]);
@@ -1074,6 +1154,12 @@ static void run_c1(void) {
                 write_file("/proc/self/timens_offsets", op->s[0], strlen(op->s[0]));
             }
         } else if (op->code == OP_CLONE) {
+            /* The init's new mount namespace gets its own copy of this working directory. */
+            for (uint32_t k = i + 1; k < P.count; k++) {
+                if (P.ops[k].code == OP_ROOTFS_TREE && chdir(P.ops[k].s[0]) < 0) {
+                    DIE_ERRNO("chdir %s", P.ops[k].s[0]);
+                }
+            }
             /* A fork with new namespaces. CLONE_PARENT: C2 becomes P0's child, so P0 can wait for
              * it (and its exit signal) while C1 exits. */
             long pid = syscall(SYS_clone, (unsigned long)op->u[0] | CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
@@ -1166,6 +1252,132 @@ static void send_to_listener(const struct plan_op *op, int fd) {
     }
     free(msg);
     close(s);
+}
+
+/*
+ * An ID-mapped mount can only be made on a detached tree (open_tree's clone, never attached) by a
+ * process privileged over the filesystem's own user namespace (the host's): so P0 makes it, with
+ * C2's user namespace (its maps written just before), and passes it to C2 to place.
+ */
+static int idmapped(const char *src, int recursive, uint64_t attr_set, uint64_t attr_clr) {
+    static int userns = -1;
+    if (userns < 0) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/ns/user", c2_pid);
+        userns = open(path, O_RDONLY | O_CLOEXEC);
+        if (userns < 0) {
+            DIE_ERRNO("open %s", path);
+        }
+    }
+    unsigned rec = recursive ? AT_RECURSIVE : 0;
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
+    if (tree < 0) {
+        DIE_ERRNO("ID-map %s: open_tree", src);
+    }
+    struct mount_attr a = {.attr_set = attr_set | MOUNT_ATTR_IDMAP, .attr_clr = attr_clr, .userns_fd = (uint64_t)userns};
+    if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | rec, &a, sizeof a) < 0) {
+        if (errno == EINVAL) {
+            die("ID-map %s: mount_setattr(MOUNT_ATTR_IDMAP): %s (the filesystem mounted there, or one mounted "
+                "beneath it, cannot be ID-mapped)", src, strerror(errno));
+        }
+        DIE_ERRNO("ID-map %s: mount_setattr(MOUNT_ATTR_IDMAP)", src);
+    }
+    return tree;
+}
+
+static void pass_tree(int tree, const char *what) {
+    if (send_with_fd(sync_fd, "I", 1, tree) < 0) {
+        DIE_ERRNO("pass the ID-mapped %s to the container", what);
+    }
+    close(tree);
+}
+
+static void idmap_tree(const struct plan_op *op) {
+    pass_tree(idmapped(op->s[0], (int)op->u[0], op->u[1], op->u[2]), op->s[0]);
+}
+
+/* Layer fds stay open until the overlay exists: closing a detached tree's last fd unmounts it,
+ * and overlayfs clones its layers' mounts only at FSCONFIG_CMD_CREATE. */
+static int *layer_fds;
+static uint32_t nlayer_fds;
+
+static void overlay_layer(int fs, const char *key, int layer, const char *dir) {
+    layer_fds[nlayer_fds++] = layer;
+    if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_FD, key, NULL, layer) < 0) {
+        DIE_ERRNO("overlay %s %s", key, dir);
+    }
+}
+
+/* The leaf of dir opened beneath tree, an ID-mapped clone of dir's parent. */
+static int layer_in(int tree, const char *dir) {
+    const char *leaf = strrchr(dir, '/');
+    int fd = openat(tree, leaf ? leaf + 1 : dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        DIE_ERRNO("open overlay layer %s", dir);
+    }
+    return fd;
+}
+
+static void idmap_overlay(const struct plan_op *op) {
+    layer_fds = calloc(op->v[0].n + 3, sizeof(int));
+    if (!layer_fds) {
+        die("out of memory");
+    }
+    int fs = (int)syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
+    if (fs < 0) {
+        DIE_ERRNO("%s", "fsopen overlay");
+    }
+    for (uint32_t i = 0; i < op->v[0].n; i++) {
+        overlay_layer(fs, "lowerdir+", idmapped(op->v[0].items[i], 0, 0, 0), op->v[0].items[i]);
+    }
+    if (op->s[0][0]) {
+        /* upper and work must be on one mount: one ID-mapped clone of their common parent. */
+        char parent[4096];
+        snprintf(parent, sizeof parent, "%s", op->s[0]);
+        char *slash = strrchr(parent, '/');
+        if (!slash || slash == parent) {
+            die("overlay upper dir %s has no parent", op->s[0]);
+        }
+        *slash = '\0';
+        int tree = idmapped(parent, 0, 0, 0);
+        layer_fds[nlayer_fds++] = tree;
+        overlay_layer(fs, "upperdir", layer_in(tree, op->s[0]), op->s[0]);
+        overlay_layer(fs, "workdir", layer_in(tree, op->s[1]), op->s[1]);
+    }
+    /* overlayfs acts with its creator's credentials (copy-up, the work dir): they must be the
+     * container root's, which the layers' ID map can represent (host root it cannot: EOVERFLOW). */
+    setfsgid((gid_t)op->u[1]);
+    setfsuid((uid_t)op->u[0]);
+    /* A non-zero fsuid drops the file capabilities from the effective set; overlayfs needs
+     * CAP_DAC_OVERRIDE for its work dir (mode 0): raise them again from the permitted set. */
+    struct cap_header h = {LINUX_CAPABILITY_VERSION_3, 0};
+    struct cap_data d[2];
+    if (syscall(SYS_capget, &h, d) < 0) {
+        DIE_ERRNO("%s", "capget");
+    }
+    d[0].effective = d[0].permitted;
+    d[1].effective = d[1].permitted;
+    if (syscall(SYS_capset, &h, d) < 0) {
+        DIE_ERRNO("%s", "capset");
+    }
+    long r = syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0);
+    int err = errno;
+    setfsuid(0);
+    setfsgid(0);
+    if (r < 0) {
+        errno = err;
+        DIE_ERRNO("create the ID-mapped overlay of %s", op->s[0][0] ? op->s[0] : op->v[0].items[0]);
+    }
+    int mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
+    if (mnt < 0) {
+        DIE_ERRNO("%s", "fsmount overlay");
+    }
+    close(fs);
+    for (uint32_t i = 0; i < nlayer_fds; i++) {
+        close(layer_fds[i]);
+    }
+    free(layer_fds);
+    pass_tree(mnt, "overlay");
 }
 
 static void write_pid_file(const char *path, pid_t pid) {
@@ -1476,6 +1688,14 @@ int main(int argc, char **argv, char **envp) {
             continue;
         }
         cur_op = (int)i;
+        if (op->code == OP_IDMAP_TREE) {
+            idmap_tree(op);
+            continue;
+        }
+        if (op->code == OP_IDMAP_OVERLAY) {
+            idmap_overlay(op);
+            continue;
+        }
         snprintf(path, sizeof path, "/proc/%d/%s", c2_pid, op->code == OP_UID_MAP ? "uid_map" : "gid_map");
         write_file(path, op->s[0], strlen(op->s[0]));
     }

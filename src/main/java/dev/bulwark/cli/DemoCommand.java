@@ -82,13 +82,13 @@ final class DemoCommand {
         run.addAll(List.of("-v", probe + ":/.bulwark-probe:ro", "--entrypoint", "/.bulwark-probe", a.get("image", "")));
         Path out = Files.createTempFile("bulwark-demo", ".txt");
         try {
-            int code = ImageRunCommand.run(g, run, ImageRunCommand.Seams.defaults(), ProcessBuilder.Redirect.to(out.toFile()));
+            int code = ImageRunCommand.run(g, run, ProcessBuilder.Redirect.to(out.toFile()));
             if (code != 0) {
                 System.err.println("bulwark: the probe exited with status " + code);
                 return code;
             }
             print(parse(hostProbe(probe)), parse(Files.readString(out, StandardCharsets.UTF_8)),
-                    "image " + a.get("image", "") + " (as bulwark run makes it; host IDs until the ID allocator is wired)");
+                    "image " + a.get("image", "") + " (as bulwark run makes it)");
             return 0;
         } finally {
             Files.deleteIfExists(out);

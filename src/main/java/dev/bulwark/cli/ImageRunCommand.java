@@ -3,7 +3,6 @@ package dev.bulwark.cli;
 import dev.bulwark.image.BundleBuilder;
 import dev.bulwark.image.ContentStore;
 import dev.bulwark.image.Descriptor;
-import dev.bulwark.image.IdMapChoice;
 import dev.bulwark.image.ImageConfig;
 import dev.bulwark.image.ImageException;
 import dev.bulwark.image.Images;
@@ -21,6 +20,7 @@ import dev.bulwark.json.Json;
 import dev.bulwark.json.JsonValue;
 import dev.bulwark.runtime.Lifecycle;
 import dev.bulwark.runtime.StateDir;
+import dev.bulwark.runtime.SystemMode;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -54,12 +54,6 @@ public final class ImageRunCommand {
     static final Set<String> RUNC_VALUED = Set.of("bundle", "b", "pid-file", "console-socket", "preserve-fds");
     static final Set<String> RUNC_BOOL = Set.of("detach", "d", "no-pivot", "no-new-keyring", "no-subreaper", "keep");
 
-    /** Where user namespaces get their ID ranges. */
-    public record Seams(IdMapChoice ids) {
-        public static Seams defaults() {
-            return new Seams(IdMapChoice.HOST);
-        }
-    }
 
     private ImageRunCommand() {}
 
@@ -121,11 +115,11 @@ public final class ImageRunCommand {
     }
 
     public static int run(Globals g, List<String> argv) throws IOException {
-        return run(g, argv, Seams.defaults(), ProcessBuilder.Redirect.INHERIT);
+        return run(g, argv, ProcessBuilder.Redirect.INHERIT);
     }
 
     /** The whole command; stdout may be redirected (the demo reads the probe's output). */
-    static int run(Globals g, List<String> argv, Seams seams, ProcessBuilder.Redirect stdout) throws IOException {
+    static int run(Globals g, List<String> argv, ProcessBuilder.Redirect stdout) throws IOException {
         Args a = Args.parse(argv, VALUED, BOOL);
         if (a.positional().isEmpty()) {
             throw new CliException("usage: bulwark run [--rm] [--name ID] [-it] [-e K=V] [-v SRC:DST[:ro]] [-u USER[:GROUP]] "
@@ -222,13 +216,16 @@ public final class ImageRunCommand {
         Path lower = RootfsCache.of(store).get(images, resolved.getKey(), manifest.config().digest(), UnpackOptions.defaults());
         UserDb users = UserDb.read(lower);
 
-        IdMapChoice ids = userns.equals("host") ? IdMapChoice.HOST : seams.ids();
+        if (!system && !userns.equals("host")) {
+            // its own user namespace and exclusive ID range, the image's files ID-mapped to it:
+            // the runtime allocates the range when it creates the container and frees it on delete
+            b.annotation(SystemMode.USERNS, "private");
+        }
         boolean ok = false;
         boolean created = false;
         boolean mounted = false;
         Path rootfs = dir.resolve("rootfs");
         try {
-            b.idRange(ids.acquire(id, system));
             JsonValue config = BundleBuilder.build(image, b.build(), users, "rootfs");
             Files.createDirectories(containers);
             Files.createDirectory(dir);
@@ -247,23 +244,18 @@ public final class ImageRunCommand {
             }
             ProcessBuilder.Redirect stdin = interactive ? ProcessBuilder.Redirect.INHERIT
                     : ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile());
-            int code = Lifecycle.run(g.root(), id, dir, 0, false, stdin, stdout);
+            int code = Lifecycle.run(g.root(), id, dir, 0, false, stdin, stdout, g.system());
             ok = true;
             return code;
         } finally {
             boolean unmounted = !mounted || unmount(rootfs);
             if ((rm || !ok) && unmounted) {
-                try {
-                    if (created) {
-                        RootfsCache.Trees.remove(dir);
-                    }
-                } finally {
-                    ids.release(id);
+                if (created) {
+                    RootfsCache.Trees.remove(dir);
                 }
             } else if (!rm && ok) {
                 // Kept, as Docker keeps a stopped container: its config and its changes (upper).
                 Files.deleteIfExists(rootfs);
-                ids.release(id);
             }
         }
     }

@@ -30,7 +30,7 @@ final class LifecycleCommands {
         Path bundle = Path.of(a.get("bundle", a.get("b", "."))).toAbsolutePath().normalize();
         Optional<Path> pidFile = a.has("pid-file") ? Optional.of(Path.of(a.get("pid-file", "")).toAbsolutePath()) : Optional.empty();
         Lifecycle.create(g.root(), id, bundle, pidFile, preserveFds(a), a.flag("no-pivot"), consoleSocket(a),
-                !a.flag("no-new-keyring"));
+                !a.flag("no-new-keyring"), g.system());
         return 0;
     }
 

@@ -12,8 +12,10 @@ public final class Main {
     public static final String VERSION = "0.1.0";
     public static final String SPEC_VERSION = "1.2.0";
 
-    private static final Set<String> GLOBAL_VALUED = Set.of("root", "log", "log-format", "criu", "rootless");
-    private static final Set<String> GLOBAL_BOOL = Set.of("debug", "systemd-cgroup", "version", "v", "help", "h");
+    private static final Set<String> GLOBAL_VALUED = Set.of("root", "log", "log-format", "criu", "rootless",
+            "agent-socket", "system-config");
+    private static final Set<String> GLOBAL_BOOL = Set.of("debug", "systemd-cgroup", "version", "v", "help", "h",
+            "system", "allow-immutable-unmounts");
 
     private Main() {}
 
@@ -66,7 +68,8 @@ public final class Main {
                     a.get("log", null),
                     a.get("log-format", "text"),
                     a.flag("debug"),
-                    a.flag("systemd-cgroup"));
+                    a.flag("systemd-cgroup"),
+                    systemOptions(a));
             log = new Log(globals);
             if (!globals.logFormat().equals("text") && !globals.logFormat().equals("json")) {
                 throw new CliException("--log-format must be text or json, not \"" + globals.logFormat() + "\"");
@@ -103,9 +106,21 @@ public final class Main {
         }
     }
 
+    private static dev.bulwark.runtime.SystemMode.Options systemOptions(Args a) {
+        Path config = Path.of(a.get("system-config", dev.bulwark.runtime.SystemMode.DEFAULT_CONFIG.toString()));
+        // Read lazily: only a system container needs the allocator's settings.
+        return new dev.bulwark.runtime.SystemMode.Options(a.flag("system"),
+                a.has("allow-immutable-unmounts") ? java.util.Optional.of(a.flag("allow-immutable-unmounts"))
+                        : java.util.Optional.empty(),
+                Path.of(a.get("agent-socket", dev.bulwark.runtime.SystemMode.DEFAULT_AGENT_SOCKET.toString())).toAbsolutePath(),
+                dev.bulwark.runtime.SystemMode.readConfig(config, a.has("system-config")),
+                SystemWiring.agentStarter());
+    }
+
     private static void usage() {
         System.out.println("""
-                usage: bulwark [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND [ARGS]
+                usage: bulwark [--root DIR] [--log FILE] [--log-format text|json] [--debug] [--system]
+                               [--allow-immutable-unmounts=false] [--agent-socket PATH] [--system-config FILE] COMMAND [ARGS]
 
                 commands:
                   run [--detach] --bundle DIR ID   run a container (foreground: returns its exit status)

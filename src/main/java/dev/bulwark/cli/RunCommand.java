@@ -34,7 +34,7 @@ final class RunCommand {
             java.util.Optional<Path> pidFile = a.has("pid-file")
                     ? java.util.Optional.of(Path.of(a.get("pid-file", "")).toAbsolutePath()) : java.util.Optional.empty();
             dev.bulwark.runtime.Lifecycle.create(g.root(), id, bundle, pidFile, LifecycleCommands.preserveFds(a), a.flag("no-pivot"),
-                    LifecycleCommands.consoleSocket(a));
+                    LifecycleCommands.consoleSocket(a), !a.flag("no-new-keyring"), g.system());
             dev.bulwark.runtime.Lifecycle.start(g.root(), id);
             return 0;
         }
@@ -51,6 +51,7 @@ final class RunCommand {
             throw new CliException("--preserve-fds must be between 0 and 1024");
         }
         Path bundle = Path.of(a.get("bundle", a.get("b", "."))).toAbsolutePath().normalize();
-        return Lifecycle.run(g.root(), a.positional().get(0), bundle, preserve, a.flag("no-pivot"));
+        return Lifecycle.run(g.root(), a.positional().get(0), bundle, preserve, a.flag("no-pivot"),
+                ProcessBuilder.Redirect.INHERIT, g.system());
     }
 }

@@ -59,15 +59,6 @@ public final class BundleBuilder {
         }
     }
 
-    /** A user namespace's mapping: container IDs 0..size-1 to host IDs from hostUid/hostGid. */
-    public record IdRange(long hostUid, long hostGid, long size) {
-        public IdRange {
-            if (hostUid < 0 || hostGid < 0 || size <= 0 || hostUid + size > 0x1_0000_0000L || hostGid + size > 0x1_0000_0000L) {
-                throw new ImageException("ID range " + hostUid + "/" + hostGid + "+" + size + " is outside 0..2^32");
-            }
-        }
-    }
-
     /**
      * The flags of `bulwark run IMAGE`, already split into values (the parsing helpers below
      * name the flag in their errors).
@@ -80,12 +71,11 @@ public final class BundleBuilder {
      * @param workdir     -w DIR; empty keeps the image's WorkingDir
      * @param pidsLimit   --pids-limit; 0 or less means no limit
      * @param memory      --memory in bytes; 0 means no limit
-     * @param idRange     the user namespace's mapping; empty means host IDs (no user namespace)
      * @param annotations extra annotations (image reference and digest)
      */
     public record Options(String hostname, List<String> cmd, Optional<String> entrypoint, List<String> env,
             Optional<String> user, Optional<String> workdir, boolean readOnly, List<Volume> volumes, boolean tty,
-            long pidsLimit, long memory, List<String> capAdd, List<String> capDrop, Optional<IdRange> idRange,
+            long pidsLimit, long memory, List<String> capAdd, List<String> capDrop,
             boolean system, Map<String, String> annotations) {
         public Options {
             cmd = List.copyOf(cmd);
@@ -116,7 +106,6 @@ public final class BundleBuilder {
         private long memory;
         private final List<String> capAdd = new ArrayList<>();
         private final List<String> capDrop = new ArrayList<>();
-        private Optional<IdRange> idRange = Optional.empty();
         private boolean system;
         private final Map<String, String> annotations = new LinkedHashMap<>();
 
@@ -136,13 +125,12 @@ public final class BundleBuilder {
         public Builder memory(long v) { memory = v; return this; }
         public Builder capAdd(String v) { capAdd.add(v); return this; }
         public Builder capDrop(String v) { capDrop.add(v); return this; }
-        public Builder idRange(Optional<IdRange> v) { idRange = v; return this; }
         public Builder system(boolean v) { system = v; return this; }
         public Builder annotation(String k, String v) { annotations.put(k, v); return this; }
 
         public Options build() {
             return new Options(hostname, cmd, entrypoint, env, user, workdir, readOnly, volumes, tty, pidsLimit, memory,
-                    capAdd, capDrop, idRange, system, annotations);
+                    capAdd, capDrop, system, annotations);
         }
     }
 
@@ -212,13 +200,6 @@ public final class BundleBuilder {
         }
         if (o.memory() > 0) {
             resources.put("memory", new LinkedHashMap<>(Map.of("limit", o.memory())));
-        }
-
-        if (o.idRange().isPresent()) {
-            IdRange r = o.idRange().get();
-            ((List<Object>) linux.get("namespaces")).add(new LinkedHashMap<>(Map.of("type", "user")));
-            linux.put("uidMappings", List.of(new LinkedHashMap<>(Map.of("containerID", 0L, "hostID", r.hostUid(), "size", r.size()))));
-            linux.put("gidMappings", List.of(new LinkedHashMap<>(Map.of("containerID", 0L, "hostID", r.hostGid(), "size", r.size()))));
         }
 
         Map<String, Object> annotations = new LinkedHashMap<>(o.annotations());

@@ -72,15 +72,41 @@ public final class Lifecycle {
      * before the ID is claimed; whatever fails later is undone before the error is thrown.
      */
     private static Prepared prepare(Path root, String id, Path bundle, Planner.Mode mode, int preserveFds, boolean noPivot,
-            Optional<Path> consoleSocket, boolean newKeyring) {
+            Optional<Path> consoleSocket, boolean newKeyring, SystemMode.Options sys) {
         Timing.mark("main");
         StateDir.checkId(id);
-        Spec spec = readConfig(bundle);
+        Spec engineSpec = readConfig(bundle);
         Timing.mark("config read");
         HostInfo host = HostInfo.read();
+        boolean system = SystemMode.selected(engineSpec, sys);
+        boolean ranged = system || SystemMode.privateUserns(engineSpec);
+        // A system container's config is checked as it will run (the range's start does not
+        // change what is valid), and the pool and the agent before anything exists.
+        Spec spec = ranged ? ranged(engineSpec, IdRanges.pool(sys.ranges()).start(), system, sys, host) : engineSpec;
         Planner.Checked checked = Planner.check(spec, bundle, host, Optional.of(root));
         Timing.mark("config checked, seccomp compiled");
+        if (system) {
+            sys.agent().ensureRunning(sys.agentSocket());
+            SystemMode.requireSocket(sys.agentSocket());
+            Timing.mark("agent checked");
+        }
         StateDir state = StateDir.create(root, id);
+        if (ranged) {
+            try (IdRanges.Claim claim = IdRanges.allocate(sys.ranges(), id, state.dir())) {
+                try {
+                    claim.record(state.dir());
+                } catch (RuntimeException e) {
+                    claim.free();
+                    throw e;
+                }
+                spec = ranged(engineSpec, claim.range().start(), system, sys, host);
+                checked = new Planner.Checked(spec, checked.seccomp());
+            } catch (RuntimeException e) {
+                state.remove();
+                throw e;
+            }
+            Timing.mark("ID range allocated");
+        }
         CgroupManager cgroup = CgroupManager.of(Cgroups.detect(), spec.linux().map(Spec.Linux::cgroupsPath).orElse(""), id);
         Prepared p = new Prepared(spec, bundle, bundle.resolve(spec.root().path()).toAbsolutePath().normalize(),
                 Instant.now().toString(), state, cgroup);
@@ -97,7 +123,7 @@ public final class Lifecycle {
             Timing.mark("cgroup created");
             Planner.CgroupSetup cg = new Planner.CgroupSetup(cgroup.procsFiles(), List.copyOf(cgroup.dirs().values()), devices);
             List<Op> ops = Planner.plan(new Planner.Request(spec, bundle, state.dir(), mode, preserveFds, noPivot, cg,
-                    consoleSocket, newKeyring), checked, host);
+                    consoleSocket, newKeyring, ranged), checked, host);
             state.writeAtomically("plan", PlanEncoder.encode(ops));
             Timing.mark("planned, state written");
             return p;
@@ -107,13 +133,21 @@ public final class Lifecycle {
         }
     }
 
-    /** Kills whatever is in the container's cgroup, removes the cgroup, then the state directory. */
+    private static Spec ranged(Spec engineSpec, long hostStart, boolean system, SystemMode.Options sys, HostInfo host) {
+        return system ? SystemMode.apply(engineSpec, hostStart, sys, host) : SystemMode.applyPrivateUserns(engineSpec, hostStart, host);
+    }
+
+    /** Kills whatever is in the container's cgroup, removes the cgroup, frees its ID range, then the state directory. */
     private static void discard(Prepared p) {
         try {
             killAll(p.cgroup(), 9);
             p.cgroup().destroy();
         } finally {
-            p.state().remove();
+            try {
+                IdRanges.release(p.state().id(), p.state().dir());
+            } finally {
+                p.state().remove();
+            }
         }
     }
 
@@ -123,13 +157,18 @@ public final class Lifecycle {
      * PID namespace, processes the container left behind go with it, as with runc.
      */
     public static int run(Path root, String id, Path bundle, int preserveFds, boolean noPivot, ProcessBuilder.Redirect stdout) {
-        return run(root, id, bundle, preserveFds, noPivot, ProcessBuilder.Redirect.INHERIT, stdout);
+        return run(root, id, bundle, preserveFds, noPivot, ProcessBuilder.Redirect.INHERIT, stdout, SystemMode.Options.defaults());
+    }
+
+    public static int run(Path root, String id, Path bundle, int preserveFds, boolean noPivot, ProcessBuilder.Redirect stdout,
+            SystemMode.Options sys) {
+        return run(root, id, bundle, preserveFds, noPivot, ProcessBuilder.Redirect.INHERIT, stdout, sys);
     }
 
     /** run with the container's stdin from a file (`bulwark run IMAGE` without -i gives it /dev/null, as Docker). */
     public static int run(Path root, String id, Path bundle, int preserveFds, boolean noPivot, ProcessBuilder.Redirect stdin,
-            ProcessBuilder.Redirect stdout) {
-        Prepared p = prepare(root, id, bundle, Planner.Mode.RUN, preserveFds, noPivot, Optional.empty(), true);
+            ProcessBuilder.Redirect stdout, SystemMode.Options sys) {
+        Prepared p = prepare(root, id, bundle, Planner.Mode.RUN, preserveFds, noPivot, Optional.empty(), true, sys);
         try {
             // Handlers first: a signal that arrives once the container runs must be forwarded,
             // not end this JVM and orphan the container.
@@ -159,7 +198,13 @@ public final class Lifecycle {
     /** create; newKeyring false is runc's --no-new-keyring (the container keeps the caller's session keyring). */
     public static long create(Path root, String id, Path bundle, Optional<Path> pidFile, int preserveFds, boolean noPivot,
             Optional<Path> consoleSocket, boolean newKeyring) {
-        Prepared p = prepare(root, id, bundle, Planner.Mode.CREATE, preserveFds, noPivot, consoleSocket, newKeyring);
+        return create(root, id, bundle, pidFile, preserveFds, noPivot, consoleSocket, newKeyring, SystemMode.Options.defaults());
+    }
+
+    /** create, with the system-container settings (--system, the agent, the ID range allocator). */
+    public static long create(Path root, String id, Path bundle, Optional<Path> pidFile, int preserveFds, boolean noPivot,
+            Optional<Path> consoleSocket, boolean newKeyring, SystemMode.Options sys) {
+        Prepared p = prepare(root, id, bundle, Planner.Mode.CREATE, preserveFds, noPivot, consoleSocket, newKeyring, sys);
         try {
             int code = runStage(p.state().dir().resolve("plan"), ProcessBuilder.Redirect.INHERIT, ProcessBuilder.Redirect.INHERIT);
             failIfStageFailed(p.state().dir().resolve("stage-error"));
@@ -297,6 +342,14 @@ public final class Lifecycle {
         }
         Spec spec = readConfig(s.bundle());
         HostInfo host = HostInfo.read();
+        Optional<Long> range = IdRanges.recordedStart(root.resolve(id));
+        if (range.isPresent()) {
+            // Joined as the engine's config says, a process would miss the container's user
+            // namespace and its supervised filter: refuse rather than run it half-confined.
+            throw new RuntimeFailure("exec into container \"" + id + "\" is not supported yet: it has its own ID range"
+                    + " (a system container or a private user namespace), which exec does not join yet, and a system"
+                    + " container's filter traps mount calls to the agent, which exec cannot hand a new filter to yet");
+        }
         Planner.Checked checked = Planner.check(spec, s.bundle(), host, Optional.of(root));
         List<Path> procs = s.cgroupDirs().isEmpty() ? List.of()
                 : CgroupManager.open(Cgroups.detect(), s.cgroupDirs()).procsFiles();
@@ -519,7 +572,9 @@ public final class Lifecycle {
             return;
         }
         if (force && Files.isDirectory(root.resolve(id)) && !Files.exists(root.resolve(id).resolve("state.json"))) {
-            // A create killed before it wrote any state: nothing but the directory exists yet.
+            // A create killed before it wrote any state: nothing but the directory (and perhaps
+            // its ID range's record) exists yet.
+            IdRanges.release(id, root.resolve(id));
             StateDir.existing(root, id).remove();
             return;
         }
@@ -555,6 +610,8 @@ public final class Lifecycle {
                     HookRunner.warn(List.of("poststop hooks not run: " + e.getMessage()));
                 }
             }
+            // Its processes are gone: the ID range can go to another container.
+            IdRanges.release(id, root.resolve(id));
         }
         StateDir.existing(root, id).remove();
     }

@@ -58,9 +58,14 @@ public final class Planner {
 
     public record Request(
             Spec spec, Path bundle, Path stateDir, Mode mode, int preserveFds, boolean noPivot, CgroupSetup cgroup,
-            Optional<Path> consoleSocket, boolean newKeyring) {
+            Optional<Path> consoleSocket, boolean newKeyring, boolean idmapped) {
         public Request(Spec spec, Path bundle, Path stateDir, Mode mode, int preserveFds, boolean noPivot, CgroupSetup cgroup) {
-            this(spec, bundle, stateDir, mode, preserveFds, noPivot, cgroup, Optional.empty(), true);
+            this(spec, bundle, stateDir, mode, preserveFds, noPivot, cgroup, Optional.empty(), true, false);
+        }
+
+        public Request(Spec spec, Path bundle, Path stateDir, Mode mode, int preserveFds, boolean noPivot, CgroupSetup cgroup,
+                Optional<Path> consoleSocket, boolean newKeyring) {
+            this(spec, bundle, stateDir, mode, preserveFds, noPivot, cgroup, consoleSocket, newKeyring, false);
         }
     }
 
@@ -75,6 +80,8 @@ public final class Planner {
     private final Request req;
     private final HostInfo host;
     private final List<Op> ops = new ArrayList<>();
+    /** IDMAP_TREE ops (MAP phase), gathered while the INIT mounts are planned, that place them. */
+    private final List<Op> idmaps = new ArrayList<>();
 
     private Planner(Request req, HostInfo host) {
         this.req = req;
@@ -92,7 +99,11 @@ public final class Planner {
     /** check, with compiled filters reused from (and added to) the cache under a state root. */
     public static Checked check(Spec spec, Path bundle, HostInfo host, Optional<Path> cacheRoot) {
         Validator.validate(spec, bundle);
-        spec.process().flatMap(Process::capabilities).ifPresent(c -> grantable(c, host));
+        // A new user namespace starts with a full bounding set (the kernel resets it there), so
+        // only without one does the runtime's own bounding set limit what can be granted.
+        if (!spec.linux().map(l -> Validator.newNamespace(l, "user")).orElse(false)) {
+            spec.process().flatMap(Process::capabilities).ifPresent(c -> grantable(c, host));
+        }
         Optional<SeccompProgram> program = Optional.empty();
         Optional<Spec.Seccomp> seccomp = spec.linux().flatMap(Linux::seccomp);
         if (seccomp.isPresent()) {
@@ -284,7 +295,10 @@ public final class Planner {
         if (newUser) {
             ops.add(new Op.UidMap(mapContent(linux.uidMappings())));
             ops.add(new Op.GidMap(mapContent(linux.gidMappings())));
+        } else if (req.idmapped()) {
+            throw new SpecException("linux.namespaces", "ID-mapped mounts need a new user namespace");
         }
+        int mapEnd = ops.size();
 
         // INIT
         ops.add(new Op.Setsid());
@@ -321,6 +335,13 @@ public final class Planner {
         linux.personality().ifPresent(p -> ops.add(new Op.Personality(p.domain().equals("LINUX32") ? 0x0008 : 0)));
         credentials(ops, process, checked.seccomp(), host);
         ops.add(new Op.Exec(pathOf(process.env()), process.args(), process.env()));
+        ops.addAll(mapEnd, idmaps);
+    }
+
+    /** The host ID that container ID 0 maps to. */
+    private static long hostId(List<IdMapping> maps) {
+        return maps.stream().filter(m -> m.containerID() == 0).findFirst().map(IdMapping::hostID)
+                .orElseThrow(() -> new SpecException("linux.uidMappings", "an ID-mapped overlay root needs container ID 0 mapped"));
     }
 
     private static String mapContent(List<IdMapping> maps) {
@@ -338,7 +359,18 @@ public final class Planner {
         String rp = linux.rootfsPropagation();
         ops.add(new Op.Propagation("/", (rp.endsWith("private") ? MS_PRIVATE : MS_SLAVE) | MS_REC));
         Path rootPath = req.bundle().resolve(spec.root().path()).toAbsolutePath().normalize();
-        ops.add(new Op.Rootfs(rootPath.toString()));
+        if (req.idmapped()) {
+            // The whole tree under the root (Docker's overlay and whatever is mounted beneath it):
+            // files owned by host ID 0 appear owned by the container's root, with no chown.
+            Optional<Overlay> overlay = Overlay.at(rootPath);
+            idmaps.add(overlay.isPresent()
+                    ? new Op.IdmapOverlay(overlay.get().lowers(), overlay.get().upper(), overlay.get().work(),
+                            hostId(linux.uidMappings()), hostId(linux.gidMappings()))
+                    : new Op.IdmapTree(rootPath.toString(), true, 0, 0));
+            ops.add(new Op.RootfsTree(rootPath.toString()));
+        } else {
+            ops.add(new Op.Rootfs(rootPath.toString()));
+        }
 
         boolean devTmpfs = false;
         boolean hasPts = false;
@@ -471,7 +503,12 @@ public final class Planner {
         if (isBind(m)) {
             Path src = req.bundle().resolve(m.source()).toAbsolutePath().normalize();
             ops.add(new Op.Mkpath(dest, Files.isDirectory(src) ? 1 : 2, Files.isDirectory(src) ? 0755 : 0644));
-            ops.add(new Op.Bind(src.toString(), dest, o.recursive(), o.attrSet(), o.attrClr()));
+            if (req.idmapped()) {
+                idmaps.add(new Op.IdmapTree(src.toString(), o.recursive(), o.attrSet(), o.attrClr()));
+                ops.add(new Op.BindTree(dest));
+            } else {
+                ops.add(new Op.Bind(src.toString(), dest, o.recursive(), o.attrSet(), o.attrClr()));
+            }
         } else if (m.type().equals("sysfs") && newUser && !newNet) {
             // sysfs can only be mounted from a network namespace the user namespace owns; runc
             // binds the host's /sys instead, read-only as asked.

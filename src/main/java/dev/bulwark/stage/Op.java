@@ -137,6 +137,26 @@ public sealed interface Op {
         public int phase() { return MAP; }
     }
 
+    /**
+     * The main process clones source (open_tree), ID-maps it to the container's user namespace
+     * with the attributes, and passes it to the init, which places the trees in plan order
+     * ({@link RootfsTree}, {@link BindTree}).
+     */
+    record IdmapTree(String source, boolean recursive, long attrSet, long attrClr) implements Op {
+        public int code() { return 32; }
+        public int phase() { return MAP; }
+    }
+
+    /**
+     * overlayfs cannot be ID-mapped itself: the main process ID-maps each layer and makes a new
+     * overlay of them as uid/gid (the container root's host IDs), passed to the init as the next
+     * tree. upper and work may be empty.
+     */
+    record IdmapOverlay(List<String> lowers, String upper, String work, long uid, long gid) implements Op {
+        public int code() { return 33; }
+        public int phase() { return MAP; }
+    }
+
     // INIT (the container's init)
     record Setsid() implements Op {
         public int code() { return 40; }
@@ -166,6 +186,18 @@ public sealed interface Op {
 
     record Rootfs(String hostPath) implements Op {
         public int code() { return 45; }
+        public int phase() { return INIT; }
+    }
+
+    /** The next ID-mapped tree becomes the root, moved onto its host path. */
+    record RootfsTree(String hostPath) implements Op {
+        public int code() { return 70; }
+        public int phase() { return INIT; }
+    }
+
+    /** The next ID-mapped tree is moved onto path (in root). */
+    record BindTree(String path) implements Op {
+        public int code() { return 71; }
         public int phase() { return INIT; }
     }
 

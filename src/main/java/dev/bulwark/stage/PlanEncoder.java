@@ -103,6 +103,21 @@ public final class PlanEncoder {
                 u64(p, o.flags());
             }
             case Op.Rootfs o -> str(p, o.hostPath());
+            case Op.RootfsTree o -> str(p, o.hostPath());
+            case Op.BindTree o -> str(p, o.path());
+            case Op.IdmapOverlay o -> {
+                vec(p, o.lowers());
+                str(p, o.upper());
+                str(p, o.work());
+                u32(p, (int) o.uid());
+                u32(p, (int) o.gid());
+            }
+            case Op.IdmapTree o -> {
+                str(p, o.source());
+                u32(p, o.recursive() ? 1 : 0);
+                u64(p, o.attrSet());
+                u64(p, o.attrClr());
+            }
             case Op.Mkpath o -> {
                 str(p, o.path());
                 u32(p, o.kind());

@@ -38,9 +38,15 @@ final class Dockerd extends Daemon {
 
     static Dockerd start(Path dir, Containerd containerd, Path runtime, String cgroupParent)
             throws IOException, InterruptedException {
+        return start(dir, containerd, runtime, cgroupParent, "{}\n");
+    }
+
+    /** start, with a daemon.json of the caller's (e.g. more runtimes, with runtimeArgs). */
+    static Dockerd start(Path dir, Containerd containerd, Path runtime, String cgroupParent, String daemonJson)
+            throws IOException, InterruptedException {
         Dockerd d = new Dockerd(dir);
         Path config = dir.resolve("daemon.json");
-        Files.writeString(config, "{}\n");
+        Files.writeString(config, daemonJson);
         Files.createDirectories(dir.resolve("client"));
         try {
             d.launch(List.of("/usr/sbin/dockerd",

@@ -80,7 +80,7 @@ class BundleBuilderTest {
         Files.createDirectories(tmp.resolve("rootfs"));
         Files.writeString(tmp.resolve("config.json"), dev.bulwark.json.Json.writePretty(
                 BundleBuilder.build(IMAGE, opts().volume(BundleBuilder.Volume.parse("/tmp:/data:ro")).memory(64 << 20)
-                        .idRange(Optional.of(new BundleBuilder.IdRange(100000, 200000, 65536))).build(), USERS, "rootfs")),
+                        .annotation(dev.bulwark.runtime.SystemMode.USERNS, "private").build(), USERS, "rootfs")),
                 StandardCharsets.UTF_8);
         assertEquals("1.2.0", dev.bulwark.runtime.Lifecycle.readConfig(tmp).ociVersion());
     }
@@ -90,8 +90,7 @@ class BundleBuilderTest {
         Map<String, Object> c = build(IMAGE, opts().cmd(List.of("x", "y")).env("FOO=cli").env("NEW=1").user("1234:5678")
                 .workdir("/work").readOnly(true).tty(true).pidsLimit(100).memory(64L << 20).capDrop("ALL").capAdd("net_admin")
                 .capAdd("CAP_SYS_ADMIN").system(true).volume(BundleBuilder.Volume.parse("/host/a:/data:ro"))
-                .volume(BundleBuilder.Volume.parse("/host/b:/rw")).annotation(BundleBuilder.REF_ANNOTATION, "busybox")
-                .idRange(Optional.of(new BundleBuilder.IdRange(100000, 200000, 65536))));
+                .volume(BundleBuilder.Volume.parse("/host/b:/rw")).annotation(BundleBuilder.REF_ANNOTATION, "busybox"));
         assertEquals(List.of("/entry", "x", "y"), at(c, "process", "args"));
         List<String> env = at(c, "process", "env");
         assertTrue(env.contains("FOO=cli") && env.contains("NEW=1") && env.contains("TERM=xterm") && env.contains("HOME=/"), env.toString());
@@ -111,11 +110,6 @@ class BundleBuilderTest {
                 "options", List.of("rbind", "rprivate", "ro"))), mounts.toString());
         assertTrue(mounts.contains(Map.of("destination", "/rw", "type", "bind", "source", "/host/b",
                 "options", List.of("rbind", "rprivate"))), mounts.toString());
-        assertTrue(((List<Object>) at(c, "linux", "namespaces")).contains(Map.of("type", "user")));
-        assertEquals("[{containerID=0, hostID=100000, size=65536}]", new java.util.TreeMap<>(
-                (Map<String, Object>) ((List<Object>) at(c, "linux", "uidMappings")).get(0)).toString().transform(x -> "[" + x + "]"));
-        assertEquals("[{containerID=0, hostID=200000, size=65536}]", new java.util.TreeMap<>(
-                (Map<String, Object>) ((List<Object>) at(c, "linux", "gidMappings")).get(0)).toString().transform(x -> "[" + x + "]"));
         // CAP_SYS_ADMIN opens mount etc. in Docker's profile: the seccomp rules follow the capabilities.
         String withAdmin = dev.bulwark.json.Json.write((JsonValue) JsonTree.value(at(c, "linux", "seccomp")));
         String plain = dev.bulwark.json.Json.write((JsonValue) JsonTree.value(at(build(IMAGE, opts()), "linux", "seccomp")));

@@ -133,6 +133,23 @@ class ImageRunTest {
         }
     }
 
+    /** By default its own user namespace with an exclusive range, the image's files ID-mapped to it; --userns=host opts out. */
+    @Test
+    void ownUserNamespaceByDefault() throws Exception {
+        String map = ok("--rm", "test/plain:1", "sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; stat -c %u:%g /bin/busybox /etc/passwd");
+        String[] lines = map.strip().split("\n");
+        assertEquals(4, lines.length, map);
+        String[] uid = lines[0].trim().split("\\s+");
+        assertEquals("0", uid[0], map);
+        assertNotEquals("0", uid[1], "mapped to a host range, not to host root: " + map);
+        assertEquals("65536", uid[2], map);
+        assertEquals(lines[0].trim(), lines[1].trim(), "uid and gid ranges alike: " + map);
+        assertEquals("0:0", lines[2], "image files owned by 0 appear owned by the container's root: " + map);
+        assertEquals("0:0", lines[3], map);
+        assertEquals("0 0 4294967295", ok("--rm", "--userns=host", "test/plain:1", "cat", "/proc/self/uid_map").trim()
+                .replaceAll("\\s+", " "));
+    }
+
     @Test
     void usersAndIds() throws Exception {
         assertEquals("0\n", ok("--rm", "test/plain:1", "id", "-u"));
@@ -205,11 +222,11 @@ class ImageRunTest {
 
     @Test
     void keptWithoutRmAndCleanedOnErrors() throws Exception {
-        ok("--name", "kept1", "--system", "test/plain:1", "sh", "-c", "echo change > /root/c");
+        ok("--name", "kept1", "test/plain:1", "sh", "-c", "echo change > /root/c");
         Path kept = store.resolve("containers/kept1");
         assertTrue(Files.exists(kept.resolve("config.json")));
         String config = Files.readString(kept.resolve("config.json"));
-        assertTrue(config.contains("\"dev.bulwark.system\": \"true\""), config);
+        assertTrue(config.contains("\"dev.bulwark.userns\": \"private\""), config);
         assertTrue(config.contains("\"dev.bulwark.image.ref\": \"test/plain:1\""), config);
         assertEquals("change\n", Files.readString(kept.resolve("upper/root/c")), "the changes are kept, as Docker keeps them");
         assertFalse(Files.exists(kept.resolve("rootfs")));

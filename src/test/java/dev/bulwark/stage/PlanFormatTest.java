@@ -66,12 +66,16 @@ class PlanFormatTest {
         ops.add(new Op.Clone(0x7e020000L));
         ops.add(new Op.UidMap("0 100000 65536\n"));
         ops.add(new Op.GidMap("0 100000 65536\n"));
+        ops.add(new Op.IdmapTree("/var/lib/x/merged", true, 0x1L, 0x2L));
+        ops.add(new Op.IdmapOverlay(List.of("/l/a", "/l/b"), "/u", "/w", 3000000000L, 2000000));
         ops.add(new Op.Setsid());
         ops.add(new Op.BecomeRoot());
         ops.add(new Op.Hostname("h"));
         ops.add(new Op.Domainname("d"));
         ops.add(new Op.Propagation("/", 0x84000L));
         ops.add(new Op.Rootfs("/b/rootfs"));
+        ops.add(new Op.RootfsTree("/b/rootfs"));
+        ops.add(new Op.BindTree("/etc/resolv.conf"));
         ops.add(new Op.Mkpath("/dev/pts", 1, 0755));
         ops.add(new Op.Mount("tmpfs", "/dev", "tmpfs", 0x100000aL, "mode=755"));
         ops.add(new Op.Bind("/src", "/dst", true, 0x1L, 0x70L));
@@ -110,10 +114,13 @@ class PlanFormatTest {
         assertEquals("EXEC_FIFO s=/run/x/exec.fifo", lines.get(6));
         assertEquals("HOOK s=/bin/hook v=[hook,-x] v=[A=b]", lines.get(8));
         assertEquals("CGROUP_DEVICES s=/sys/fs/cgroup/a s=GPL b=8:0102030405060708", lines.get(11));
-        assertEquals("MOUNT s=tmpfs s=/dev s=tmpfs s=mode=755", lines.get(26));
-        assertEquals("SET_USER v=[10,4294967295]", lines.get(44));
-        assertEquals("SECCOMP b=8:06000000" + "0000ff7f", lines.get(47));
-        assertEquals("EXEC s=/bin:/usr/bin v=[sh,-c,echo é] v=[A=1,PATH=/bin]", lines.get(48));
+        assertEquals("IDMAP_TREE s=/var/lib/x/merged", lines.get(19));
+        assertEquals("IDMAP_OVERLAY s=/u s=/w v=[/l/a,/l/b]", lines.get(20));
+        assertEquals("BIND_TREE s=/etc/resolv.conf", lines.get(28));
+        assertEquals("MOUNT s=tmpfs s=/dev s=tmpfs s=mode=755", lines.get(30));
+        assertEquals("SET_USER v=[10,4294967295]", lines.get(48));
+        assertEquals("SECCOMP b=8:06000000" + "0000ff7f", lines.get(51));
+        assertEquals("EXEC s=/bin:/usr/bin v=[sh,-c,echo é] v=[A=1,PATH=/bin]", lines.get(52));
         for (int i = 0; i < lines.size(); i++) {
             String name = everyOp().get(i).getClass().getSimpleName().replaceAll("([a-z])([A-Z])", "$1_$2").toUpperCase();
             assertTrue(lines.get(i).startsWith(name), lines.get(i) + " is not " + name);

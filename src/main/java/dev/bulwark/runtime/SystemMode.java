@@ -1,0 +1,297 @@
+package dev.bulwark.runtime;
+
+import dev.bulwark.spec.Spec;
+import dev.bulwark.spec.Spec.IdMapping;
+import dev.bulwark.spec.Spec.Linux;
+import dev.bulwark.spec.Spec.Namespace;
+import dev.bulwark.spec.Spec.SeccompSyscall;
+import dev.bulwark.spec.SpecException;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * System containers (Sysbox's kind): what turns an engine's config into one. A user namespace
+ * always, with the container's own 65536-ID range; full capabilities, which count only inside
+ * it; the rootfs and bind mounts ID-mapped (the planner does that); and a seccomp filter that
+ * allows what the kernel checks against the user namespace, keeps out what only helps an escape,
+ * and traps the mount family to the agent, which keeps the mounts made at creation immutable.
+ */
+public final class SystemMode {
+    /** Annotation selecting system mode for one container ("true"). */
+    public static final String ANNOTATION = "dev.bulwark.system";
+    /** Annotation that, "false", makes the mounts made at creation impossible to unmount. */
+    public static final String ALLOW_UNMOUNTS = "dev.bulwark.allow-immutable-unmounts";
+    /** Annotation: "private" gives a container its own user namespace and ID range without system mode. */
+    public static final String USERNS = "dev.bulwark.userns";
+    public static final Path DEFAULT_AGENT_SOCKET = Path.of("/run/bulwark/agent.sock");
+    public static final Path DEFAULT_CONFIG = Path.of("/etc/bulwark/system.conf");
+
+    /** Trapped to the agent: the calls that change or remove an existing mount. */
+    static final List<String> NOTIFY = List.of(
+            "mount", "umount2", "umount", "move_mount", "open_tree", "mount_setattr", "fspick");
+    /**
+     * Allowed although Docker's profile gates them on CAP_SYS_ADMIN (or CAP_SYS_CHROOT,
+     * CAP_SYS_PTRACE, CAP_SYS_BOOT): the kernel checks each against the namespace the caller's
+     * user namespace owns. fsopen, fsconfig and fsmount only make new, detached mounts.
+     */
+    static final List<String> ALLOW = List.of(
+            "unshare", "setns", "clone", "clone3", "sethostname", "setdomainname", "chroot", "pivot_root",
+            "fsopen", "fsconfig", "fsmount", "reboot", "ptrace", "kcmp", "pidfd_getfd", "process_vm_readv",
+            "process_vm_writev");
+    /** Refused whatever the engine's profile says: they give a container nothing but a way out. */
+    static final List<String> DENY = List.of(
+            "bpf", "perf_event_open", "open_by_handle_at", "name_to_handle_at", "kexec_load", "kexec_file_load",
+            "init_module", "finit_module", "delete_module", "syslog", "lookup_dcookie", "iopl", "ioperm", "acct",
+            "swapon", "swapoff", "quotactl", "quotactl_fd", "settimeofday", "clock_settime", "stime",
+            "fanotify_init", "userfaultfd");
+    private static final int EPERM = 1;
+
+    private SystemMode() {}
+
+    /** Checks the agent is there before a system container is created; the lead's AgentLauncher starts it. */
+    @FunctionalInterface
+    public interface AgentStarter {
+        /** Returns once a listener accepts on socket, or throws naming what is wrong. */
+        void ensureRunning(Path socket);
+
+        /** Starts nothing: the socket must be there already. */
+        AgentStarter PRESENT = SystemMode::requireSocket;
+    }
+
+    /**
+     * The runtime-wide settings: --system, --allow-immutable-unmounts, --agent-socket, and the
+     * allocator from --system-config (default /etc/bulwark/system.conf).
+     */
+    public record Options(
+            boolean system, Optional<Boolean> allowImmutableUnmounts, Path agentSocket, IdRanges.Config ranges,
+            AgentStarter agent) {
+        public static Options defaults() {
+            return new Options(false, Optional.empty(), DEFAULT_AGENT_SOCKET, IdRanges.Config.defaults(), AgentStarter.PRESENT);
+        }
+    }
+
+    /** Whether a container is a system container: the annotation or the runtime-wide flag. */
+    public static boolean selected(Spec spec, Options o) {
+        return o.system() || "true".equals(spec.annotations().get(ANNOTATION));
+    }
+
+    /** allow-immutable-unmounts: true unless the annotation or the flag says false (the stricter wins). */
+    public static boolean allowUnmounts(Spec spec, Options o) {
+        String a = spec.annotations().getOrDefault(ALLOW_UNMOUNTS, "true");
+        if (!a.equals("true") && !a.equals("false")) {
+            throw new SpecException("annotations." + ALLOW_UNMOUNTS, "must be \"true\" or \"false\", not \"" + a + "\"");
+        }
+        return a.equals("true") && o.allowImmutableUnmounts().orElse(true);
+    }
+
+    /** Fail closed: without the agent's socket the mount syscalls would be unsupervised. */
+    public static void requireSocket(Path socket) {
+        if (!Files.exists(socket)) {
+            throw new RuntimeFailure("the Bulwark agent is not running (no socket at " + socket + "): a system container's"
+                    + " mount calls must be supervised, so it is not created; start `bulwark agent` or pass --agent-socket");
+        }
+        try {
+            if ((((Integer) Files.getAttribute(socket, "unix:mode")) & 0170000) != 0140000) {
+                throw new RuntimeFailure("agent socket " + socket + " is not a unix socket");
+            }
+        } catch (IOException e) {
+            throw new RuntimeFailure("stat agent socket " + socket + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The config a system container runs with: hostStart is the first host ID of its range.
+     * An existing user namespace entry keeps its place, and its mappings are replaced by the range.
+     */
+    public static Spec apply(Spec spec, long hostStart, Options o, HostInfo host) {
+        return isolate(spec, hostStart, true, o, host);
+    }
+
+    /**
+     * A container with a private user namespace (annotation {@value #USERNS} = "private", what
+     * `bulwark run IMAGE` asks for by default): its own exclusive range and ID-mapped mounts as a
+     * system container has, but the engine's capabilities and seccomp filter, and no agent.
+     */
+    public static boolean privateUserns(Spec spec) {
+        String v = spec.annotations().getOrDefault(USERNS, "");
+        if (!v.isEmpty() && !v.equals("private")) {
+            throw new SpecException("annotations." + USERNS, "the only value is \"private\", not \"" + v + "\"");
+        }
+        return v.equals("private");
+    }
+
+    /** The config of a container with a private user namespace: see {@link #privateUserns}. */
+    public static Spec applyPrivateUserns(Spec spec, long hostStart, HostInfo host) {
+        return isolate(spec, hostStart, false, Options.defaults(), host);
+    }
+
+    private static Spec isolate(Spec spec, long hostStart, boolean system, Options o, HostInfo host) {
+        String what = system ? "a system container" : "a container with a private user namespace";
+        Linux linux = spec.linux().orElseThrow(() -> new SpecException("linux", what + " needs a linux object"));
+        List<Namespace> ns = new ArrayList<>();
+        boolean user = false;
+        boolean mount = false;
+        for (int i = 0; i < linux.namespaces().size(); i++) {
+            Namespace n = linux.namespaces().get(i);
+            if (n.type().equals("user")) {
+                if (!n.path().isEmpty()) {
+                    throw new SpecException("linux.namespaces[" + i + "].path", what + " gets a new user namespace"
+                            + " with its own ID range; it cannot join " + n.path());
+                }
+                user = true;
+            }
+            if (n.type().equals("mount")) {
+                if (!n.path().isEmpty()) {
+                    throw new SpecException("linux.namespaces[" + i + "].path", what + " needs a new mount"
+                            + " namespace for its ID-mapped mounts; it cannot join " + n.path());
+                }
+                mount = true;
+            }
+            ns.add(n);
+        }
+        if (!mount) {
+            throw new SpecException("linux.namespaces", what + " needs a new mount namespace");
+        }
+        if (!user) {
+            ns.add(new Namespace("user", ""));
+        }
+        // A system container sees its own cgroup tree as the root, as on a host (Docker shares
+        // the host's cgroup namespace on cgroup v1 unless told otherwise).
+        if (ns.stream().noneMatch(n -> n.type().equals("cgroup"))) {
+            ns.add(new Namespace("cgroup", ""));
+        }
+        List<IdMapping> map = List.of(new IdMapping(0, hostStart, IdRanges.SIZE));
+        Optional<Spec.Seccomp> seccomp = system ? Optional.of(seccomp(linux.seccomp(), o.agentSocket(), allowUnmounts(spec, o)))
+                : linux.seccomp();
+        Linux l = new Linux(ns, map, map, linux.timeOffsets(), linux.devices(), linux.cgroupsPath(), linux.resources(),
+                linux.rootfsPropagation(), linux.maskedPaths(), linux.readonlyPaths(), sysctls(linux.sysctl()), seccomp,
+                linux.mountLabel(), linux.personality());
+        Optional<Spec.Process> process = system ? spec.process().map(p -> withCapabilities(p, host)) : spec.process();
+        return new Spec(spec.ociVersion(), spec.root(), process, spec.hostname(), spec.domainname(), spec.mounts(),
+                spec.hooks(), spec.annotations(), Optional.of(l));
+    }
+
+    /**
+     * Docker asks for net.ipv4.ping_group_range "0 2147483647" (every group may ping) when it
+     * does not know of a user namespace; in one, the kernel takes only mapped groups (EINVAL
+     * otherwise), so the range is cut to the container's 0-65535, which means the same there.
+     */
+    static java.util.Map<String, String> sysctls(java.util.Map<String, String> in) {
+        String ping = in.get("net.ipv4.ping_group_range");
+        if (ping == null) {
+            return in;
+        }
+        String[] f = ping.strip().split("\\s+");
+        if (f.length != 2) {
+            throw new SpecException("linux.sysctl.net.ipv4.ping_group_range", "expected two group IDs, not \"" + ping + "\"");
+        }
+        long max = IdRanges.SIZE - 1;
+        java.util.Map<String, String> out = new java.util.LinkedHashMap<>(in);
+        try {
+            out.put("net.ipv4.ping_group_range", Math.min(Long.parseLong(f[0]), max) + " " + Math.min(Long.parseLong(f[1]), max));
+        } catch (NumberFormatException e) {
+            throw new SpecException("linux.sysctl.net.ipv4.ping_group_range", "expected two group IDs, not \"" + ping + "\"");
+        }
+        return out;
+    }
+
+    /**
+     * Root in a system container has every capability in every set, as on a host; in its own
+     * user namespace they reach only what that namespace owns. Another user keeps the engine's
+     * sets, with a full bounding set (so setuid programs and sudo work as on a host).
+     */
+    static Spec.Process withCapabilities(Spec.Process p, HostInfo host) {
+        List<String> all = Capabilities.NAMES.subList(0, Math.min(Capabilities.NAMES.size(), host.capLastCap() + 1));
+        Spec.Capabilities c = p.user().uid() == 0
+                ? new Spec.Capabilities(all, all, all, all, all)
+                : p.capabilities().map(e -> new Spec.Capabilities(all, e.effective(), e.inheritable(), e.permitted(), e.ambient()))
+                        .orElse(new Spec.Capabilities(all, List.of(), List.of(), List.of(), List.of()));
+        return new Spec.Process(p.terminal(), p.user(), p.args(), p.env(), p.cwd(), Optional.of(c), p.rlimits(),
+                p.noNewPrivileges(), p.apparmorProfile(), p.oomScoreAdj(), p.selinuxLabel());
+    }
+
+    /**
+     * The engine's profile (or allow-all when it has none) with three rules put first: the first
+     * unconditional rule for a syscall wins in the compiler (as in libseccomp), so these decide
+     * over anything the engine's profile says about the same calls.
+     */
+    static Spec.Seccomp seccomp(Optional<Spec.Seccomp> engine, Path agentSocket, boolean allowUnmounts) {
+        Spec.Seccomp base = engine.orElse(new Spec.Seccomp("SCMP_ACT_ALLOW", Optional.empty(), List.of(), List.of(), "", "",
+                List.of()));
+        if (!base.listenerPath().isEmpty()) {
+            throw new SpecException("linux.seccomp.listenerPath", "a system container's mount calls go to the Bulwark agent;"
+                    + " the config names another listener (" + base.listenerPath() + ")");
+        }
+        List<SeccompSyscall> rules = new ArrayList<>();
+        rules.add(new SeccompSyscall(NOTIFY, "SCMP_ACT_NOTIFY", Optional.empty(), List.of()));
+        rules.add(new SeccompSyscall(DENY, "SCMP_ACT_ERRNO", Optional.of(EPERM), List.of()));
+        rules.add(new SeccompSyscall(ALLOW, "SCMP_ACT_ALLOW", Optional.empty(), List.of()));
+        rules.addAll(base.syscalls());
+        return new Spec.Seccomp(base.defaultAction(), base.defaultErrnoRet(), base.architectures(), base.flags(),
+                agentSocket.toString(), "allow-immutable-unmounts=" + allowUnmounts, rules);
+    }
+
+    /**
+     * The allocator's settings from a system config file: "key = value" lines, '#' comments.
+     * Keys: id-range-state (directory), subuid, subgid (files), on-exhausted (fail or share).
+     * A missing file at the default path means the defaults; one named explicitly must exist.
+     */
+    public static IdRanges.Config readConfig(Path file, boolean explicit) {
+        IdRanges.Config d = IdRanges.Config.defaults();
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            if (explicit) {
+                throw new RuntimeFailure("system config " + file + " does not exist");
+            }
+            return d;
+        } catch (IOException e) {
+            throw new RuntimeFailure("read " + file + ": " + e.getMessage(), e);
+        }
+        Path state = d.stateDir();
+        Path subuid = d.subuid();
+        Path subgid = d.subgid();
+        boolean share = d.share();
+        for (int i = 0; i < lines.size(); i++) {
+            String line = lines.get(i).strip();
+            if (line.isEmpty() || line.startsWith("#")) {
+                continue;
+            }
+            int eq = line.indexOf('=');
+            String where = file + " line " + (i + 1);
+            if (eq < 0) {
+                throw new RuntimeFailure(where + ": expected key = value, not \"" + line + "\"");
+            }
+            String key = line.substring(0, eq).strip();
+            String value = line.substring(eq + 1).strip();
+            switch (key) {
+                case "id-range-state" -> state = absolute(where, value);
+                case "subuid" -> subuid = absolute(where, value);
+                case "subgid" -> subgid = absolute(where, value);
+                case "on-exhausted" -> {
+                    if (!value.equals("fail") && !value.equals("share")) {
+                        throw new RuntimeFailure(where + ": on-exhausted must be fail or share, not \"" + value + "\"");
+                    }
+                    share = value.equals("share");
+                }
+                default -> throw new RuntimeFailure(where + ": unknown key \"" + key
+                        + "\" (expected id-range-state, subuid, subgid or on-exhausted)");
+            }
+        }
+        return new IdRanges.Config(state, subuid, subgid, share);
+    }
+
+    private static Path absolute(String where, String value) {
+        if (!value.startsWith("/")) {
+            throw new RuntimeFailure(where + ": \"" + value + "\" must be an absolute path");
+        }
+        return Path.of(value);
+    }
+}

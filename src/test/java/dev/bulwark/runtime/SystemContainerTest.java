@@ -1,0 +1,182 @@
+package dev.bulwark.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.bulwark.testing.ContainerTestBase;
+import dev.bulwark.testing.Sandbox;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * System containers on real containers: their own 65536-ID range, ID-mapped root and binds,
+ * full capabilities that count only inside, the range freed after. The agent is not here: a
+ * socket that accepts the notify fd and drops it stands in for its presence only, so a trapped
+ * mount call fails (the kernel's answer when no supervisor holds the fd).
+ */
+class SystemContainerTest extends ContainerTestBase {
+    private static final long POOL = 3_100_000_000L;
+    private IdRanges.Config ranges;
+    private Path conf;
+    private Path socket;
+    private ServerSocketChannel server;
+    private Thread acceptor;
+
+    @BeforeEach
+    void allocatorAndSocket() throws Exception {
+        Path d = box.dir();
+        Files.writeString(d.resolve("subuid"), "bulwark:" + POOL + ":" + (8 * 65536) + "\n");
+        Files.writeString(d.resolve("subgid"), "bulwark:" + POOL + ":" + (8 * 65536) + "\n");
+        ranges = new IdRanges.Config(d.resolve("idranges"), d.resolve("subuid"), d.resolve("subgid"), false);
+        conf = d.resolve("system.conf");
+        Files.writeString(conf, "id-range-state = " + ranges.stateDir() + "\nsubuid = " + ranges.subuid() + "\nsubgid = "
+                + ranges.subgid() + "\n");
+        socket = d.resolve("agent.sock");
+        server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        server.bind(UnixDomainSocketAddress.of(socket));
+        acceptor = Thread.ofPlatform().daemon().start(() -> {
+            while (true) {
+                try (SocketChannel c = server.accept()) {
+                    // Reading without a control buffer makes the kernel drop the passed fd.
+                    c.read(ByteBuffer.allocate(65536));
+                } catch (IOException e) {
+                    return;
+                }
+            }
+        });
+    }
+
+    @AfterEach
+    void closeSocket() throws Exception {
+        server.close();
+        acceptor.join(5000);
+        assertEquals(List.of(), IdRanges.used(ranges), "ID ranges left taken");
+    }
+
+    private List<String> cli(String... args) {
+        List<String> a = new ArrayList<>(List.of("--root", box.stateRoot().toString(), "--agent-socket", socket.toString(),
+                "--system-config", conf.toString()));
+        a.addAll(List.of(args));
+        return Sandbox.cli(a.toArray(String[]::new));
+    }
+
+    private Sandbox.Result system(String script, String... globals) throws Exception {
+        box.process().put("args", new ArrayList<>(List.of("sh", "-c", script)));
+        box.writeConfig();
+        List<String> args = new ArrayList<>(List.of(globals));
+        args.addAll(List.of("run", "--bundle", box.bundle().toString(), "s" + Long.toHexString(System.nanoTime())));
+        return Sandbox.finish(new ProcessBuilder(cli(args.toArray(String[]::new)))
+                .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile())).start());
+    }
+
+    @Test
+    void ownRangeFullCapabilitiesAndAnIdMappedRoot() throws Exception {
+        Sandbox.Result r = system("cat /proc/self/uid_map /proc/self/gid_map; grep CapEff /proc/self/status;"
+                + " stat -c '%u %g' /bin/busybox; id -u", "--system");
+        assertEquals(0, r.exit(), r.all());
+        List<String> l = r.out().lines().map(String::strip).toList();
+        String[] uid = l.get(0).split("\\s+");
+        assertEquals("0", uid[0]);
+        long start = Long.parseLong(uid[1]);
+        assertTrue(start >= POOL && start < POOL + 8 * 65536 && (start - POOL) % 65536 == 0, l.get(0));
+        assertEquals("65536", uid[2]);
+        assertEquals(l.get(0).replaceAll("\\s+", " "), l.get(1).replaceAll("\\s+", " "), "gid_map matches uid_map");
+        long last = Long.parseLong(Procfs.read(Path.of("/proc/sys/kernel/cap_last_cap")).strip());
+        assertEquals("CapEff:\t" + String.format("%016x", (1L << (last + 1)) - 1), l.get(2).replace(" ", "\t"));
+        assertEquals("0 0", l.get(3), "busybox, owned by host root, is owned by the container's root");
+        assertEquals("0", l.get(4));
+    }
+
+    @Test
+    void theAnnotationSelectsSystemModeToo() throws Exception {
+        box.config.put("annotations", new HashMap<>(Map.of(SystemMode.ANNOTATION, "true")));
+        Sandbox.Result r = system("cat /proc/self/uid_map");
+        assertEquals(0, r.exit(), r.all());
+        assertTrue(r.out().strip().startsWith("0"), r.out());
+        assertNotEquals("0 0 4294967295", r.out().strip().replaceAll("\\s+", " "));
+    }
+
+    @Test
+    void twoAtOnceGetDifferentRangesFreedOnDelete() throws Exception {
+        box.process().put("args", new ArrayList<>(List.of("sleep", "30")));
+        box.writeConfig();
+        List<String> maps = new ArrayList<>();
+        for (String id : List.of("one", "two")) {
+            // The container keeps stdout and stderr: not pipes this test waits on.
+            Path err = box.dir().resolve(id + ".err");
+            Process p = new ProcessBuilder(cli("--system", "create", "--bundle", box.bundle().toString(), id))
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(err.toFile()).start();
+            assertEquals(0, p.waitFor(), Files.readString(err));
+            long pid = Lifecycle.load(box.stateRoot(), id).pid();
+            maps.add(Procfs.read(Path.of("/proc/" + pid + "/uid_map")).strip().replaceAll("\\s+", " "));
+        }
+        assertEquals(2, IdRanges.used(ranges).size());
+        assertNotEquals(maps.get(0), maps.get(1));
+        for (String id : List.of("one", "two")) {
+            Sandbox.Result r = Sandbox.finish(new ProcessBuilder(cli("delete", "--force", id)).start());
+            assertEquals(0, r.exit(), r.all());
+        }
+        assertEquals(List.of(), IdRanges.used(ranges));
+    }
+
+    @Test
+    void aHostFileBindIsIdMappedAndOtherHostFilesAreNobodys() throws Exception {
+        Path file = Files.writeString(box.dir().resolve("hostfile"), "from the host\n");
+        box.mounts().add(map("destination", "/etc/hostfile", "type", "bind", "source", file.toString(),
+                "options", List.of("bind", "ro")));
+        Sandbox.Result r = system("stat -c '%u %g' /etc/hostfile; cat /etc/hostfile; stat -c '%u' /proc/sys/kernel/hostname", "--system");
+        assertEquals(0, r.exit(), r.all());
+        assertEquals(List.of("0 0", "from the host", "65534"), r.out().lines().toList());
+    }
+
+    @Test
+    void fullCapabilitiesGiveNothingOnTheHost() throws Exception {
+        String hostName = Procfs.read(Path.of("/proc/sys/kernel/hostname")).strip();
+        Sandbox.Result r = system("hostname inside && hostname; date -s 2001-01-01 >/dev/null 2>&1; date +%Y | grep -q 2001 && echo time-set;"
+                + " mknod /tmp/mem c 1 1 2>/dev/null && echo mknod; echo 1 > /proc/sys/vm/drop_caches 2>/dev/null && echo sysctl;"
+                + " mount -t tmpfs none /tmp 2>/dev/null && echo mounted; echo done", "--system");
+        assertEquals(0, r.exit(), r.all());
+        assertEquals(List.of("inside", "done"), r.out().lines().toList(),
+                "only the UTS namespace's own hostname changes; time, devices, host sysctls and (unsupervised) mounts fail");
+        assertEquals(hostName, Procfs.read(Path.of("/proc/sys/kernel/hostname")).strip());
+    }
+
+    @Test
+    void aFilesystemThatCannotBeIdMappedIsAClearError() throws Exception {
+        box.mounts().add(map("destination", "/hostproc", "type", "bind", "source", "/proc/sys", "options", List.of("rbind")));
+        Sandbox.Result r = system("true", "--system");
+        assertEquals(1, r.exit(), r.all());
+        assertTrue(r.err().contains("ID-map /proc/sys") && r.err().contains("cannot be ID-mapped"), r.err());
+    }
+
+    @Test
+    void withoutTheAgentNothingIsCreated() throws Exception {
+        server.close();
+        Files.deleteIfExists(socket);
+        Sandbox.Result r = system("true", "--system");
+        assertEquals(1, r.exit(), r.all());
+        assertTrue(r.err().contains("the Bulwark agent is not running (no socket at " + socket + ")"), r.err());
+    }
+
+    @Test
+    void aBadPoolIsAnErrorAndLeavesNothing() throws Exception {
+        Files.writeString(ranges.subgid(), "bulwark:5000000:65536\n");
+        Sandbox.Result r = system("true", "--system");
+        assertEquals(1, r.exit(), r.all());
+        assertTrue(r.err().contains("must give the same range"), r.err());
+    }
+}
