@@ -276,6 +276,11 @@ static void done_fd(int fd) {
     if (fd < 0) {
         fail();
     }
+    struct statx_ st;
+    memset(&st, 0, sizeof st);
+    if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH_, STATX_MNT_ID, &st) == 0) {
+        printf("newmnt %llu\n", (unsigned long long)st.mnt_id);
+    }
     printf("fd %d\n", fd);
     fflush(stdout);
     char b[16];

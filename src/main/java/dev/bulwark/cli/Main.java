@@ -43,6 +43,7 @@ public final class Main {
         c.put("export", ImageCommands::export);
         c.put("unpack", ImageCommands::unpack);
         c.put("__train", TrainCommand::run);
+        c.put("agent", (g, a) -> dev.bulwark.agent.AgentCommand.run(a)); // FFM: loaded only for this command
         return c;
     }
 
