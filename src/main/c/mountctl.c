@@ -8,8 +8,8 @@
  * It makes no decision. It resolves each path argument to an O_PATH fd, prints what it resolved
  *   "path NAME MNT_ID IS_MOUNT_ROOT MAJOR:MINOR"     (NAME: target, source, from, to)
  * then "ready", waits for the agent's verdict on stdin ("go" or anything else), performs the call
- * on the resolved fds (never on the paths again) and prints "errno N", or "fd N" for calls that
- * return a file descriptor (then it waits for stdin to close, so the agent can take the fd with
+ * on the resolved fds (never on the paths again) and prints "errno N", or "fd N" for fspick
+ * (the one call here that returns a file descriptor) (then it waits for stdin to close, so the agent can take the fd with
  * pidfd_getfd before it goes). Any failure before the call is "errno N" too.
  *
  * A JVM cannot setns() into a user namespace (it is multi-threaded), hence this helper.
@@ -33,8 +33,6 @@
 #define MOVE_MOUNT_F_EMPTY_PATH 0x04
 #define MOVE_MOUNT_T_SYMLINKS 0x10
 #define MOVE_MOUNT_T_EMPTY_PATH 0x40
-#define OPEN_TREE_CLONE 1
-#define OPEN_TREE_CLOEXEC 02000000
 #define FSPICK_CLOEXEC 0x01
 #define FSPICK_SYMLINK_NOFOLLOW 0x02
 #define FSPICK_EMPTY_PATH 0x08
@@ -64,6 +62,7 @@ struct mount_attr_ {
 };
 
 static int caller_pidfd = -1;
+static int selffd = -1; /* our /proc/self/fd, opened before chroot: inside, /proc is the container's */
 
 static void out_errno(int e) {
     printf("errno %d\n", e);
@@ -239,13 +238,13 @@ static char *fd_name(int fd, char *buf, size_t n) {
  * and unmount the entry by name, relative to that directory.
  */
 static long umount_fd(int t, int flags) {
-    char link[64], path[4096];
-    snprintf(link, sizeof link, "/proc/self/fd/%d", t);
+    char link[16], path[4096];
+    snprintf(link, sizeof link, "%d", t);
     struct statx_ want, got;
     if (syscall(SYS_statx, t, "", AT_EMPTY_PATH_ | AT_SYMLINK_NOFOLLOW_, STATX_MNT_ID, &want) < 0) {
         return -1;
     }
-    ssize_t n = syscall(SYS_readlinkat, AT_FDCWD, link, path, sizeof path - 1);
+    ssize_t n = syscall(SYS_readlinkat, selffd, link, path, sizeof path - 1);
     if (n <= 0 || path[0] != '/') {
         errno = EINVAL;
         return -1;
@@ -276,11 +275,6 @@ static void done_fd(int fd) {
     if (fd < 0) {
         fail();
     }
-    struct statx_ st;
-    memset(&st, 0, sizeof st);
-    if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH_, STATX_MNT_ID, &st) == 0) {
-        printf("newmnt %llu\n", (unsigned long long)st.mnt_id);
-    }
     printf("fd %d\n", fd);
     fflush(stdout);
     char b[16];
@@ -295,7 +289,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     /* Opened before the namespaces change: our own fd table, for mount(2)'s path arguments. */
-    int selffd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    selffd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (selffd < 0) {
         fail();
     }
@@ -311,7 +305,7 @@ int main(int argc, char **argv) {
     if (!strcmp(call, "move_mount") && n == 5) {
         dfd1 = caller_fd(num(a[0]));
         dfd2 = caller_fd(num(a[2]));
-    } else if ((!strcmp(call, "open_tree") && n == 3) || (!strcmp(call, "fspick") && n == 3)) {
+    } else if (!strcmp(call, "fspick") && n == 3) {
         dfd1 = caller_fd(num(a[0]));
     } else if (!strcmp(call, "mount_setattr") && n == 7) {
         dfd1 = caller_fd(num(a[0]));
@@ -348,12 +342,6 @@ int main(int argc, char **argv) {
         int t = resolve("to", (int)dfd2, hex(a[3]), flags & MOVE_MOUNT_T_SYMLINKS, flags & MOVE_MOUNT_T_EMPTY_PATH);
         await_go();
         r = syscall(SYS_move_mount, f, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH | (flags & ~0x77L));
-    } else if (!strcmp(call, "open_tree")) {
-        long flags = num(a[2]);
-        int t = resolve("target", (int)dfd1, hex(a[1]), !(flags & AT_SYMLINK_NOFOLLOW_), flags & AT_EMPTY_PATH_);
-        await_go();
-        done_fd((int)syscall(SYS_open_tree, t, "", AT_EMPTY_PATH_ | (flags & (OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE_))));
-        return 0;
     } else if (!strcmp(call, "fspick")) {
         long flags = num(a[2]);
         int t = resolve("target", (int)dfd1, hex(a[1]), !(flags & FSPICK_SYMLINK_NOFOLLOW), flags & FSPICK_EMPTY_PATH);

@@ -39,6 +39,14 @@ public final class Agent {
         System.err.println(Instant.now() + " " + msg);
     }
 
+    private static final boolean DEBUG = System.getenv("BULWARK_AGENT_DEBUG") != null;
+
+    static void debug(java.util.function.Supplier<String> msg) {
+        if (DEBUG) {
+            log(msg.get());
+        }
+    }
+
     static Path helperBinary() {
         Path h = Stage.binary().resolveSibling("bulwark-mountctl");
         if (!Files.isExecutable(h)) {

@@ -26,8 +26,7 @@ final class Policy {
     static final long MS_REMOUNT = 32;
     static final long MS_BIND = 4096;
     static final long MS_MOVE = 8192;
-    static final long MS_PROPAGATION = (1L << 15) | (1L << 17) | (1L << 18) | (1L << 19); // UNBINDABLE PRIVATE SLAVE SHARED
-    static final long OPEN_TREE_CLONE = 1;
+    static final long MS_PROPAGATION = (1L << 17) | (1L << 18) | (1L << 19) | (1L << 20); // UNBINDABLE PRIVATE SLAVE SHARED
     static final long AT_RECURSIVE = 0x8000;
     static final long MOUNT_ATTR_RDONLY = 1;
 
@@ -40,7 +39,6 @@ final class Policy {
     private final Map<Integer, Mount> immutable = new HashMap<>();
     private final boolean allowUnmounts;
     private final Set<String> readOnlyDevs = new HashSet<>();
-    private final Set<Integer> tainted = new HashSet<>();
 
     Policy(List<Mount> atCreation, boolean allowUnmounts) {
         for (Mount m : atCreation) {
@@ -78,7 +76,10 @@ final class Policy {
                 }
                 yield (f & MS_MOVE) != 0 ? Pre.EMULATE : Pre.CONTINUE; // else a new mount
             }
-            case OPEN_TREE -> (args[2] & OPEN_TREE_CLONE) != 0 ? Pre.EMULATE : Pre.CONTINUE;
+            // A clone is a new (detached) mount: allowed. What could follow, making it writable, is
+            // mount_setattr's to decide. (Emulating it is not possible anyway: open_tree returns an
+            // O_PATH file, which SECCOMP_IOCTL_NOTIF_ADDFD refuses with EBADF.)
+            case OPEN_TREE -> Pre.CONTINUE;
             default -> Pre.EMULATE;
         };
     }
@@ -133,27 +134,13 @@ final class Policy {
         return Native.EPERM;
     }
 
-    /** After an open_tree clone: the new detached mount is tainted if what it copied may not become writable. */
-    void cloned(Resolved source, long flags, int newMountId, List<Mount> current) {
-        Map<Integer, Mount> byId = new HashMap<>();
-        for (Mount m : current) {
-            byId.put(m.id(), m);
-        }
-        if (writableLocked(source, (flags & AT_RECURSIVE) != 0, byId, current)) {
-            tainted.add(newMountId);
-        }
-    }
-
-    boolean tainted(int mountId) {
-        return tainted.contains(mountId);
-    }
-
     private boolean writableLocked(Resolved r, boolean recursive, Map<Integer, Mount> byId, List<Mount> current) {
         Mount m = byId.get(r.mountId());
         if (m == null) {
-            // detached (open_tree clone, or a tree outside our view): its root path is unknown, so a
-            // filesystem that holds an immutable read-only mount stays read-only (fail closed)
-            return tainted.contains(r.mountId()) || readOnlyDevs.contains(r.dev());
+            // Detached (an open_tree clone): its root and its submounts cannot be seen, so a
+            // filesystem that holds an immutable read-only mount stays read-only, and a whole
+            // detached tree is never made writable at once (fail closed).
+            return recursive || readOnlyDevs.contains(r.dev());
         }
         for (Mount s : recursive ? subtree(m, current) : List.of(m)) {
             if (readOnlyLocked(s)) {

@@ -112,7 +112,8 @@ final class Supervisor implements Runnable {
                 case UMOUNT2 -> argv.addAll(List.of(str(mem, a[0], true), Integer.toString((int) a[1])));
                 case MOVE_MOUNT -> argv.addAll(List.of(Integer.toString((int) a[0]), str(mem, a[1], true),
                         Integer.toString((int) a[2]), str(mem, a[3], true), Long.toString(a[4] & 0xffffffffL)));
-                case OPEN_TREE, FSPICK -> argv.addAll(List.of(Integer.toString((int) a[0]), str(mem, a[1], true),
+                case OPEN_TREE -> throw new AgentException("open_tree is never emulated");
+                case FSPICK -> argv.addAll(List.of(Integer.toString((int) a[0]), str(mem, a[1], true),
                         Long.toString(a[2] & 0xffffffffL)));
                 case MOUNT_SETATTR -> {
                     if (a[4] < 32) {
@@ -148,6 +149,8 @@ final class Supervisor implements Runnable {
                 paths.put(f[1], new Policy.Resolved(Integer.parseInt(f[2]), f[3].equals("1"), f[4]));
             }
             if (line == null || line.startsWith("errno ")) {
+                String early = line;
+                Agent.debug(() -> name + ": " + argv.subList(2, argv.size()) + " " + paths + " -> " + early);
                 answer(n, line);
                 return;
             }
@@ -169,24 +172,18 @@ final class Supervisor implements Runnable {
             toHelper.write("go\n".getBytes(StandardCharsets.UTF_8));
             toHelper.flush();
             line = fromHelper.readLine();
-            int newMount = -1;
-            if (line != null && line.startsWith("newmnt ")) {
-                newMount = Integer.parseInt(line.substring(7));
-                line = fromHelper.readLine();
-            }
             if (line != null && line.startsWith("fd ")) {
                 int theirs = Native.takeFd(p.pid(), Integer.parseInt(line.substring(3)));
                 try {
-                    if (call == Call.OPEN_TREE && newMount >= 0 && paths.containsKey("target")) {
-                        policy.cloned(paths.get("target"), a[2], newMount, current);
-                    }
-                    boolean cloexec = (a[2] & (call == Call.OPEN_TREE ? 02000000 : 1)) != 0;
+                    boolean cloexec = (a[2] & 1 /* FSPICK_CLOEXEC */) != 0;
                     Native.respondWithFd(fd, n.id(), theirs, cloexec);
                 } finally {
                     Native.close(theirs);
                 }
                 return;
             }
+            String result = line;
+            Agent.debug(() -> name + ": " + argv.subList(2, argv.size()) + " " + paths + " -> " + result);
             answer(n, line);
         } finally {
             try {

@@ -1,0 +1,338 @@
+package dev.bulwark.agent;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.bulwark.runtime.Capabilities;
+import dev.bulwark.testing.ContainerTestBase;
+import dev.bulwark.testing.Sandbox;
+import dev.bulwark.testing.Sandbox.Result;
+import dev.bulwark.testing.TestEnv;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Immutable mountpoints on real containers (root only): a user namespace with its own range,
+ * full capabilities, a profile that traps the mount family (SCMP_ACT_NOTIFY) to an agent the
+ * test starts as its own process (`bulwark agent --socket`) and stops by PID. Each rule is
+ * checked with its allowed counterpart, so a refusal is the agent's and not a broken setup.
+ * In the container: busybox mount/umount and src/test/c/agent/mnt.c (raw syscalls, prints
+ * "ok" or "errno N").
+ */
+class AgentContainerTest extends ContainerTestBase {
+    private static final String EPERM = "errno 1";
+    private static final String ENOSYS = "errno 38";
+    private static final List<String> TRAPPED = List.of("mount", "umount2", "move_mount", "open_tree", "mount_setattr", "fspick");
+
+    private Process agent;
+    private Path socket;
+    private Path ro;
+    private Path rw;
+
+    @BeforeAll
+    static void mntProgram() throws Exception {
+        // mount targets: the stage cannot create them in a root it does not own from a user namespace
+        Files.createDirectories(rootfs.resolve("ro"));
+        Files.createDirectories(rootfs.resolve("rw"));
+        Path src = TestEnv.sourceDir().resolve("src/test/c/agent/mnt.c");
+        Process p = new ProcessBuilder("musl-gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread", "-o",
+                rootfs.resolve("bin/mnt").toString(), src.toString()).redirectErrorStream(true).start();
+        String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), "musl-gcc mnt.c (is musl-tools installed?): " + log);
+    }
+
+    @BeforeEach
+    void systemContainer() throws Exception {
+        socket = box.dir().resolve("agent.sock");
+        agent = startAgent(socket);
+        // the container's root is an unprivileged host user: it must be able to reach the volumes
+        Files.setPosixFilePermissions(box.dir(), PosixFilePermissions.fromString("rwx--x--x"));
+        ro = Files.createDirectories(box.dir().resolve("ro"));
+        rw = Files.createDirectories(box.dir().resolve("rw"));
+        Files.writeString(ro.resolve("file"), "ro");
+        Files.setPosixFilePermissions(rw, PosixFilePermissions.fromString("rwxrwxrwx"));
+        box.namespaces().add(map("type", "user"));
+        box.linux().put("uidMappings", List.of(map("containerID", 0, "hostID", 600000, "size", 65536)));
+        box.linux().put("gidMappings", List.of(map("containerID", 0, "hostID", 600000, "size", 65536)));
+        List<String> all = hostCaps();
+        box.process().put("capabilities", map("bounding", all, "effective", all, "permitted", all));
+        box.mounts().add(map("destination", "/ro", "type", "bind", "source", ro.toString(), "options", List.of("rbind", "ro")));
+        box.mounts().add(map("destination", "/rw", "type", "bind", "source", rw.toString(), "options", List.of("rbind", "rw")));
+        box.mounts().add(map("destination", "/tmp", "type", "tmpfs", "source", "tmpfs", "options", List.of("nosuid", "nodev")));
+        box.linux().put("seccomp", map("defaultAction", "SCMP_ACT_ALLOW", "listenerPath", socket.toString(),
+                "syscalls", List.of(map("names", TRAPPED, "action", "SCMP_ACT_NOTIFY"))));
+    }
+
+    @AfterEach
+    void stopAgent() throws Exception {
+        stop(agent);
+    }
+
+    /** Every capability this test runs with: "full" in the container is everything the runtime itself can grant. */
+    static List<String> hostCaps() throws IOException {
+        long bnd = bounding();
+        return Capabilities.NAMES.stream().filter(n -> (bnd >> Capabilities.number(n) & 1) != 0).toList();
+    }
+
+    static long bounding() throws IOException {
+        return Files.readAllLines(Path.of("/proc/self/status")).stream().filter(l -> l.startsWith("CapBnd:"))
+                .map(l -> Long.parseUnsignedLong(l.substring(7).trim(), 16)).findFirst().orElseThrow();
+    }
+
+    static Process startAgent(Path socket) throws Exception {
+        List<String> cmd = Sandbox.cli("agent", "--socket", socket.toString());
+        cmd.add(1, "--enable-native-access=ALL-UNNAMED");
+        var pb = new ProcessBuilder(cmd);
+        pb.environment().put("BULWARK_AGENT_DEBUG", "1");
+        Process p = pb.redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(socket.resolveSibling("agent.log").toFile())).start();
+        for (int i = 0; i < 300 && AgentLauncher.ping(socket).isEmpty(); i++) {
+            assertTrue(p.isAlive(), () -> "the agent exited: " + log(socket));
+            Thread.sleep(20);
+        }
+        assertTrue(AgentLauncher.ping(socket).isPresent(), "the agent did not answer on " + socket);
+        return p;
+    }
+
+    static void stop(Process p) throws InterruptedException {
+        if (p != null && p.isAlive()) {
+            p.destroyForcibly(); // SIGKILL to this PID: the agent holds nothing that needs a clean exit
+            assertTrue(p.waitFor(10, TimeUnit.SECONDS));
+        }
+    }
+
+    static String log(Path socket) {
+        try {
+            return Files.readString(socket.resolveSibling("agent.log"));
+        } catch (IOException e) {
+            return "<no log>";
+        }
+    }
+
+    private void metadata(String m) {
+        @SuppressWarnings("unchecked")
+        Map<String, Object> s = (Map<String, Object>) box.linux().get("seccomp");
+        s.put("listenerMetadata", m);
+    }
+
+    /** Runs the script; returns its stdout lines (each step echoes its own outcome). */
+    private List<String> sh(String script) throws Exception {
+        Result r = box.sh(script + "\ntrue\n");
+        assertEquals(0, r.exit(), () -> "exit " + r.exit() + "\nstdout: " + r.out() + "\nstderr: " + r.err() + "\nagent: " + log(socket));
+        return r.out().lines().toList();
+    }
+
+    // ---- setup is what the rules assume ----------------------------------------------------
+
+    @Test
+    void containerIsInItsOwnUserNamespaceWithFullCapsAndTheTrap() throws Exception {
+        List<String> out = sh("cat /proc/self/uid_map; grep -E '^(CapEff|Seccomp):' /proc/self/status");
+        assertEquals("0 600000 65536", out.get(0).trim().replaceAll("\\s+", " "));
+        assertEquals("CapEff:\t%016x".formatted(bounding()), out.get(1));
+        assertEquals("Seccomp:\t2", out.get(2));
+        assertTrue(AgentLauncher.ping(socket).orElseThrow().startsWith(Agent.PONG));
+    }
+
+    // ---- remounts --------------------------------------------------------------------------
+
+    @Test
+    void readOnlyImmutableCannotBeRemountedReadWrite() throws Exception {
+        List<String> out = sh("""
+                mnt remount-rw /ro
+                mount -o remount,rw,bind /ro 2>/dev/null && echo busybox-ok || echo busybox-denied
+                mnt remount-sb /ro
+                touch /ro/new 2>/dev/null && echo written || echo still-ro
+                """);
+        assertEquals(List.of(EPERM, "busybox-denied", EPERM, "still-ro"), out);
+    }
+
+    @Test
+    void readWriteToReadOnlyAndBackIsAllowed() throws Exception {
+        List<String> out = sh("""
+                mount -o remount,ro,bind /rw && echo ro-ok
+                touch /rw/a 2>/dev/null && echo written || echo is-ro
+                mnt remount-rw /rw
+                touch /rw/b && echo written
+                """);
+        assertEquals(List.of("ro-ok", "is-ro", "ok", "written"), out);
+        assertTrue(Files.exists(rw.resolve("b")));
+    }
+
+    @Test
+    void bindOfReadOnlyImmutableCannotBeMadeWritable() throws Exception {
+        List<String> out = sh("""
+                mkdir /tmp/b /tmp/c
+                mount --bind /ro /tmp/b && echo bind-ok
+                mnt remount-rw /tmp/b
+                mnt setattr-rw /tmp/b
+                mount --bind /rw /tmp/c && mount -o remount,ro,bind /tmp/c && mnt remount-rw /tmp/c
+                """);
+        assertEquals(List.of("bind-ok", EPERM, EPERM, "ok"), out);
+    }
+
+    @Test
+    void newMountsAreUnrestricted() throws Exception {
+        List<String> out = sh("""
+                mkdir /tmp/n
+                mount -t tmpfs -o ro t /tmp/n && echo mounted
+                mnt remount-sb /tmp/n
+                touch /tmp/n/x && echo written
+                mount -o remount,ro,bind /tmp/n && mnt remount-rw /tmp/n
+                touch /tmp/n/y && echo written
+                umount /tmp/n && echo unmounted
+                """);
+        // (busybox's own `mount -o remount,rw` would fail here without any agent: it passes back the
+        // uid=/gid= options /proc/mounts shows in host IDs, which the kernel reads in the container's)
+        assertEquals(List.of("mounted", "ok", "written", "ok", "written", "unmounted"), out);
+    }
+
+    // ---- unmounts --------------------------------------------------------------------------
+
+    @Test
+    void unmountingImmutableIsAllowedByDefault() throws Exception {
+        List<String> out = sh("mnt umount /rw; mnt umount /ro; grep -c ' /r[ow] ' /proc/self/mountinfo || true");
+        assertEquals(List.of("ok", "ok", "0"), out);
+    }
+
+    @Test
+    void unmountingImmutableIsDeniedWhenTheOptionIsOff() throws Exception {
+        metadata("allow-immutable-unmounts=false");
+        List<String> out = sh("""
+                mnt umount /rw
+                umount -l /ro 2>/dev/null && echo lazy-ok || echo lazy-denied
+                mkdir /tmp/n && mnt tmpfs /tmp/n && mnt umount /tmp/n
+                """);
+        assertEquals(List.of(EPERM, "lazy-denied", "ok", "ok"), out);
+    }
+
+    @Test
+    void procAndSysCanNeverBeUnmounted() throws Exception {
+        List<String> out = sh("""
+                mnt umount /proc
+                umount -l /proc 2>/dev/null && echo lazy-ok || echo lazy-denied
+                mnt umount /sys
+                mnt umount /proc/keys
+                mnt umount /proc/sys
+                mnt umount /rw
+                """);
+        assertEquals(List.of(EPERM, "lazy-denied", EPERM, EPERM, EPERM, "ok"), out);
+    }
+
+    @Test
+    void movingAnImmutableMountCountsAsUnmountingIt() throws Exception {
+        List<String> out = sh("""
+                mkdir /tmp/p /tmp/r /tmp/q
+                mnt move /proc /tmp/p
+                mount --move /sys /tmp/p 2>/dev/null && echo moved || echo move-denied
+                mnt move /rw /tmp/r
+                mnt tmpfs /tmp/q && mkdir /tmp/q2 && mnt move /tmp/q /tmp/q2
+                """);
+        assertEquals(List.of(EPERM, "move-denied", "ok", "ok", "ok"), out);
+        metadata("allow-immutable-unmounts=false");
+        assertEquals(List.of(EPERM), sh("mkdir /tmp/r; mnt move /rw /tmp/r"));
+    }
+
+    // ---- the new mount API -----------------------------------------------------------------
+
+    @Test
+    void mountSetattrCannotClearReadOnlyOfImmutable() throws Exception {
+        List<String> out = sh("""
+                mnt setattr-rw /ro
+                mount -o remount,ro,bind /rw && mnt setattr-rw /rw
+                touch /rw/c && echo written
+                """);
+        assertEquals(List.of(EPERM, "ok", "written"), out);
+    }
+
+    @Test
+    void openTreeCloneOfReadOnlyImmutableStaysReadOnly() throws Exception {
+        List<String> out = sh("""
+                mnt clone-rw /ro
+                mkdir /tmp/n && mount -t tmpfs -o ro t /tmp/n && mnt clone-rw /tmp/n
+                """);
+        assertEquals(List.of(EPERM, "ok"), out);
+    }
+
+    @Test
+    void fspickCannotReconfigureReadOnlyImmutable() throws Exception {
+        List<String> out = sh("""
+                mnt fspick-rw /ro
+                mkdir /tmp/n && mount -t tmpfs -o ro t /tmp/n && mnt fspick-rw /tmp/n
+                grep ' /tmp/n ' /proc/self/mountinfo | grep -q ' - tmpfs t rw' && echo superblock-rw
+                """);
+        assertEquals(List.of(EPERM, "ok", "superblock-rw"), out);
+    }
+
+    @Test
+    void nestedMountNamespaceCopiesAreStillImmutable() throws Exception {
+        List<String> out = sh("""
+                unshare -m sh -c 'mnt remount-rw /ro; mnt umount /proc; mnt umount /rw'
+                """);
+        assertEquals(List.of(EPERM, EPERM, "ok"), out);
+    }
+
+    // ---- safety ----------------------------------------------------------------------------
+
+    @Test
+    void flippingThePathDuringTheCallNeverReachesTheImmutableMount() throws Exception {
+        // /tmp/n is the container's own read-only tmpfs: remounting it rw is allowed, /ro is not.
+        List<String> out = sh("""
+                mkdir /tmp/n && mount -t tmpfs t /tmp/n && mount -o remount,ro,bind /tmp/n
+                mnt toctou /tmp/n /ro 400
+                """);
+        String[] f = out.getLast().split(" ");
+        assertEquals("0", f[5], "the immutable read-only mount became writable: " + out);
+        // the other calls met a half-copied path (ENOENT, EINVAL): the flipping thread writes in place
+        assertTrue(Integer.parseInt(f[1]) > 0, "no call reached the allowed target: " + out);
+        assertTrue(Integer.parseInt(f[3]) > 0, "no call was checked against the immutable target: " + out);
+    }
+
+    @Test
+    void trappedCallsFailWithEnosysWhenTheAgentIsGone() throws Exception {
+        box.process().put("args", new ArrayList<>(List.of("sh", "-c", """
+                mkdir /tmp/n && mnt tmpfs /tmp/n
+                touch /rw/ready
+                while [ ! -e /rw/go ]; do sleep 0.05; done
+                mnt remount-rw /ro
+                mkdir /tmp/m && mnt tmpfs /tmp/m
+                mnt umount /tmp/n
+                touch /ro/x 2>/dev/null && echo written || echo still-ro
+                """)));
+        box.writeConfig();
+        Process c = box.start("enosys");
+        for (int i = 0; i < 1500 && !Files.exists(rw.resolve("ready")); i++) {
+            Thread.sleep(20);
+        }
+        assertTrue(Files.exists(rw.resolve("ready")), "the container did not start: " + log(socket));
+        stop(agent);
+        Files.writeString(rw.resolve("go"), "");
+        Result r = Sandbox.finish(c);
+        assertEquals(List.of("ok", ENOSYS, ENOSYS, ENOSYS, "still-ro"), r.out().lines().toList(), r.err());
+    }
+
+    @Test
+    void aRestartedAgentServesNewContainers() throws Exception {
+        stop(agent);
+        assertFalse(AgentLauncher.ping(socket).isPresent());
+        agent = startAgent(socket); // the socket file of the killed agent is stale: the new one replaces it
+        assertEquals(List.of(EPERM, "ok"), sh("mnt remount-rw /ro; mount -o remount,ro,bind /rw && mnt remount-rw /rw"));
+    }
+
+    @Test
+    void unknownMetadataFailsClosed() throws Exception {
+        metadata("allow-everything=true");
+        assertEquals(List.of(ENOSYS), sh("mnt remount-rw /rw"));
+    }
+}
