@@ -29,6 +29,7 @@ public final class Agent {
     private final Path socket;
     private final Path helper;
     private final ConcurrentHashMap<Integer, String> containers = new ConcurrentHashMap<>();
+    private Keeper keeper;
 
     Agent(Path socket, Path helper) {
         this.socket = socket;
@@ -66,8 +67,17 @@ public final class Agent {
         }
         // we hold the lock: a socket file here is a dead agent's
         Files.deleteIfExists(socket);
+        try {
+            keeper = Keeper.ensure(socket, helper.resolveSibling("bulwark-fdkeeper"));
+            recover();
+        } catch (IOException | RuntimeException e) {
+            // fail closed all the same: without a keeper, an agent's death closes the fds (ENOSYS)
+            log("no fd keeper (" + e.getMessage() + "): containers will not outlive this agent's supervision");
+            keeper = null;
+        }
         int srv = Native.listenUnix(socket.toString());
-        log("agent " + ProcessHandle.current().pid() + " listening on " + socket + ", helper " + helper);
+        log("agent " + ProcessHandle.current().pid() + " listening on " + socket + ", helper " + helper
+                + (keeper == null ? "" : ", fd keeper " + keeper.proc().pid()));
         while (true) {
             int c = Native.accept(srv);
             Thread.ofPlatform().name("conn-" + c).start(() -> connection(c));
@@ -95,6 +105,24 @@ public final class Agent {
         }
     }
 
+    /** Containers an earlier agent supervised: their fds back from the keeper, their policy from the record. */
+    private void recover() throws IOException {
+        for (Keeper.Record r : keeper.records()) {
+            if (!r.init().alive()) {
+                keeper.drop(r);
+                continue;
+            }
+            int fd = Native.takeFd(keeper.proc().pid(), r.keeperFd());
+            Policy policy = new Policy(Mount.parse(r.mountinfo()), r.allow());
+            containers.put(fd, r.name());
+            log(r.name() + ": supervised again (from the fd keeper), " + policy.immutableCount() + " immutable mounts");
+            Thread.ofPlatform().name("ctr-" + r.init().pid()).start(new Supervisor(r.name(), fd, r.mntNs(), policy, helper, () -> {
+                containers.remove(fd);
+                keeper.drop(r);
+            }));
+        }
+    }
+
     /** The state message names the container and its init PID; its mountinfo now is what creation made. */
     private void register(String state, int notifyFd) {
         try {
@@ -103,13 +131,30 @@ public final class Agent {
             String id = o.members().get("state") instanceof JsonValue.JsonObject s && s.members().get("id") instanceof JsonValue.JsonString i
                     ? i.value() : "pid " + pid;
             boolean allow = allowUnmounts(o.members().get("metadata") instanceof JsonValue.JsonString s ? s.value() : "");
-            List<Mount> mounts = Mount.parse(Procfs.read(Path.of("/proc", Integer.toString(pid), "mountinfo")));
+            Keeper.Proc init = new Keeper.Proc(pid, Keeper.startTime(pid).orElseThrow(() -> new AgentException("pid " + pid + " is gone")));
+            String mountinfo = Procfs.read(Path.of("/proc", Integer.toString(pid), "mountinfo"));
+            List<Mount> mounts = Mount.parse(mountinfo);
             String mntNs = Files.readSymbolicLink(Path.of("/proc", Integer.toString(pid), "ns", "mnt")).toString();
             Policy policy = new Policy(mounts, allow);
             String name = id + " (pid " + pid + ")";
+            Keeper k = keeper;
+            Keeper.Record rec = null;
+            if (k != null) {
+                try {
+                    rec = k.keep(notifyFd, init, allow, mntNs, name, mountinfo);
+                } catch (IOException | RuntimeException e) {
+                    log(name + ": the fd keeper did not take the fd (" + e.getMessage() + "): not supervised after a restart");
+                }
+            }
+            Keeper.Record kept = rec;
             containers.put(notifyFd, name);
             log(name + ": registered, " + mounts.size() + " immutable mounts, allow-immutable-unmounts=" + allow);
-            Thread.ofPlatform().name("ctr-" + id).start(new Supervisor(name, notifyFd, mntNs, policy, helper, () -> containers.remove(notifyFd)));
+            Thread.ofPlatform().name("ctr-" + id).start(new Supervisor(name, notifyFd, mntNs, policy, helper, () -> {
+                containers.remove(notifyFd);
+                if (kept != null) {
+                    k.drop(kept);
+                }
+            }));
         } catch (RuntimeException | IOException e) {
             // fail closed: without its listener every trapped call of this container gets ENOSYS
             log("cannot register a container (" + e.getMessage() + "): closing its notify fd");

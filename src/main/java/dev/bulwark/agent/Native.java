@@ -46,6 +46,9 @@ final class Native {
     private static final MethodHandle ACCEPT4 = fn("accept4", FunctionDescriptor.of(I, I, P, P, I));
     private static final MethodHandle RECVMSG = fn("recvmsg", FunctionDescriptor.of(L, I, P, I));
     private static final MethodHandle SEND = fn("send", FunctionDescriptor.of(L, I, P, L, I));
+    private static final MethodHandle SENDMSG = fn("sendmsg", FunctionDescriptor.of(L, I, P, I));
+    private static final MethodHandle CONNECT = fn("connect", FunctionDescriptor.of(I, I, P, I));
+    private static final MethodHandle READ = fn("read", FunctionDescriptor.of(L, I, P, L));
     private static final MethodHandle CLOSE = fn("close", FunctionDescriptor.of(I, I));
     private static final MethodHandle IOCTL = fn("ioctl", FunctionDescriptor.of(I, I, L, P));
     private static final MethodHandle POLL = fn("poll", FunctionDescriptor.of(I, P, L, I));
@@ -87,18 +90,63 @@ final class Native {
         return t instanceof AgentException a ? a : new AgentException(call + ": " + t, t);
     }
 
+    private static MemorySegment unixAddr(Arena a, String path) {
+        byte[] p = path.getBytes(StandardCharsets.UTF_8);
+        if (p.length >= 108) {
+            throw new AgentException("socket path " + path + " is longer than 107 bytes");
+        }
+        MemorySegment addr = a.allocate(110);
+        addr.set(ValueLayout.JAVA_SHORT, 0, (short) 1);
+        MemorySegment.copy(p, 0, addr, ValueLayout.JAVA_BYTE, 2, p.length);
+        return addr;
+    }
+
+    /**
+     * One exchange with an AF_UNIX server: connect, send data (with fd over SCM_RIGHTS when fd >= 0),
+     * read the one-line answer.
+     */
+    static String exchange(String path, byte[] data, int fd) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ccs = a.allocate(CCS);
+            int s = (int) check("socket(AF_UNIX)", (int) SOCKET.invokeExact(ccs, 1, 1 | O_CLOEXEC, 0), ccs);
+            try {
+                check("connect(" + path + ")", (int) CONNECT.invokeExact(ccs, s, unixAddr(a, path), 110), ccs);
+                MemorySegment buf = a.allocateFrom(ValueLayout.JAVA_BYTE, data);
+                MemorySegment iov = a.allocate(16, 8);
+                iov.set(P, 0, buf);
+                iov.set(L, 8, data.length);
+                MemorySegment msg = a.allocate(56, 8);
+                msg.set(P, 16, iov);
+                msg.set(L, 24, 1);
+                if (fd >= 0) {
+                    MemorySegment ctl = a.allocate(24, 8);
+                    ctl.set(L, 0, 20); // CMSG_LEN(sizeof(int))
+                    ctl.set(I, 8, 1); // SOL_SOCKET
+                    ctl.set(I, 12, 1); // SCM_RIGHTS
+                    ctl.set(I, 16, fd);
+                    msg.set(P, 32, ctl);
+                    msg.set(L, 40, 24);
+                }
+                check("sendmsg(" + path + ")", (long) SENDMSG.invokeExact(ccs, s, msg, 0x4000 /* MSG_NOSIGNAL */), ccs);
+                MemorySegment in = a.allocate(64);
+                long n = check("read(" + path + ")", (long) READ.invokeExact(ccs, s, in, 63L), ccs);
+                byte[] out = new byte[(int) n];
+                MemorySegment.copy(in, ValueLayout.JAVA_BYTE, 0, out, 0, (int) n);
+                return new String(out, StandardCharsets.UTF_8).trim();
+            } finally {
+                int r = (int) CLOSE.invokeExact(ccs, s);
+            }
+        } catch (Throwable t) {
+            throw wrap("exchange with " + path, t);
+        }
+    }
+
     /** A listening AF_UNIX stream socket bound to path. */
     static int listenUnix(String path) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment ccs = a.allocate(CCS);
             int fd = (int) check("socket(AF_UNIX)", (int) SOCKET.invokeExact(ccs, 1, 1 | O_CLOEXEC, 0), ccs);
-            byte[] p = path.getBytes(StandardCharsets.UTF_8);
-            if (p.length >= 108) {
-                throw new AgentException("socket path " + path + " is longer than 107 bytes");
-            }
-            MemorySegment addr = a.allocate(110);
-            addr.set(ValueLayout.JAVA_SHORT, 0, (short) 1);
-            MemorySegment.copy(p, 0, addr, ValueLayout.JAVA_BYTE, 2, p.length);
+            MemorySegment addr = unixAddr(a, path);
             check("bind(" + path + ")", (int) BIND.invokeExact(ccs, fd, addr, 110), ccs);
             check("listen(" + path + ")", (int) LISTEN.invokeExact(ccs, fd, 128), ccs);
             return fd;

@@ -78,6 +78,22 @@ class AgentContainerTest extends ContainerTestBase {
     @AfterEach
     void stopAgent() throws Exception {
         stop(agent);
+        stopKeeper(socket);
+    }
+
+    /** The fd keeper the agent started (detached): killed by the PID and start time it recorded. */
+    static void stopKeeper(Path socket) throws Exception {
+        Path pidFile = socket.resolveSibling(socket.getFileName() + ".keeper.pid");
+        if (!Files.exists(pidFile)) {
+            return;
+        }
+        String[] f = Files.readString(pidFile).trim().split(" ");
+        long pid = Long.parseLong(f[0]);
+        if (Keeper.startTime(pid).map(t -> t == Long.parseLong(f[1])).orElse(false)) {
+            ProcessHandle h = ProcessHandle.of(pid).orElseThrow();
+            h.destroyForcibly();
+            h.onExit().get(10, TimeUnit.SECONDS);
+        }
     }
 
     /** Every capability this test runs with: "full" in the container is everything the runtime itself can grant. */
@@ -299,35 +315,53 @@ class AgentContainerTest extends ContainerTestBase {
         assertTrue(Integer.parseInt(f[3]) > 0, "no call was checked against the immutable target: " + out);
     }
 
-    @Test
-    void trappedCallsFailWithEnosysWhenTheAgentIsGone() throws Exception {
+    /** A container that makes one supervised call, waits for the test's go, then runs script. */
+    private Process waitingContainer(String id, String script) throws Exception {
         box.process().put("args", new ArrayList<>(List.of("sh", "-c", """
-                mkdir /tmp/n && mnt tmpfs /tmp/n
+                mnt remount-rw /ro
                 touch /rw/ready
                 while [ ! -e /rw/go ]; do sleep 0.05; done
-                mnt remount-rw /ro
-                mkdir /tmp/m && mnt tmpfs /tmp/m
-                mnt umount /tmp/n
-                touch /ro/x 2>/dev/null && echo written || echo still-ro
-                """)));
+                """ + script)));
         box.writeConfig();
-        Process c = box.start("enosys");
+        Process c = box.start(id);
         for (int i = 0; i < 1500 && !Files.exists(rw.resolve("ready")); i++) {
             Thread.sleep(20);
         }
         assertTrue(Files.exists(rw.resolve("ready")), "the container did not start: " + log(socket));
-        stop(agent);
-        Files.writeString(rw.resolve("go"), "");
-        Result r = Sandbox.finish(c);
-        assertEquals(List.of("ok", ENOSYS, ENOSYS, ENOSYS, "still-ro"), r.out().lines().toList(), r.err());
+        return c;
     }
 
     @Test
-    void aRestartedAgentServesNewContainers() throws Exception {
+    void trappedCallsFailWithEnosysWhenTheAgentAndItsKeeperAreGone() throws Exception {
+        Process c = waitingContainer("enosys", """
+                mnt remount-rw /ro
+                mkdir /tmp/m && mnt tmpfs /tmp/m
+                mnt umount /rw
+                touch /ro/x 2>/dev/null && echo written || echo still-ro
+                """);
+        stop(agent);
+        stopKeeper(socket); // the last holder of the notify fd: the kernel now answers ENOSYS itself
+        Files.writeString(rw.resolve("go"), "");
+        Result r = Sandbox.finish(c);
+        assertEquals(List.of(EPERM, ENOSYS, ENOSYS, ENOSYS, "still-ro"), r.out().lines().toList(), r.err());
+    }
+
+    @Test
+    void containersCreatedBeforeAnAgentRestartStaySupervised() throws Exception {
+        Process c = waitingContainer("restart", """
+                mnt remount-rw /ro
+                mount -o remount,ro,bind /rw && mnt remount-rw /rw
+                mnt umount /proc
+                """);
         stop(agent);
         assertFalse(AgentLauncher.ping(socket).isPresent());
         agent = startAgent(socket); // the socket file of the killed agent is stale: the new one replaces it
-        assertEquals(List.of(EPERM, "ok"), sh("mnt remount-rw /ro; mount -o remount,ro,bind /rw && mnt remount-rw /rw"));
+        assertTrue(log(socket).contains("supervised again"), log(socket));
+        Files.writeString(rw.resolve("go"), "");
+        Result r = Sandbox.finish(c);
+        assertEquals(List.of(EPERM, EPERM, "ok", EPERM), r.out().lines().toList(), r.err() + log(socket));
+        // and the new agent serves new containers
+        assertEquals(List.of(EPERM), sh("mnt remount-rw /ro"));
     }
 
     @Test
