@@ -34,7 +34,7 @@ public final class AgentLauncher {
         Process p;
         try {
             Files.createDirectories(socket.toAbsolutePath().getParent());
-            List<String> cmd = new ArrayList<>(List.of("setsid"));
+            List<String> cmd = new ArrayList<>(List.of("setsid", "--fork")); // a grandchild: not the caller's to reap
             cmd.addAll(command(socket));
             p = new ProcessBuilder(cmd)
                     .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
