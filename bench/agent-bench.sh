@@ -47,6 +47,8 @@ tool() { java -cp "$here/target/bulwark.jar" "$here/bench/AgentBenchTool.java" "
 agent=$!
 for _ in $(seq 200); do grep -q listening "$work/agent.log" 2>/dev/null && break; sleep 0.05; done
 grep -q listening "$work/agent.log" || { cat "$work/agent.log" >&2; exit 1; }
+rss() { awk '/^VmRSS/ { print $2 / 1024 }' "/proc/$agent/status"; }
+rss_start=$(rss)
 
 loop() {   # name socket|- n flags -> microseconds per call (best of RUNS)
     local name=$1 sock=$2 n=$3 flags=$4 best=
@@ -64,7 +66,6 @@ emulated=$(loop emulated "$work/agent.sock" "$N" 4128)      # MS_REMOUNT|MS_BIND
 continued=$(loop continued "$work/agent.sock" "$NFAST" 4129) # ... |MS_RDONLY
 untrapped=$(loop untrapped - "$NFAST" 4129)
 
-rss() { awk '/^VmRSS/ { print $2 / 1024 }' "/proc/$agent/status"; }
 mkdir -p "$work/hold"
 tool config "$work/base/config.json" "$work/hold/config.json" "$work/rootfs" "$work/agent.sock" sleep 600
 rss0=$(rss)
@@ -87,6 +88,7 @@ printf "  %-58s %8.1f\n" "emulated (remount rw: copy, helper in caller's context
 printf "  %-58s %8.1f\n" "continued (remount ro: decided on registers)" "$continued"
 printf "  %-58s %8.1f\n" "untrapped (no profile)" "$untrapped"
 echo "Agent memory (VmRSS, MiB):"
-printf "  %-58s %8.1f\n" "idle, no container" "$rss0"
+printf "  %-58s %8.1f\n" "just started" "$rss_start"
+printf "  %-58s %8.1f\n" "after the latency runs, no container" "$rss0"
 printf "  %-58s %8.1f\n" "1 registered container" "$rss1"
 printf "  %-58s %8.1f\n" "$MANY registered containers ($threads threads)" "$rssN"

@@ -288,6 +288,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: bulwark-mountctl PID CALL ARG...\n");
         return 2;
     }
+    /* Nothing of the container may ptrace us or open our /proc entries once we are inside it. */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+        fail();
+    }
     /* Opened before the namespaces change: our own fd table, for mount(2)'s path arguments. */
     selffd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (selffd < 0) {

@@ -10,6 +10,8 @@
  *   mnt umount PATH              umount2(PATH, 0)
  *   mnt remount-rw PATH          mount(MS_REMOUNT|MS_BIND) without MS_RDONLY
  *   mnt remount-sb PATH          mount(MS_REMOUNT) without MS_RDONLY: the superblock and the mount
+ *   mnt fsmount PATH             a new tmpfs with fsopen/fsconfig/fsmount, attached by move_mount
+ *   mnt clone-attach FROM TO     open_tree(FROM, OPEN_TREE_CLONE), attached at TO by move_mount
  *   mnt tmpfs PATH               mount a new tmpfs
  *   mnt toctou GOOD BAD N        N remounts rw of a path another thread flips between GOOD and BAD;
  *                                prints "ok K denied D bad-writable 0|1"
@@ -105,6 +107,24 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(c, "remount-sb")) {
         return report(syscall(SYS_mount, NULL, argv[2], NULL, MS_REMOUNT, NULL));
+    }
+    if (!strcmp(c, "fsmount")) {
+        long fs = syscall(430, "tmpfs", 0);
+        if (fs < 0 || syscall(431, fs, 6 /* FSCONFIG_CMD_CREATE */, NULL, NULL, 0) < 0) {
+            return report(-1);
+        }
+        long m = syscall(432, fs, 0, 0);
+        if (m < 0) {
+            return report(m);
+        }
+        return report(syscall(429, m, "", AT_FDCWD, argv[2], 4 /* MOVE_MOUNT_F_EMPTY_PATH */));
+    }
+    if (!strcmp(c, "clone-attach") && argc == 4) {
+        long fd = syscall(428, AT_FDCWD, argv[2], OPEN_TREE_CLONE);
+        if (fd < 0) {
+            return report(fd);
+        }
+        return report(syscall(429, fd, "", AT_FDCWD, argv[3], 4 /* MOVE_MOUNT_F_EMPTY_PATH */));
     }
     if (!strcmp(c, "tmpfs")) {
         return report(syscall(SYS_mount, "t", argv[2], "tmpfs", 0UL, NULL));

@@ -277,8 +277,10 @@ class AgentContainerTest extends ContainerTestBase {
         List<String> out = sh("""
                 mnt clone-rw /ro
                 mkdir /tmp/n && mount -t tmpfs -o ro t /tmp/n && mnt clone-rw /tmp/n
+                mkdir /tmp/x && mnt clone-attach /ro /tmp/x && mnt remount-rw /tmp/x
+                mnt setattr-rw /tmp/x
                 """);
-        assertEquals(List.of(EPERM, "ok"), out);
+        assertEquals(List.of(EPERM, "ok", "ok", EPERM, EPERM), out);
     }
 
     @Test
@@ -289,6 +291,17 @@ class AgentContainerTest extends ContainerTestBase {
                 grep ' /tmp/n ' /proc/self/mountinfo | grep -q ' - tmpfs t rw' && echo superblock-rw
                 """);
         assertEquals(List.of(EPERM, "ok", "superblock-rw"), out);
+    }
+
+    @Test
+    void newMountsWithTheNewMountApiAreUnrestricted() throws Exception {
+        List<String> out = sh("""
+                mkdir /tmp/f && mnt fsmount /tmp/f
+                touch /tmp/f/x && echo written
+                mount -o remount,ro,bind /tmp/f && mnt setattr-rw /tmp/f
+                mnt umount /tmp/f
+                """);
+        assertEquals(List.of("ok", "written", "ok", "ok"), out);
     }
 
     @Test
@@ -355,9 +368,11 @@ class AgentContainerTest extends ContainerTestBase {
                 """);
         stop(agent);
         assertFalse(AgentLauncher.ping(socket).isPresent());
+        // with no agent but the keeper holding the fd, a trapped call waits: it neither fails nor succeeds
+        Files.writeString(rw.resolve("go"), "");
+        assertFalse(c.waitFor(2, TimeUnit.SECONDS), "the container finished with no agent to answer");
         agent = startAgent(socket); // the socket file of the killed agent is stale: the new one replaces it
         assertTrue(log(socket).contains("supervised again"), log(socket));
-        Files.writeString(rw.resolve("go"), "");
         Result r = Sandbox.finish(c);
         assertEquals(List.of(EPERM, EPERM, "ok", EPERM), r.out().lines().toList(), r.err() + log(socket));
         // and the new agent serves new containers
