@@ -62,7 +62,9 @@ class AgentContainerTest extends ContainerTestBase {
         ro = Files.createDirectories(box.dir().resolve("ro"));
         rw = Files.createDirectories(box.dir().resolve("rw"));
         Files.writeString(ro.resolve("file"), "ro");
+        // both writable by the container's root: /ro is read-only only because it is mounted so
         Files.setPosixFilePermissions(rw, PosixFilePermissions.fromString("rwxrwxrwx"));
+        Files.setPosixFilePermissions(ro, PosixFilePermissions.fromString("rwxrwxrwx"));
         box.namespaces().add(map("type", "user"));
         box.linux().put("uidMappings", List.of(map("containerID", 0, "hostID", 600000, "size", 65536)));
         box.linux().put("gidMappings", List.of(map("containerID", 0, "hostID", 600000, "size", 65536)));
