@@ -173,7 +173,9 @@ final class Policy {
     /**
      * Unmounting (or moving) r's mount, and with it everything mounted below it. In the creation
      * namespace a mount is immutable by ID; in a nested one its copies have new IDs, so a mount of
-     * the same filesystem and root as an immutable one counts as immutable.
+     * the same filesystem and root as an immutable one counts as immutable. A copy of a mount in
+     * /proc or /sys (an rbind of /proc carries the masks along) is protected wherever it is: taking
+     * it away would show what the mask hides.
      */
     private int unmount(Resolved r, Map<Integer, Mount> byId, List<Mount> current, boolean inCreationNs) {
         if (r == null) {
@@ -184,17 +186,20 @@ final class Policy {
             return 0; // not attached in the caller's namespace: the kernel refuses it
         }
         for (Mount s : subtree(m, current)) {
-            List<Mount> recs = immutableMatches(s, inCreationNs);
-            for (Mount rec : recs) {
-                if (Mount.under(rec.mountPoint(), "/proc") || Mount.under(rec.mountPoint(), "/sys")) {
+            for (Mount rec : immutableMatches(s, false)) {
+                if (isProtected(rec)) {
                     return Native.EPERM;
                 }
             }
-            if (!recs.isEmpty() && !allowUnmounts) {
+            if (!allowUnmounts && !immutableMatches(s, inCreationNs).isEmpty()) {
                 return Native.EPERM;
             }
         }
         return 0;
+    }
+
+    private static boolean isProtected(Mount rec) {
+        return Mount.under(rec.mountPoint(), "/proc") || Mount.under(rec.mountPoint(), "/sys");
     }
 
     private List<Mount> immutableMatches(Mount m, boolean inCreationNs) {

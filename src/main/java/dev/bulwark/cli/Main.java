@@ -112,6 +112,7 @@ public final class Main {
                   audit                 check this host's kernel and a container config for weaknesses
                   images, inspect REF, rmi REF..., import FILE|DIR [--name REF], export REF DIR|FILE.tar,
                   unpack REF DIR        the verified image store (--store DIR, default /var/lib/bulwark)
+                  agent [--socket S] [--install-unit [F]]   the immutable-mount supervisor of system containers
                 """);
     }
 }

@@ -249,6 +249,17 @@ class AgentContainerTest extends ContainerTestBase {
     }
 
     @Test
+    void copiesOfTheMasksCannotBeUnmountedEither() throws Exception {
+        List<String> out = sh("""
+                mkdir /tmp/p /tmp/d && mount --rbind /proc /tmp/p && echo rbind-ok
+                mnt umount /tmp/p/keys
+                mnt umount /tmp/p/sys
+                mount --bind /rw /tmp/d && mnt umount /tmp/d
+                """);
+        assertEquals(List.of("rbind-ok", EPERM, EPERM, "ok"), out);
+    }
+
+    @Test
     void movingAnImmutableMountCountsAsUnmountingIt() throws Exception {
         List<String> out = sh("""
                 mkdir /tmp/p /tmp/r /tmp/q

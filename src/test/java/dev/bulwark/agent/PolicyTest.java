@@ -120,6 +120,9 @@ class PolicyTest {
         // the container's own mounts, and a bind it made of an immutable one, are its to unmount
         List<Mount> own = now("204 106 254:0 /srv/data /tmp/d rw - ext4 /dev/vda1 rw");
         assertEquals(0, deny.decide(Call.UMOUNT2, a, new long[4], at("target", 204, "254:0"), own, true));
+        // a copy of a mask (an rbind of /proc) is protected like the mask itself
+        List<Mount> rbind = now("205 106 0:40 / /tmp/p rw - proc proc rw", "206 205 0:6 /null /tmp/p/keys rw - devtmpfs udev rw");
+        assertEquals(Native.EPERM, allow.decide(Call.UMOUNT2, a, new long[4], at("target", 206, "0:6"), rbind, true));
         // in a nested mount namespace the copies have new IDs: the same filesystem and root counts
         List<Mount> nested = Mount.parse("""
                 300 299 254:0 /var/lib/c/rootfs / ro - ext4 /dev/vda1 rw
