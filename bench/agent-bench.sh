@@ -43,7 +43,10 @@ musl-gcc -static -O2 -Wall -Wextra -pthread -o "$work/rootfs/bin/mnt" "$here/src
 "$here/bulwark" spec --bundle "$work/base"
 tool() { java -cp "$here/target/bulwark.jar" "$here/bench/AgentBenchTool.java" "$@"; }
 
-"$here/bulwark" agent --socket "$work/agent.sock" 2>"$work/agent.log" &
+# started as AgentLauncher (and the systemd unit it writes) start it: a small serial-GC heap
+java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k -Xmx48m --enable-native-access=ALL-UNNAMED \
+    -Dbulwark.stage="$here/target/native/bulwark-stage" -cp "$here/target/bulwark.jar" dev.bulwark.cli.Main \
+    agent --socket "$work/agent.sock" 2>"$work/agent.log" &
 agent=$!
 for _ in $(seq 200); do grep -q listening "$work/agent.log" 2>/dev/null && break; sleep 0.05; done
 grep -q listening "$work/agent.log" || { cat "$work/agent.log" >&2; exit 1; }

@@ -92,7 +92,7 @@ public final class AgentLauncher {
     /** The command that runs `bulwark agent --socket S` with this JVM and class path. */
     static List<String> command(Path socket) {
         String java = ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        List<String> cmd = new ArrayList<>(List.of(java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k",
+        List<String> cmd = new ArrayList<>(List.of(java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k", "-Xmx48m",
                 "--enable-native-access=ALL-UNNAMED"));
         String stage = System.getProperty("bulwark.stage");
         if (stage != null) {
