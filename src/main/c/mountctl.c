@@ -38,6 +38,7 @@
 #define FSPICK_EMPTY_PATH 0x08
 #define UMOUNT_NOFOLLOW_ 0x8
 #define MS_MOVE_ 8192
+#define MS_BIND_ 4096
 #define STATX_MNT_ID 0x1000U
 #define STATX_ATTR_MOUNT_ROOT 0x2000
 #define PIDFD_GETFD 438
@@ -62,6 +63,7 @@ struct mount_attr_ {
 };
 
 static int caller_pidfd = -1;
+static int callerproc = -1; /* the caller's /proc/PID in the host's procfs */
 static int selffd = -1; /* our /proc/self/fd, opened before chroot: inside, /proc is the container's */
 
 static void out_errno(int e) {
@@ -116,6 +118,11 @@ static int resolve(const char *name, int dfd, const char *path, int follow, int 
     } else if (!path) {
         errno = EFAULT;
         fd = -1;
+    } else if (path[0] == '/' && !strncmp(path, "/proc/self", 10) && (path[10] == '/' || path[10] == 0)) {
+        /* We are not in the caller's PID namespace, so its /proc/self is not ours to follow: the
+         * caller's own entry in the host's procfs leads to the same objects (runc's
+         * /proc/self/fd/N mount sources and targets). */
+        fd = path[10] ? openat(callerproc, path + 11, O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW)) : fcntl(callerproc, F_DUPFD_CLOEXEC, 0);
     } else {
         fd = openat(dfd, path, O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
     }
@@ -130,8 +137,15 @@ static int resolve(const char *name, int dfd, const char *path, int follow, int 
     if (!(st.mask & STATX_MNT_ID)) {
         out_errno(ENOSYS);
     }
-    printf("path %s %llu %d %u:%u\n", name, (unsigned long long)st.mnt_id, (st.attributes & STATX_ATTR_MOUNT_ROOT) ? 1 : 0,
+    char link[16], where[4096];
+    snprintf(link, sizeof link, "%d", fd);
+    ssize_t n = syscall(SYS_readlinkat, selffd, link, where, sizeof where - 1);
+    printf("path %s %llu %d %u:%u ", name, (unsigned long long)st.mnt_id, (st.attributes & STATX_ATTR_MOUNT_ROOT) ? 1 : 0,
            st.dev_major, st.dev_minor);
+    for (ssize_t i = 0; i < n; i++) { /* where it is, as the caller sees it (hex) */
+        printf("%02x", (unsigned char)where[i]);
+    }
+    printf("\n");
     return fd;
 }
 
@@ -209,7 +223,7 @@ static void become_caller(const char *pid) {
     if (syscall(SYS_capset, &hdr, data) < 0) {
         fail();
     }
-    close(proc);
+    callerproc = proc;
     close(userns);
     close(mntns);
     close(root);
@@ -327,7 +341,7 @@ int main(int argc, char **argv) {
         unsigned long flags = (unsigned long)strtoul(a[3], NULL, 10);
         int t = resolve("target", AT_FDCWD, tgt, 1, 0);
         int s = -1;
-        if (flags & MS_MOVE_) {
+        if ((flags & MS_MOVE_) || ((flags & MS_BIND_) && !(flags & MS_REMOUNT))) {
             s = resolve("source", AT_FDCWD, src, 1, 0);
         }
         await_go();

@@ -12,6 +12,7 @@
  *   mnt remount-sb PATH          mount(MS_REMOUNT) without MS_RDONLY: the superblock and the mount
  *   mnt fsmount PATH             a new tmpfs with fsopen/fsconfig/fsmount, attached by move_mount
  *   mnt clone-attach FROM TO     open_tree(FROM, OPEN_TREE_CLONE), attached at TO by move_mount
+ *   mnt bind FROM TO             mount(FROM, TO, MS_BIND)
  *   mnt tmpfs PATH               mount a new tmpfs
  *   mnt toctou GOOD BAD N        N remounts rw of a path another thread flips between GOOD and BAD;
  *                                prints "ok K denied D bad-writable 0|1"
@@ -125,6 +126,9 @@ int main(int argc, char **argv) {
             return report(fd);
         }
         return report(syscall(429, fd, "", AT_FDCWD, argv[3], 4 /* MOVE_MOUNT_F_EMPTY_PATH */));
+    }
+    if (!strcmp(c, "bind") && argc == 4) {
+        return report(syscall(SYS_mount, argv[2], argv[3], NULL, MS_BIND, NULL));
     }
     if (!strcmp(c, "tmpfs")) {
         return report(syscall(SYS_mount, "t", argv[2], "tmpfs", 0UL, NULL));

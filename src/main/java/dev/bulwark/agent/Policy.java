@@ -26,6 +26,7 @@ final class Policy {
     static final long MS_REMOUNT = 32;
     static final long MS_BIND = 4096;
     static final long MS_MOVE = 8192;
+    static final long MS_REC = 16384;
     static final long MS_PROPAGATION = (1L << 17) | (1L << 18) | (1L << 19) | (1L << 20); // UNBINDABLE PRIVATE SLAVE SHARED
     static final long AT_RECURSIVE = 0x8000;
     static final long MOUNT_ATTR_RDONLY = 1;
@@ -33,8 +34,12 @@ final class Policy {
     /** First answer, from the registers alone (which the caller cannot change under us). */
     enum Pre { CONTINUE, EMULATE }
 
-    /** What the helper resolved for one path argument. */
-    record Resolved(int mountId, boolean mountRoot, String dev) {}
+    /** What the helper resolved for one path argument: its mount, and where it is as the caller sees it. */
+    record Resolved(int mountId, boolean mountRoot, String dev, String path) {
+        Resolved(int mountId, boolean mountRoot, String dev) {
+            this(mountId, mountRoot, dev, "");
+        }
+    }
 
     private final Map<Integer, Mount> immutable = new HashMap<>();
     private final boolean allowUnmounts;
@@ -71,8 +76,12 @@ final class Policy {
                     // to read-only is allowed wherever it points
                     yield (f & MS_RDONLY) != 0 ? Pre.CONTINUE : Pre.EMULATE;
                 }
-                if ((f & MS_BIND) != 0 || (f & MS_PROPAGATION) != 0) {
-                    yield Pre.CONTINUE; // a new bind mount, or a propagation change
+                if ((f & MS_BIND) != 0) {
+                    // a recursive bind copies what is mounted below; a plain one could show what a mask hides
+                    yield (f & MS_REC) != 0 ? Pre.CONTINUE : Pre.EMULATE;
+                }
+                if ((f & MS_PROPAGATION) != 0) {
+                    yield Pre.CONTINUE;
                 }
                 yield (f & MS_MOVE) != 0 ? Pre.EMULATE : Pre.CONTINUE; // else a new mount
             }
@@ -101,6 +110,9 @@ final class Policy {
                 if ((f & MS_REMOUNT) != 0) {
                     Mount m = target.map(r -> byId.get(r.mountId())).orElse(null);
                     return m != null && (f & MS_RDONLY) == 0 && readOnlyLocked(m) ? Native.EPERM : 0;
+                }
+                if ((f & MS_BIND) != 0) {
+                    return revealsProtected(paths.get("source"), byId, current) ? Native.EPERM : 0;
                 }
                 if ((f & MS_MOVE) != 0) {
                     return unmount(paths.get("source"), byId, current, inCreationNs);
@@ -196,6 +208,24 @@ final class Policy {
             }
         }
         return 0;
+    }
+
+    /**
+     * A non-recursive bind of r leaves out what is mounted below it: if that includes a mount in
+     * /proc or /sys (a mask, a read-only path), the new mount shows what it hides. (The kernel
+     * refuses this itself only for mounts locked by a less privileged namespace, MNT_LOCKED.)
+     */
+    private boolean revealsProtected(Resolved r, Map<Integer, Mount> byId, List<Mount> current) {
+        Mount m = r == null ? null : byId.get(r.mountId());
+        if (m == null) {
+            return false;
+        }
+        for (Mount c : subtree(m, current)) {
+            if (c != m && Mount.under(c.mountPoint(), r.path()) && !immutableMatches(c, false).stream().filter(Policy::isProtected).toList().isEmpty()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static boolean isProtected(Mount rec) {

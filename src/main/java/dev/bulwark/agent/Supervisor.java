@@ -146,7 +146,8 @@ final class Supervisor implements Runnable {
             String line;
             while ((line = fromHelper.readLine()) != null && line.startsWith("path ")) {
                 String[] f = line.split(" ");
-                paths.put(f[1], new Policy.Resolved(Integer.parseInt(f[2]), f[3].equals("1"), f[4]));
+                String where = f.length > 5 ? new String(HexFormat.of().parseHex(f[5]), StandardCharsets.UTF_8) : "";
+                paths.put(f[1], new Policy.Resolved(Integer.parseInt(f[2]), f[3].equals("1"), f[4], where));
             }
             if (line == null || line.startsWith("errno ")) {
                 String early = line;

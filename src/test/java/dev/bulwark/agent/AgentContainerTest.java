@@ -249,6 +249,20 @@ class AgentContainerTest extends ContainerTestBase {
     }
 
     @Test
+    void aPlainBindCannotShowWhatAMaskHides() throws Exception {
+        List<String> out = sh("""
+                mkdir /tmp/p /tmp/s /tmp/r /tmp/k
+                mount --bind /proc /tmp/p 2>/dev/null && echo bound || echo bind-denied
+                mount --bind /sys /tmp/s 2>/dev/null && echo bound || echo bind-denied
+                mount --rbind /proc /tmp/r && wc -c < /tmp/r/keys
+                mount --bind /proc/1 /tmp/k && echo pid-bound
+                exec 7</ro; mkdir /tmp/f && mnt bind /proc/self/fd/7 /tmp/f && cat /tmp/f/file
+                """);
+        // (/proc/self/fd/N is how runc names bind sources: the agent's helper must follow it as the caller would)
+        assertEquals(List.of("bind-denied", "bind-denied", "0", "pid-bound", "ok", "ro"), out);
+    }
+
+    @Test
     void copiesOfTheMasksCannotBeUnmountedEither() throws Exception {
         List<String> out = sh("""
                 mkdir /tmp/p /tmp/d && mount --rbind /proc /tmp/p && echo rbind-ok

@@ -59,7 +59,8 @@ class PolicyTest {
         assertEquals(Policy.Pre.CONTINUE, Policy.pre(Call.MOUNT, args(0, 0, 0, REMOUNT_BIND | Policy.MS_RDONLY)));
         assertEquals(Policy.Pre.EMULATE, Policy.pre(Call.MOUNT, args(0, 0, 0, REMOUNT_BIND)));
         assertEquals(Policy.Pre.EMULATE, Policy.pre(Call.MOUNT, args(0, 0, 0, Policy.MS_REMOUNT)));
-        assertEquals(Policy.Pre.CONTINUE, Policy.pre(Call.MOUNT, args(0, 0, 0, Policy.MS_BIND)));
+        assertEquals(Policy.Pre.EMULATE, Policy.pre(Call.MOUNT, args(0, 0, 0, Policy.MS_BIND)));
+        assertEquals(Policy.Pre.CONTINUE, Policy.pre(Call.MOUNT, args(0, 0, 0, Policy.MS_BIND | Policy.MS_REC)));
         assertEquals(Policy.Pre.CONTINUE, Policy.pre(Call.MOUNT, args(0, 0, 0, 1L << 18))); // MS_PRIVATE
         assertEquals(Policy.Pre.CONTINUE, Policy.pre(Call.MOUNT, args(0, 0, 0, 0xC0ED0000L))); // a new mount, magic number
         // MS_SILENT (1 << 15) is not a propagation flag: busybox's --move sets it
@@ -138,6 +139,18 @@ class PolicyTest {
         assertEquals(Native.EPERM, allow.decide(Call.MOUNT, args(0, 0, 0, Policy.MS_MOVE), new long[4], at("source", 103, "0:44"), now(), true));
         // a lazy unmount of a mount that has /proc below it takes /proc with it
         assertEquals(Native.EPERM, allow.decide(Call.UMOUNT2, args(0, 2), new long[4], at("target", 100, "254:0"), now(), true));
+    }
+
+    @Test
+    void plainBindsThatWouldShowAMaskedPathAreRefused() {
+        Policy p = policy(true);
+        long[] bind = args(0, 0, 0, Policy.MS_BIND);
+        Map<String, Policy.Resolved> proc = Map.of("source", new Policy.Resolved(101, true, "0:40", "/proc"));
+        Map<String, Policy.Resolved> self = Map.of("source", new Policy.Resolved(101, false, "0:40", "/proc/self"));
+        Map<String, Policy.Resolved> data = Map.of("source", new Policy.Resolved(104, true, "254:0", "/data"));
+        assertEquals(Native.EPERM, p.decide(Call.MOUNT, bind, new long[4], proc, now(), true));
+        assertEquals(0, p.decide(Call.MOUNT, bind, new long[4], self, now(), true));
+        assertEquals(0, p.decide(Call.MOUNT, bind, new long[4], data, now(), true));
     }
 
     @Test
