@@ -51,6 +51,7 @@ public final class Main {
         c.put("pull", RegistryCommands::pull);
         c.put("push", RegistryCommands::push);
         c.put("__train", TrainCommand::run);
+        c.put("agent", (g, a) -> dev.bulwark.agent.AgentCommand.run(a)); // FFM: loaded only for this command
         return c;
     }
 
@@ -138,6 +139,7 @@ public final class Main {
                   sign --key K REF, verify --key K.pub REF, key generate PREFIX,
                   policy check [--policy FILE] REF   cosign-format signatures and the trust policy
                   pull REF, push REF [DEST]   to and from a registry over HTTPS (--ca, --creds, --authfile, --platform)
+                  agent [--socket S] [--install-unit [F]]   the immutable-mount supervisor of system containers
                 """);
     }
 }

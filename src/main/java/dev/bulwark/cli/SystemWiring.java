@@ -3,14 +3,14 @@ package dev.bulwark.cli;
 import dev.bulwark.runtime.SystemMode;
 
 /**
- * How the CLI makes sure the agent runs before a system container is created. Until the agent's
- * launcher is wired in here (dev.bulwark.agent.AgentLauncher::ensureRunning), the socket must
- * already be there; either way creation fails closed without it.
+ * How the CLI makes sure the agent runs before a system container is created: the agent's
+ * launcher starts one when nothing answers on the socket (plain Java, no FFM on this path). The
+ * runtime checks the socket again after it returns, so creation fails closed without it.
  */
 final class SystemWiring {
     private SystemWiring() {}
 
     static SystemMode.AgentStarter agentStarter() {
-        return SystemMode.AgentStarter.PRESENT;
+        return socket -> dev.bulwark.agent.AgentLauncher.ensureRunning(socket);
     }
 }

@@ -6,12 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.bulwark.testing.ContainerTestBase;
 import dev.bulwark.testing.Sandbox;
+import dev.bulwark.testing.TestAgent;
 import java.io.IOException;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
-import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -24,17 +20,15 @@ import org.junit.jupiter.api.Test;
 
 /**
  * System containers on real containers: their own 65536-ID range, ID-mapped root and binds,
- * full capabilities that count only inside, the range freed after. The agent is not here: a
- * socket that accepts the notify fd and drops it stands in for its presence only, so a trapped
- * mount call fails (the kernel's answer when no supervisor holds the fd).
+ * full capabilities that count only inside, the range freed after, under a real agent on the
+ * test's own socket (its rules are tested in dev.bulwark.agent).
  */
 class SystemContainerTest extends ContainerTestBase {
     private static final long POOL = 3_100_000_000L;
     private IdRanges.Config ranges;
     private Path conf;
     private Path socket;
-    private ServerSocketChannel server;
-    private Thread acceptor;
+    private Process agent;
 
     @BeforeEach
     void allocatorAndSocket() throws Exception {
@@ -46,24 +40,13 @@ class SystemContainerTest extends ContainerTestBase {
         Files.writeString(conf, "id-range-state = " + ranges.stateDir() + "\nsubuid = " + ranges.subuid() + "\nsubgid = "
                 + ranges.subgid() + "\n");
         socket = d.resolve("agent.sock");
-        server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-        server.bind(UnixDomainSocketAddress.of(socket));
-        acceptor = Thread.ofPlatform().daemon().start(() -> {
-            while (true) {
-                try (SocketChannel c = server.accept()) {
-                    // Reading without a control buffer makes the kernel drop the passed fd.
-                    c.read(ByteBuffer.allocate(65536));
-                } catch (IOException e) {
-                    return;
-                }
-            }
-        });
+        agent = TestAgent.start(socket);
     }
 
     @AfterEach
-    void closeSocket() throws Exception {
-        server.close();
-        acceptor.join(5000);
+    void stopAgent() throws Exception {
+        TestAgent.stop(agent);
+        TestAgent.stopKeeper(socket);
         assertEquals(List.of(), IdRanges.used(ranges), "ID ranges left taken");
     }
 
@@ -150,8 +133,9 @@ class SystemContainerTest extends ContainerTestBase {
                 + " mknod /tmp/mem c 1 1 2>/dev/null && echo mknod; echo 1 > /proc/sys/vm/drop_caches 2>/dev/null && echo sysctl;"
                 + " mount -t tmpfs none /tmp 2>/dev/null && echo mounted; echo done", "--system");
         assertEquals(0, r.exit(), r.all());
-        assertEquals(List.of("inside", "done"), r.out().lines().toList(),
-                "only the UTS namespace's own hostname changes; time, devices, host sysctls and (unsupervised) mounts fail");
+        assertEquals(List.of("inside", "mounted", "done"), r.out().lines().toList(),
+                "only what the container's namespaces own changes: its hostname, and a new mount (which the agent allows);"
+                        + " time, devices and host sysctls fail");
         assertEquals(hostName, Procfs.read(Path.of("/proc/sys/kernel/hostname")).strip());
     }
 
@@ -165,11 +149,17 @@ class SystemContainerTest extends ContainerTestBase {
 
     @Test
     void withoutTheAgentNothingIsCreated() throws Exception {
-        server.close();
-        Files.deleteIfExists(socket);
-        Sandbox.Result r = system("true", "--system");
+        // an agent socket where none can be made (under a regular file): the runtime cannot
+        // start an agent there, and creates nothing
+        Path file = Files.writeString(box.dir().resolve("not-a-dir"), "");
+        Path nowhere = file.resolve("agent.sock");
+        box.process().put("args", new ArrayList<>(List.of("true")));
+        box.writeConfig();
+        Sandbox.Result r = Sandbox.finish(new ProcessBuilder(Sandbox.cli("--root", box.stateRoot().toString(), "--agent-socket",
+                nowhere.toString(), "--system-config", conf.toString(), "--system", "run", "--bundle", box.bundle().toString(), "noagent"))
+                .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile())).start());
         assertEquals(1, r.exit(), r.all());
-        assertTrue(r.err().contains("the Bulwark agent is not running (no socket at " + socket + ")"), r.err());
+        assertTrue(r.err().contains("cannot start the agent for " + nowhere), r.err());
     }
 
     @Test

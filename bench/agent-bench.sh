@@ -1,0 +1,97 @@
+#!/bin/bash
+# The immutable-mountpoint agent (`bulwark agent`): the round trip of a trapped mount call, and
+# the agent's memory. Needs root.
+#
+# Latency: a system container (user namespace, all capabilities) runs src/test/c/agent/mnt.c's
+# loop, N calls of mount(MS_REMOUNT|MS_BIND) on its own tmpfs, in three configurations:
+#   emulated   remount read-write: the agent copies the arguments and runs its helper in the
+#              caller's namespaces and credentials (the path that guards immutable mounts)
+#   continued  remount read-only: decided on the registers alone, the kernel runs the call
+#   untrapped  the same container without the profile
+# Memory: the agent's VmRSS with 1 and with 50 registered containers (each `sleep`, detached).
+set -euo pipefail
+N=${N:-300}             # emulated calls per container (each one spawns the helper)
+NFAST=${NFAST:-20000}   # continued and untrapped calls per container
+RUNS=${RUNS:-3}         # containers per configuration; the best is kept
+MANY=${MANY:-50}
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/scripts/env.sh"
+ensure_packages busybox-static musl-tools
+"$here/bulwark" --version >/dev/null   # builds on first use
+
+work=$(mktemp -d /tmp/bulwark-agent-bench.XXXXXX)
+chmod 711 "$work"
+B="$here/bulwark --root $work/state"
+agent=
+cleanup() {
+    for d in "$work"/state/*/; do
+        [ -d "$d" ] && $B delete --force "$(basename "$d")" >/dev/null 2>&1 || true
+    done
+    [ -n "$agent" ] && kill -KILL "$agent" 2>/dev/null || true
+    if [ -f "$work/agent.sock.keeper.pid" ]; then
+        read -r kpid _ <"$work/agent.sock.keeper.pid"
+        kill -KILL "$kpid" 2>/dev/null || true
+    fi
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir -p "$work/rootfs" "$work/base"
+cp -a "$here/target/native/image/rootfs/." "$work/rootfs/"
+musl-gcc -static -O2 -Wall -Wextra -pthread -o "$work/rootfs/bin/mnt" "$here/src/test/c/agent/mnt.c"
+"$here/bulwark" spec --bundle "$work/base"
+tool() { java -cp "$here/target/bulwark.jar" "$here/bench/AgentBenchTool.java" "$@"; }
+
+# started as AgentLauncher (and the systemd unit it writes) start it: a small serial-GC heap
+java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k -Xmx48m --enable-native-access=ALL-UNNAMED \
+    -Dbulwark.stage="$here/target/native/bulwark-stage" -cp "$here/target/bulwark.jar" dev.bulwark.cli.Main \
+    agent --socket "$work/agent.sock" 2>"$work/agent.log" &
+agent=$!
+for _ in $(seq 200); do grep -q listening "$work/agent.log" 2>/dev/null && break; sleep 0.05; done
+grep -q listening "$work/agent.log" || { cat "$work/agent.log" >&2; exit 1; }
+rss() { awk '/^VmRSS/ { print $2 / 1024 }' "/proc/$agent/status"; }
+rss_start=$(rss)
+
+loop() {   # name socket|- n flags -> microseconds per call (best of RUNS)
+    local name=$1 sock=$2 n=$3 flags=$4 best=
+    mkdir -p "$work/$name"
+    tool config "$work/base/config.json" "$work/$name/config.json" "$work/rootfs" "$sock" \
+        sh -c "mkdir /tmp/n && mount -t tmpfs t /tmp/n && mnt loop $n /tmp/n $flags"
+    for i in $(seq "$RUNS"); do
+        us=$($B run --bundle "$work/$name" "$name-$i" </dev/null)
+        case $us in *errno*|"") echo "$name: $us" >&2; exit 1 ;; esac
+        best=$(awk -v a="$us" -v b="${best:-$us}" 'BEGIN { print (a < b ? a : b) }')
+    done
+    echo "$best"
+}
+emulated=$(loop emulated "$work/agent.sock" "$N" 4128)      # MS_REMOUNT|MS_BIND
+continued=$(loop continued "$work/agent.sock" "$NFAST" 4129) # ... |MS_RDONLY
+untrapped=$(loop untrapped - "$NFAST" 4129)
+
+mkdir -p "$work/hold"
+tool config "$work/base/config.json" "$work/hold/config.json" "$work/rootfs" "$work/agent.sock" sleep 600
+rss0=$(rss)
+$B run --detach --bundle "$work/hold" hold-1 </dev/null
+sleep 1
+rss1=$(rss)
+for i in $(seq 2 "$MANY"); do
+    $B run --detach --bundle "$work/hold" "hold-$i" </dev/null
+done
+for _ in $(seq 100); do
+    [ "$(grep -c 'hold-.*registered' "$work/agent.log")" -ge "$MANY" ] && break
+    sleep 0.1
+done
+sleep 1
+rssN=$(rss)
+threads=$(awk '/^Threads/ { print $2 }' "/proc/$agent/status")
+
+echo "Agent round trip of a trapped mount(2), microseconds per call (best of $RUNS containers):"
+printf "  %-58s %8.1f\n" "emulated (remount rw: copy, helper in caller's context)" "$emulated"
+printf "  %-58s %8.1f\n" "continued (remount ro: decided on registers)" "$continued"
+printf "  %-58s %8.1f\n" "untrapped (no profile)" "$untrapped"
+echo "Agent memory (VmRSS, MiB):"
+printf "  %-58s %8.1f\n" "just started" "$rss_start"
+printf "  %-58s %8.1f\n" "after the latency runs, no container" "$rss0"
+printf "  %-58s %8.1f\n" "1 registered container" "$rss1"
+printf "  %-58s %8.1f\n" "$MANY registered containers ($threads threads)" "$rssN"

@@ -1,0 +1,34 @@
+package dev.bulwark.agent;
+
+import java.util.Optional;
+
+/** The trapped syscalls: the mount family, except those that can only make new mounts. */
+enum Call {
+    MOUNT, UMOUNT2, MOVE_MOUNT, OPEN_TREE, MOUNT_SETATTR, FSPICK;
+
+    private static final int AUDIT_ARCH_X86_64 = 0xc000003e;
+    private static final int AUDIT_ARCH_AARCH64 = 0xc00000b7;
+
+    /** The call for a notification's (arch, nr); the new mount API has one number on every arch. */
+    static Optional<Call> of(int arch, int nr) {
+        switch (nr) {
+            case 428: return Optional.of(OPEN_TREE);
+            case 429: return Optional.of(MOVE_MOUNT);
+            case 433: return Optional.of(FSPICK);
+            case 442: return Optional.of(MOUNT_SETATTR);
+            default: break;
+        }
+        if (arch == AUDIT_ARCH_X86_64) {
+            return nr == 165 ? Optional.of(MOUNT) : nr == 166 ? Optional.of(UMOUNT2) : Optional.empty();
+        }
+        if (arch == AUDIT_ARCH_AARCH64) {
+            return nr == 40 ? Optional.of(MOUNT) : nr == 39 ? Optional.of(UMOUNT2) : Optional.empty();
+        }
+        return Optional.empty();
+    }
+
+    /** The helper's name for it. */
+    String helperName() {
+        return name().toLowerCase(java.util.Locale.ROOT);
+    }
+}

@@ -1,0 +1,130 @@
+package dev.bulwark.agent;
+
+import dev.bulwark.runtime.Procfs;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The fd keeper (bulwark-fdkeeper) and the records that let a restarted agent take every live
+ * container's notify fd back from it. Beside the agent's socket S:
+ * S.keeper (its socket), S.keeper.pid ("PID STARTTIME"), S.d/ID.rec (one per container: the
+ * keeper's fd number, the container's init PID and start time, its settings, and the mountinfo
+ * it was registered with, which is its set of immutable mounts).
+ */
+final class Keeper {
+    /** A process named by PID and start time, so a reused PID is never mistaken for it. */
+    record Proc(long pid, long start) {
+        boolean alive() {
+            return startTime(pid).map(s -> s == start).orElse(false);
+        }
+    }
+
+    /** One supervised container, as written to S.d/. */
+    record Record(Path file, int keeperFd, Proc init, boolean allow, String mntNs, String name, String mountinfo) {}
+
+    private final Path socket;
+    private final Proc proc;
+    private final Path records;
+
+    private Keeper(Path socket, Proc proc, Path records) {
+        this.socket = socket;
+        this.proc = proc;
+        this.records = records;
+    }
+
+    Proc proc() {
+        return proc;
+    }
+
+    static Optional<Long> startTime(long pid) {
+        try {
+            String stat = Procfs.read(Path.of("/proc", Long.toString(pid), "stat"));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return Optional.of(Long.parseLong(f[19])); // field 22 of stat, counted after "(comm)"
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** The running keeper for agentSocket, or a new one (detached: its own session). */
+    static Keeper ensure(Path agentSocket, Path binary) throws IOException {
+        Path sock = agentSocket.resolveSibling(agentSocket.getFileName() + ".keeper");
+        Path pidFile = agentSocket.resolveSibling(agentSocket.getFileName() + ".keeper.pid");
+        Path records = Files.createDirectories(agentSocket.resolveSibling(agentSocket.getFileName() + ".d"));
+        if (Files.exists(pidFile)) {
+            String[] f = Files.readString(pidFile).trim().split(" ");
+            Proc p = new Proc(Long.parseLong(f[0]), Long.parseLong(f[1]));
+            if (p.alive() && Files.exists(sock)) {
+                return new Keeper(sock, p, records);
+            }
+        }
+        Process p = new ProcessBuilder("setsid", binary.toString(), sock.toString())
+                .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        String first = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8)).readLine();
+        if (!"listening".equals(first)) {
+            throw new AgentException("the fd keeper " + binary + " did not start on " + sock);
+        }
+        p.getInputStream().close();
+        Proc proc = new Proc(p.pid(), startTime(p.pid()).orElseThrow(() -> new AgentException("the fd keeper exited")));
+        Path tmp = pidFile.resolveSibling(pidFile.getFileName() + ".tmp");
+        Files.writeString(tmp, proc.pid() + " " + proc.start() + "\n");
+        Files.move(tmp, pidFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        // records of an older keeper name fds that are gone with it
+        try (var s = Files.list(records)) {
+            for (Path r : s.toList()) {
+                Files.deleteIfExists(r);
+            }
+        }
+        return new Keeper(sock, proc, records);
+    }
+
+    /** Hands fd to the keeper and records the container; returns the record. */
+    Record keep(int fd, Proc init, boolean allow, String mntNs, String name, String mountinfo) throws IOException {
+        String answer = Native.exchange(socket.toString(), "keep".getBytes(StandardCharsets.UTF_8), fd);
+        int keeperFd;
+        try {
+            keeperFd = Integer.parseInt(answer);
+        } catch (NumberFormatException e) {
+            throw new AgentException("the fd keeper answered \"" + answer + "\", expected an fd number");
+        }
+        Path file = records.resolve(init.pid() + "-" + init.start() + ".rec");
+        Path tmp = records.resolve(file.getFileName() + ".tmp");
+        Files.writeString(tmp, keeperFd + " " + init.pid() + " " + init.start() + " " + allow + " " + mntNs + " "
+                + name.replace(' ', '_') + "\n" + mountinfo);
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        return new Record(file, keeperFd, init, allow, mntNs, name, mountinfo);
+    }
+
+    void drop(Record r) {
+        try {
+            Files.deleteIfExists(r.file());
+            Native.exchange(socket.toString(), ("drop " + r.keeperFd()).getBytes(StandardCharsets.UTF_8), -1);
+        } catch (IOException | RuntimeException e) {
+            Agent.log("fd keeper: cannot drop fd " + r.keeperFd() + ": " + e.getMessage());
+        }
+    }
+
+    /** Every recorded container; the caller takes the fds back and drops the ones whose container is gone. */
+    List<Record> records() throws IOException {
+        List<Record> out = new ArrayList<>();
+        try (var s = Files.list(records)) {
+            for (Path f : s.filter(p -> p.toString().endsWith(".rec")).toList()) {
+                String text = Files.readString(f);
+                int nl = text.indexOf('\n');
+                String[] h = text.substring(0, nl).split(" ");
+                out.add(new Record(f, Integer.parseInt(h[0]), new Proc(Long.parseLong(h[1]), Long.parseLong(h[2])),
+                        Boolean.parseBoolean(h[3]), h[4], h[5], text.substring(nl + 1)));
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,331 @@
+package dev.bulwark.agent;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * The few libc calls the agent needs, through FFM (the JDK has no SCM_RIGHTS, no ioctl, no
+ * pidfd). The rest of the agent sees ints and byte arrays, never a MemorySegment. Each failure
+ * is an {@link AgentException} naming the call and errno.
+ */
+final class Native {
+    private Native() {}
+
+    static final int EPERM = 1;
+    static final int ENOENT = 2;
+    static final int EINTR = 4;
+    static final int ENOSYS = 38;
+
+    // linux/seccomp.h, as _IOWR('!', n, size)
+    private static final long NOTIF_RECV = 0xc0502100L;
+    private static final long NOTIF_SEND = 0xc0182101L;
+    private static final long NOTIF_ID_VALID = 0x40082102L;
+    private static final long NOTIF_ADDFD = 0x40182103L;
+    static final int USER_NOTIF_FLAG_CONTINUE = 1;
+    private static final int ADDFD_FLAG_SEND = 2;
+    private static final int O_CLOEXEC = 02000000;
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final StructLayout CCS = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CCS.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    private static final ValueLayout.OfInt I = ValueLayout.JAVA_INT;
+    private static final ValueLayout.OfLong L = ValueLayout.JAVA_LONG;
+    private static final java.lang.foreign.AddressLayout P = ValueLayout.ADDRESS;
+
+    private static final MethodHandle SOCKET = fn("socket", FunctionDescriptor.of(I, I, I, I));
+    private static final MethodHandle BIND = fn("bind", FunctionDescriptor.of(I, I, P, I));
+    private static final MethodHandle LISTEN = fn("listen", FunctionDescriptor.of(I, I, I));
+    private static final MethodHandle ACCEPT4 = fn("accept4", FunctionDescriptor.of(I, I, P, P, I));
+    private static final MethodHandle RECVMSG = fn("recvmsg", FunctionDescriptor.of(L, I, P, I));
+    private static final MethodHandle SEND = fn("send", FunctionDescriptor.of(L, I, P, L, I));
+    private static final MethodHandle SENDMSG = fn("sendmsg", FunctionDescriptor.of(L, I, P, I));
+    private static final MethodHandle CONNECT = fn("connect", FunctionDescriptor.of(I, I, P, I));
+    private static final MethodHandle READ = fn("read", FunctionDescriptor.of(L, I, P, L));
+    private static final MethodHandle CLOSE = fn("close", FunctionDescriptor.of(I, I));
+    private static final MethodHandle IOCTL = fn("ioctl", FunctionDescriptor.of(I, I, L, P));
+    private static final MethodHandle POLL = fn("poll", FunctionDescriptor.of(I, P, L, I));
+    private static final MethodHandle SYSCALL3 = fn("syscall", FunctionDescriptor.of(L, L, L, L, L));
+
+    private static MethodHandle fn(String name, FunctionDescriptor d) {
+        var addr = LINKER.defaultLookup().find(name).orElseThrow(() -> new AgentException("libc has no " + name));
+        if (name.equals("syscall")) {
+            return LINKER.downcallHandle(addr, d, Linker.Option.captureCallState("errno"), Linker.Option.firstVariadicArg(1));
+        }
+        if (name.equals("ioctl")) {
+            return LINKER.downcallHandle(addr, d, Linker.Option.captureCallState("errno"), Linker.Option.firstVariadicArg(2));
+        }
+        return LINKER.downcallHandle(addr, d, Linker.Option.captureCallState("errno"));
+    }
+
+    /** A failed call: errno and a message naming the call. */
+    static final class Errno extends AgentException {
+        final int errno;
+
+        Errno(String call, int errno) {
+            super(call + " failed: errno " + errno);
+            this.errno = errno;
+        }
+    }
+
+    private static int errno(MemorySegment ccs) {
+        return (int) ERRNO.get(ccs, 0L);
+    }
+
+    private static long check(String call, long r, MemorySegment ccs) {
+        if (r < 0) {
+            throw new Errno(call, errno(ccs));
+        }
+        return r;
+    }
+
+    private static AgentException wrap(String call, Throwable t) {
+        return t instanceof AgentException a ? a : new AgentException(call + ": " + t, t);
+    }
+
+    private static MemorySegment unixAddr(Arena a, String path) {
+        byte[] p = path.getBytes(StandardCharsets.UTF_8);
+        if (p.length >= 108) {
+            throw new AgentException("socket path " + path + " is longer than 107 bytes");
+        }
+        MemorySegment addr = a.allocate(110);
+        addr.set(ValueLayout.JAVA_SHORT, 0, (short) 1);
+        MemorySegment.copy(p, 0, addr, ValueLayout.JAVA_BYTE, 2, p.length);
+        return addr;
+    }
+
+    /**
+     * One exchange with an AF_UNIX server: connect, send data (with fd over SCM_RIGHTS when fd >= 0),
+     * read the one-line answer.
+     */
+    static String exchange(String path, byte[] data, int fd) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ccs = a.allocate(CCS);
+            int s = (int) check("socket(AF_UNIX)", (int) SOCKET.invokeExact(ccs, 1, 1 | O_CLOEXEC, 0), ccs);
+            try {
+                check("connect(" + path + ")", (int) CONNECT.invokeExact(ccs, s, unixAddr(a, path), 110), ccs);
+                MemorySegment buf = a.allocateFrom(ValueLayout.JAVA_BYTE, data);
+                MemorySegment iov = a.allocate(16, 8);
+                iov.set(P, 0, buf);
+                iov.set(L, 8, data.length);
+                MemorySegment msg = a.allocate(56, 8);
+                msg.set(P, 16, iov);
+                msg.set(L, 24, 1);
+                if (fd >= 0) {
+                    MemorySegment ctl = a.allocate(24, 8);
+                    ctl.set(L, 0, 20); // CMSG_LEN(sizeof(int))
+                    ctl.set(I, 8, 1); // SOL_SOCKET
+                    ctl.set(I, 12, 1); // SCM_RIGHTS
+                    ctl.set(I, 16, fd);
+                    msg.set(P, 32, ctl);
+                    msg.set(L, 40, 24);
+                }
+                check("sendmsg(" + path + ")", (long) SENDMSG.invokeExact(ccs, s, msg, 0x4000 /* MSG_NOSIGNAL */), ccs);
+                MemorySegment in = a.allocate(64);
+                long n = check("read(" + path + ")", (long) READ.invokeExact(ccs, s, in, 63L), ccs);
+                byte[] out = new byte[(int) n];
+                MemorySegment.copy(in, ValueLayout.JAVA_BYTE, 0, out, 0, (int) n);
+                return new String(out, StandardCharsets.UTF_8).trim();
+            } finally {
+                int r = (int) CLOSE.invokeExact(ccs, s);
+            }
+        } catch (Throwable t) {
+            throw wrap("exchange with " + path, t);
+        }
+    }
+
+    /** A listening AF_UNIX stream socket bound to path. */
+    static int listenUnix(String path) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ccs = a.allocate(CCS);
+            int fd = (int) check("socket(AF_UNIX)", (int) SOCKET.invokeExact(ccs, 1, 1 | O_CLOEXEC, 0), ccs);
+            MemorySegment addr = unixAddr(a, path);
+            check("bind(" + path + ")", (int) BIND.invokeExact(ccs, fd, addr, 110), ccs);
+            check("listen(" + path + ")", (int) LISTEN.invokeExact(ccs, fd, 128), ccs);
+            return fd;
+        } catch (Throwable t) {
+            throw wrap("listen on " + path, t);
+        }
+    }
+
+    static int accept(int srv) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ccs = a.allocate(CCS);
+            while (true) {
+                int fd = (int) ACCEPT4.invokeExact(ccs, srv, MemorySegment.NULL, MemorySegment.NULL, O_CLOEXEC);
+                if (fd >= 0 || errno(ccs) != EINTR) {
+                    return (int) check("accept4", fd, ccs);
+                }
+            }
+        } catch (Throwable t) {
+            throw wrap("accept4", t);
+        }
+    }
+
+    /** One message and the fds that came with it (SCM_RIGHTS), all close-on-exec. */
+    record Message(byte[] data, int[] fds) {}
+
+    static Message recvWithFds(int sock, int max) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ccs = a.allocate(CCS);
+            MemorySegment buf = a.allocate(max);
+            MemorySegment iov = a.allocate(16, 8);
+            iov.set(P, 0, buf);
+            iov.set(L, 8, max);
+            int ctlLen = 16 + 4 * 8; // cmsghdr + up to 8 fds
+            MemorySegment ctl = a.allocate(ctlLen, 8);
+            MemorySegment msg = a.allocate(56, 8);
+            msg.set(P, 16, iov);
+            msg.set(L, 24, 1);
+            msg.set(P, 32, ctl);
+            msg.set(L, 40, ctlLen);
+            long n = check("recvmsg", (long) RECVMSG.invokeExact(ccs, sock, msg, 0x40000000 /* MSG_CMSG_CLOEXEC */), ccs);
+            long got = msg.get(L, 40);
+            int[] fds = new int[0];
+            if (got >= 16 && ctl.get(I, 8) == 1 /* SOL_SOCKET */ && ctl.get(I, 12) == 1 /* SCM_RIGHTS */) {
+                int count = (int) ((ctl.get(L, 0) - 16) / 4);
+                fds = new int[count];
+                for (int i = 0; i < count; i++) {
+                    fds[i] = ctl.get(I, 16 + 4L * i);
+                }
+            }
+            byte[] data = new byte[(int) n];
+            MemorySegment.copy(buf, ValueLayout.JAVA_BYTE, 0, data, 0, (int) n);
+            return new Message(data, fds);
+        } catch (Throwable t) {
+            throw wrap("recvmsg", t);
+        }
+    }
+
+    static void send(int sock, byte[] data) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ccs = a.allocate(CCS);
+            MemorySegment buf = a.allocateFrom(ValueLayout.JAVA_BYTE, data);
+            check("send", (long) SEND.invokeExact(ccs, sock, buf, (long) data.length, 0x4000 /* MSG_NOSIGNAL */), ccs);
+        } catch (Throwable t) {
+            throw wrap("send", t);
+        }
+    }
+
+    static void close(int fd) {
+        try (Arena a = Arena.ofConfined()) {
+            int r = (int) CLOSE.invokeExact(a.allocate(CCS), fd);
+        } catch (Throwable t) {
+            throw wrap("close", t);
+        }
+    }
+
+    /** poll(fd, POLLIN): true when readable, false on POLLHUP/POLLERR without input or timeout. */
+    static int poll(int fd, int timeoutMs) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ccs = a.allocate(CCS);
+            MemorySegment p = a.allocate(8, 4);
+            p.set(I, 0, fd);
+            p.set(ValueLayout.JAVA_SHORT, 4, (short) 1 /* POLLIN */);
+            int r = (int) POLL.invokeExact(ccs, p, 1L, timeoutMs);
+            if (r < 0) {
+                return errno(ccs) == EINTR ? 0 : (int) check("poll", r, ccs);
+            }
+            return r == 0 ? 0 : p.get(ValueLayout.JAVA_SHORT, 6);
+        } catch (Throwable t) {
+            throw wrap("poll", t);
+        }
+    }
+
+    /** struct seccomp_notif, as Java values. */
+    record Notif(long id, int pid, int nr, int arch, long[] args) {}
+
+    /** SECCOMP_IOCTL_NOTIF_RECV; empty when the notification went away (ENOENT: the caller was killed). */
+    static java.util.Optional<Notif> recv(int fd) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ccs = a.allocate(CCS);
+            MemorySegment n = a.allocate(80, 8); // zeroed, as the kernel requires
+            int r = (int) IOCTL.invokeExact(ccs, fd, NOTIF_RECV, n);
+            if (r < 0) {
+                int e = errno(ccs);
+                if (e == ENOENT || e == EINTR) {
+                    return java.util.Optional.empty();
+                }
+                throw new Errno("SECCOMP_IOCTL_NOTIF_RECV", e);
+            }
+            long[] args = new long[6];
+            for (int i = 0; i < 6; i++) {
+                args[i] = n.get(L, 32 + 8L * i);
+            }
+            return java.util.Optional.of(new Notif(n.get(L, 0), n.get(I, 8), n.get(I, 16), n.get(I, 20), args));
+        } catch (Throwable t) {
+            throw wrap("SECCOMP_IOCTL_NOTIF_RECV", t);
+        }
+    }
+
+    /** SECCOMP_IOCTL_NOTIF_ID_VALID: the trapped task is still there and still waiting. */
+    static boolean idValid(int fd, long id) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ccs = a.allocate(CCS);
+            MemorySegment v = a.allocateFrom(L, id);
+            return (int) IOCTL.invokeExact(ccs, fd, NOTIF_ID_VALID, v) == 0;
+        } catch (Throwable t) {
+            throw wrap("SECCOMP_IOCTL_NOTIF_ID_VALID", t);
+        }
+    }
+
+    /** SECCOMP_IOCTL_NOTIF_SEND: val/error, or CONTINUE. ENOENT (the caller went away) is ignored. */
+    static void respond(int fd, long id, long val, int error, int flags) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ccs = a.allocate(CCS);
+            MemorySegment r = a.allocate(24, 8);
+            r.set(L, 0, id);
+            r.set(L, 8, val);
+            r.set(I, 16, error);
+            r.set(I, 20, flags);
+            int ret = (int) IOCTL.invokeExact(ccs, fd, NOTIF_SEND, r);
+            if (ret < 0 && errno(ccs) != ENOENT) {
+                throw new Errno("SECCOMP_IOCTL_NOTIF_SEND", errno(ccs));
+            }
+        } catch (Throwable t) {
+            throw wrap("SECCOMP_IOCTL_NOTIF_SEND", t);
+        }
+    }
+
+    /** SECCOMP_IOCTL_NOTIF_ADDFD with SEND: installs srcFd in the caller and answers with its number. */
+    static void respondWithFd(int notifyFd, long id, int srcFd, boolean cloexec) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ccs = a.allocate(CCS);
+            MemorySegment r = a.allocate(24, 8);
+            r.set(L, 0, id);
+            r.set(I, 8, ADDFD_FLAG_SEND);
+            r.set(I, 12, srcFd);
+            r.set(I, 16, 0);
+            r.set(I, 20, cloexec ? O_CLOEXEC : 0);
+            int ret = (int) IOCTL.invokeExact(ccs, notifyFd, NOTIF_ADDFD, r);
+            if (ret < 0 && errno(ccs) != ENOENT) {
+                throw new Errno("SECCOMP_IOCTL_NOTIF_ADDFD", errno(ccs));
+            }
+        } catch (Throwable t) {
+            throw wrap("SECCOMP_IOCTL_NOTIF_ADDFD", t);
+        }
+    }
+
+    /** pidfd_open(pid) then pidfd_getfd: a copy of another process's fd. */
+    static int takeFd(long pid, int fd) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ccs = a.allocate(CCS);
+            int pidfd = (int) check("pidfd_open(" + pid + ")", (long) SYSCALL3.invokeExact(ccs, 434L, pid, 0L, 0L), ccs);
+            try {
+                return (int) check("pidfd_getfd(" + pid + ", " + fd + ")",
+                        (long) SYSCALL3.invokeExact(ccs, 438L, (long) pidfd, (long) fd, 0L), ccs);
+            } finally {
+                int r = (int) CLOSE.invokeExact(ccs, pidfd);
+            }
+        } catch (Throwable t) {
+            throw wrap("pidfd_getfd", t);
+        }
+    }
+}

@@ -1,0 +1,268 @@
+package dev.bulwark.agent;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Immutable mountpoints: which trapped calls are allowed, for one container. Pure: the agent
+ * gives it the mounts it was registered with, what the helper resolved and the caller's current
+ * mountinfo; it answers. The rules are the issue's:
+ * <ul>
+ *   <li>an immutable read-only mount, and any mount of the same filesystem whose root lies in one
+ *       (a bind of it, or its copy in a nested mount namespace), is never made writable: not by a
+ *       remount, not by mount_setattr, not by reconfiguring the superblock through fspick;
+ *   <li>unmounting (or moving away) an immutable mount is allowed unless allow-immutable-unmounts
+ *       is false; /proc, /sys and immutable mounts below them can never be unmounted or moved;
+ *   <li>anything else, in particular every new mount, is unrestricted.
+ * </ul>
+ */
+final class Policy {
+    static final long MS_RDONLY = 1;
+    static final long MS_REMOUNT = 32;
+    static final long MS_BIND = 4096;
+    static final long MS_MOVE = 8192;
+    static final long MS_REC = 16384;
+    static final long MS_PROPAGATION = (1L << 17) | (1L << 18) | (1L << 19) | (1L << 20); // UNBINDABLE PRIVATE SLAVE SHARED
+    static final long AT_RECURSIVE = 0x8000;
+    static final long MOUNT_ATTR_RDONLY = 1;
+
+    /** First answer, from the registers alone (which the caller cannot change under us). */
+    enum Pre { CONTINUE, EMULATE }
+
+    /** What the helper resolved for one path argument: its mount, and where it is as the caller sees it. */
+    record Resolved(int mountId, boolean mountRoot, String dev, String path) {
+        Resolved(int mountId, boolean mountRoot, String dev) {
+            this(mountId, mountRoot, dev, "");
+        }
+    }
+
+    private final Map<Integer, Mount> immutable = new HashMap<>();
+    private final boolean allowUnmounts;
+    private final Set<String> readOnlyDevs = new HashSet<>();
+
+    Policy(List<Mount> atCreation, boolean allowUnmounts) {
+        for (Mount m : atCreation) {
+            immutable.put(m.id(), m);
+            if (m.readOnly()) {
+                readOnlyDevs.add(m.dev());
+            }
+        }
+        this.allowUnmounts = allowUnmounts;
+    }
+
+    boolean allowUnmounts() {
+        return allowUnmounts;
+    }
+
+    int immutableCount() {
+        return immutable.size();
+    }
+
+    static long mountFlags(long flags) {
+        // mount(2): a magic number in the top 16 bits is ignored (as the kernel does)
+        return (flags & 0xffff0000L) == 0xC0ED0000L ? flags & 0xffffL : flags;
+    }
+
+    static Pre pre(Call call, long[] args) {
+        return switch (call) {
+            case MOUNT -> {
+                long f = mountFlags(args[3]);
+                if ((f & MS_REMOUNT) != 0) {
+                    // to read-only is allowed wherever it points
+                    yield (f & MS_RDONLY) != 0 ? Pre.CONTINUE : Pre.EMULATE;
+                }
+                if ((f & MS_BIND) != 0) {
+                    // a recursive bind copies what is mounted below; a plain one could show what a mask hides
+                    yield (f & MS_REC) != 0 ? Pre.CONTINUE : Pre.EMULATE;
+                }
+                if ((f & MS_PROPAGATION) != 0) {
+                    yield Pre.CONTINUE;
+                }
+                yield (f & MS_MOVE) != 0 ? Pre.EMULATE : Pre.CONTINUE; // else a new mount
+            }
+            // A clone is a new (detached) mount: allowed. What could follow, making it writable, is
+            // mount_setattr's to decide. (Emulating it is not possible anyway: open_tree returns an
+            // O_PATH file, which SECCOMP_IOCTL_NOTIF_ADDFD refuses with EBADF.)
+            case OPEN_TREE -> Pre.CONTINUE;
+            default -> Pre.EMULATE;
+        };
+    }
+
+    /**
+     * The verdict once the helper has resolved the paths: 0 to let it perform the call, or an
+     * errno. current is the caller's mountinfo now; inCreationNs says whether the caller is in the
+     * container's mount namespace (mount IDs there are the ones recorded at creation).
+     */
+    int decide(Call call, long[] args, long[] attr, Map<String, Resolved> paths, List<Mount> current, boolean inCreationNs) {
+        Map<Integer, Mount> byId = new HashMap<>();
+        for (Mount m : current) {
+            byId.put(m.id(), m);
+        }
+        Optional<Resolved> target = Optional.ofNullable(paths.get("target"));
+        switch (call) {
+            case MOUNT -> {
+                long f = mountFlags(args[3]);
+                if ((f & MS_REMOUNT) != 0) {
+                    Mount m = target.map(r -> byId.get(r.mountId())).orElse(null);
+                    return m != null && (f & MS_RDONLY) == 0 && readOnlyLocked(m) ? Native.EPERM : 0;
+                }
+                if ((f & MS_BIND) != 0) {
+                    return revealsProtected(paths.get("source"), byId, current) ? Native.EPERM : 0;
+                }
+                if ((f & MS_MOVE) != 0) {
+                    return unmount(paths.get("source"), byId, current, inCreationNs);
+                }
+                return 0;
+            }
+            case UMOUNT2 -> {
+                // a path that is not a mount root gets the kernel's EINVAL
+                return target.isPresent() && target.get().mountRoot() ? unmount(target.get(), byId, current, inCreationNs) : 0;
+            }
+            case MOVE_MOUNT -> {
+                Resolved from = paths.get("from");
+                return from != null && byId.containsKey(from.mountId()) ? unmount(from, byId, current, inCreationNs) : 0;
+            }
+            case MOUNT_SETATTR -> {
+                if ((attr[1] & MOUNT_ATTR_RDONLY) == 0 || target.isEmpty()) {
+                    return 0;
+                }
+                return writableLocked(target.get(), (args[2] & AT_RECURSIVE) != 0, byId, current) ? Native.EPERM : 0;
+            }
+            case FSPICK -> {
+                // fsconfig is not trapped: a superblock that holds an immutable read-only mount is never handed out
+                Mount m = target.map(r -> byId.get(r.mountId())).orElse(null);
+                String dev = m != null ? m.dev() : target.map(Resolved::dev).orElse("");
+                return readOnlyDevs.contains(dev) ? Native.EPERM : 0;
+            }
+            case OPEN_TREE -> {
+                return 0;
+            }
+        }
+        return Native.EPERM;
+    }
+
+    private boolean writableLocked(Resolved r, boolean recursive, Map<Integer, Mount> byId, List<Mount> current) {
+        Mount m = byId.get(r.mountId());
+        if (m == null) {
+            // Detached (an open_tree clone): its root and its submounts cannot be seen, so a
+            // filesystem that holds an immutable read-only mount stays read-only, and a whole
+            // detached tree is never made writable at once (fail closed).
+            return recursive || readOnlyDevs.contains(r.dev());
+        }
+        for (Mount s : recursive ? subtree(m, current) : List.of(m)) {
+            if (readOnlyLocked(s)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The immutable record that governs m's writability: m itself, else the one of its filesystem whose root holds m's root. */
+    private Optional<Mount> lockRecord(Mount m) {
+        Mount same = immutable.get(m.id());
+        if (same != null && same.dev().equals(m.dev()) && same.root().equals(m.root())) {
+            return Optional.of(same);
+        }
+        Mount best = null;
+        for (Mount i : immutable.values()) {
+            if (i.dev().equals(m.dev()) && Mount.under(m.root(), i.root())
+                    && (best == null || i.root().length() > best.root().length() || (i.root().length() == best.root().length() && i.readOnly()))) {
+                best = i;
+            }
+        }
+        return Optional.ofNullable(best);
+    }
+
+    boolean readOnlyLocked(Mount m) {
+        return lockRecord(m).map(Mount::readOnly).orElse(false);
+    }
+
+    /**
+     * Unmounting (or moving) r's mount, and with it everything mounted below it. In the creation
+     * namespace a mount is immutable by ID; in a nested one its copies have new IDs, so a mount of
+     * the same filesystem and root as an immutable one counts as immutable. A copy of a mount in
+     * /proc or /sys (an rbind of /proc carries the masks along) is protected wherever it is: taking
+     * it away would show what the mask hides.
+     */
+    private int unmount(Resolved r, Map<Integer, Mount> byId, List<Mount> current, boolean inCreationNs) {
+        if (r == null) {
+            return 0;
+        }
+        Mount m = byId.get(r.mountId());
+        if (m == null) {
+            return 0; // not attached in the caller's namespace: the kernel refuses it
+        }
+        for (Mount s : subtree(m, current)) {
+            for (Mount rec : immutableMatches(s, false)) {
+                if (isProtected(rec)) {
+                    return Native.EPERM;
+                }
+            }
+            if (!allowUnmounts && !immutableMatches(s, inCreationNs).isEmpty()) {
+                return Native.EPERM;
+            }
+        }
+        return 0;
+    }
+
+    /**
+     * A non-recursive bind of r leaves out what is mounted below it: if that includes a mount in
+     * /proc or /sys (a mask, a read-only path), the new mount shows what it hides. (The kernel
+     * refuses this itself only for mounts locked by a less privileged namespace, MNT_LOCKED.)
+     */
+    private boolean revealsProtected(Resolved r, Map<Integer, Mount> byId, List<Mount> current) {
+        Mount m = r == null ? null : byId.get(r.mountId());
+        if (m == null) {
+            return false;
+        }
+        for (Mount c : subtree(m, current)) {
+            if (c != m && Mount.under(c.mountPoint(), r.path()) && !immutableMatches(c, false).stream().filter(Policy::isProtected).toList().isEmpty()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static boolean isProtected(Mount rec) {
+        return Mount.under(rec.mountPoint(), "/proc") || Mount.under(rec.mountPoint(), "/sys");
+    }
+
+    private List<Mount> immutableMatches(Mount m, boolean inCreationNs) {
+        List<Mount> out = new ArrayList<>();
+        if (inCreationNs) {
+            Mount same = immutable.get(m.id());
+            if (same != null && same.dev().equals(m.dev()) && same.root().equals(m.root())) {
+                out.add(same);
+            }
+            return out;
+        }
+        for (Mount i : immutable.values()) {
+            if (i.dev().equals(m.dev()) && i.root().equals(m.root())) {
+                out.add(i);
+            }
+        }
+        return out;
+    }
+
+    static List<Mount> subtree(Mount top, List<Mount> current) {
+        List<Mount> out = new ArrayList<>(List.of(top));
+        Set<Integer> ids = new HashSet<>(Set.of(top.id()));
+        boolean grew = true;
+        while (grew) {
+            grew = false;
+            for (Mount m : current) {
+                if (!ids.contains(m.id()) && ids.contains(m.parent())) {
+                    ids.add(m.id());
+                    out.add(m);
+                    grew = true;
+                }
+            }
+        }
+        return out;
+    }
+}

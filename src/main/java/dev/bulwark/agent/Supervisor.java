@@ -1,0 +1,254 @@
+package dev.bulwark.agent;
+
+import dev.bulwark.runtime.Procfs;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * One container's notify fd, served on a platform thread of its own (FFM calls that block, as
+ * poll and the notify ioctls do, would pin a virtual thread's carrier anyway). A trapped call is
+ * either let through by its registers alone (a new mount: the decision reads no memory the caller
+ * could change), or emulated: its arguments are copied out of the caller's memory, the helper
+ * resolves them in the caller's context, the policy decides on what was resolved, and the helper
+ * performs the call on those very fds. SECCOMP_USER_NOTIF_FLAG_CONTINUE is never the answer to a
+ * call whose decision read memory.
+ */
+final class Supervisor implements Runnable {
+    private static final int EFAULT = 14;
+    private static final int EINVAL = 22;
+    private static final int POLLIN = 1;
+    private static final int PATH_MAX = 4096;
+
+    private final String name;
+    private final int fd;
+    private final String mntNs;
+    private final Policy policy;
+    private final Path helper;
+    private final Runnable onExit;
+
+    Supervisor(String name, int fd, String mntNs, Policy policy, Path helper, Runnable onExit) {
+        this.name = name;
+        this.fd = fd;
+        this.mntNs = mntNs;
+        this.policy = policy;
+        this.helper = helper;
+        this.onExit = onExit;
+    }
+
+    @Override
+    public void run() {
+        try {
+            while (true) {
+                int ev = Native.poll(fd, -1);
+                if ((ev & POLLIN) != 0) {
+                    Native.recv(fd).ifPresent(this::serve);
+                } else if (ev != 0) {
+                    break; // POLLHUP: every task of the filter is gone
+                }
+            }
+        } catch (RuntimeException e) {
+            Agent.log(name + ": stopped supervising: " + e.getMessage());
+        } finally {
+            Native.close(fd);
+            onExit.run();
+            Agent.log(name + ": container gone");
+        }
+    }
+
+    private void serve(Native.Notif n) {
+        try {
+            Optional<Call> call = Call.of(n.arch(), n.nr());
+            if (call.isEmpty()) {
+                // not one of ours: a profile that traps more than the agent knows fails closed
+                Native.respond(fd, n.id(), 0, -Native.EPERM, 0);
+                return;
+            }
+            if (Policy.pre(call.get(), n.args()) == Policy.Pre.CONTINUE) {
+                Native.respond(fd, n.id(), 0, 0, Native.USER_NOTIF_FLAG_CONTINUE);
+                return;
+            }
+            emulate(call.get(), n);
+        } catch (Native.Errno e) {
+            Agent.log(name + ": pid " + n.pid() + " nr " + n.nr() + ": " + e.getMessage());
+            Native.respond(fd, n.id(), 0, -Native.EPERM, 0);
+        } catch (RuntimeException | IOException e) {
+            Agent.log(name + ": pid " + n.pid() + " nr " + n.nr() + ": " + e);
+            Native.respond(fd, n.id(), 0, -Native.EPERM, 0);
+        }
+    }
+
+    /** A copied argument could not be read: the kernel would have said EFAULT. */
+    private static final class Fault extends Exception {
+        final int errno;
+
+        Fault(int errno) {
+            super(null, null, false, false);
+            this.errno = errno;
+        }
+    }
+
+    private void emulate(Call call, Native.Notif n) throws IOException {
+        long[] a = n.args();
+        List<String> argv = new ArrayList<>(List.of(helper.toString(), Integer.toString(n.pid()), call.helperName()));
+        long[] attr = new long[4];
+        try (FileChannel mem = FileChannel.open(Path.of("/proc", Integer.toString(n.pid()), "mem"), StandardOpenOption.READ)) {
+            switch (call) {
+                case MOUNT -> argv.addAll(List.of(str(mem, a[0], false), str(mem, a[1], true), str(mem, a[2], false),
+                        Long.toUnsignedString(Policy.mountFlags(a[3])), str(mem, a[4], false)));
+                case UMOUNT2 -> argv.addAll(List.of(str(mem, a[0], true), Integer.toString((int) a[1])));
+                case MOVE_MOUNT -> argv.addAll(List.of(Integer.toString((int) a[0]), str(mem, a[1], true),
+                        Integer.toString((int) a[2]), str(mem, a[3], true), Long.toString(a[4] & 0xffffffffL)));
+                case OPEN_TREE -> throw new AgentException("open_tree is never emulated");
+                case FSPICK -> argv.addAll(List.of(Integer.toString((int) a[0]), str(mem, a[1], true),
+                        Long.toString(a[2] & 0xffffffffL)));
+                case MOUNT_SETATTR -> {
+                    if (a[4] < 32) {
+                        throw new Fault(EINVAL);
+                    }
+                    ByteBuffer b = read(mem, a[3], 32);
+                    b.order(java.nio.ByteOrder.nativeOrder());
+                    for (int i = 0; i < 4; i++) {
+                        attr[i] = b.getLong(8 * i);
+                    }
+                    argv.addAll(List.of(Integer.toString((int) a[0]), str(mem, a[1], true), Long.toString(a[2] & 0xffffffffL),
+                            Long.toUnsignedString(attr[0]), Long.toUnsignedString(attr[1]), Long.toUnsignedString(attr[2]),
+                            Integer.toString((int) attr[3])));
+                }
+            }
+        } catch (Fault f) {
+            if (Native.idValid(fd, n.id())) {
+                Native.respond(fd, n.id(), 0, -f.errno, 0);
+            }
+            return;
+        }
+        // what was read came from the trapped task, not from a process that took its PID since
+        if (!Native.idValid(fd, n.id())) {
+            return;
+        }
+        Process p = new ProcessBuilder(argv).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        try (OutputStream toHelper = p.getOutputStream();
+                BufferedReader fromHelper = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+            Map<String, Policy.Resolved> paths = new HashMap<>();
+            String line;
+            while ((line = fromHelper.readLine()) != null && line.startsWith("path ")) {
+                String[] f = line.split(" ");
+                String where = f.length > 5 ? new String(HexFormat.of().parseHex(f[5]), StandardCharsets.UTF_8) : "";
+                paths.put(f[1], new Policy.Resolved(Integer.parseInt(f[2]), f[3].equals("1"), f[4], where));
+            }
+            if (line == null || line.startsWith("errno ")) {
+                String early = line;
+                Agent.debug(() -> name + ": " + argv.subList(2, argv.size()) + " " + paths + " -> " + early);
+                answer(n, line);
+                return;
+            }
+            if (!line.equals("ready")) {
+                throw new AgentException("helper " + helper + " said \"" + line + "\", expected ready");
+            }
+            // the helper opened the caller's /proc entries: they were the trapped task's only if it is still waiting
+            if (!Native.idValid(fd, n.id())) {
+                return;
+            }
+            List<Mount> current = Mount.parse(Procfs.read(Path.of("/proc", Integer.toString(n.pid()), "mountinfo")));
+            boolean inCreationNs = Files.readSymbolicLink(Path.of("/proc", Integer.toString(n.pid()), "ns", "mnt")).toString().equals(mntNs);
+            int verdict = policy.decide(call, a, attr, paths, current, inCreationNs);
+            if (verdict != 0) {
+                Agent.log(name + ": pid " + n.pid() + " " + call.helperName() + " " + argv.subList(3, argv.size()) + ": denied");
+                Native.respond(fd, n.id(), 0, -verdict, 0);
+                return;
+            }
+            toHelper.write("go\n".getBytes(StandardCharsets.UTF_8));
+            toHelper.flush();
+            line = fromHelper.readLine();
+            if (line != null && line.startsWith("fd ")) {
+                int theirs = Native.takeFd(p.pid(), Integer.parseInt(line.substring(3)));
+                try {
+                    boolean cloexec = (a[2] & 1 /* FSPICK_CLOEXEC */) != 0;
+                    Native.respondWithFd(fd, n.id(), theirs, cloexec);
+                } finally {
+                    Native.close(theirs);
+                }
+                return;
+            }
+            String result = line;
+            Agent.debug(() -> name + ": " + argv.subList(2, argv.size()) + " " + paths + " -> " + result);
+            answer(n, line);
+        } finally {
+            try {
+                p.waitFor();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private void answer(Native.Notif n, String line) {
+        if (line == null || !line.startsWith("errno ")) {
+            throw new AgentException("helper " + helper + " ended without a result (" + line + ")");
+        }
+        int e = Integer.parseInt(line.substring(6).trim());
+        Native.respond(fd, n.id(), 0, -e, 0);
+    }
+
+    /** A NUL-terminated string from the caller's memory, hex-encoded for the helper; "-" for NULL. */
+    private static String str(FileChannel mem, long addr, boolean required) throws IOException, Fault {
+        if (addr == 0) {
+            if (required) {
+                throw new Fault(EFAULT);
+            }
+            return "-";
+        }
+        byte[] out = new byte[PATH_MAX];
+        int len = 0;
+        long at = addr;
+        while (len < PATH_MAX) {
+            // read up to the page end: the next page may be unmapped, as with the kernel's strncpy_from_user
+            int chunk = (int) Math.min(PATH_MAX - len, 4096 - (at & 4095));
+            ByteBuffer b = ByteBuffer.allocate(chunk);
+            int r;
+            try {
+                r = mem.read(b, at);
+            } catch (IOException e) {
+                throw new Fault(EFAULT);
+            }
+            if (r <= 0) {
+                throw new Fault(EFAULT);
+            }
+            for (int i = 0; i < r; i++) {
+                if (b.get(i) == 0) {
+                    return len == 0 ? "" : HexFormat.of().formatHex(out, 0, len);
+                }
+                out[len++] = b.get(i);
+            }
+            at += r;
+        }
+        throw new Fault(36); // ENAMETOOLONG
+    }
+
+    private static ByteBuffer read(FileChannel mem, long addr, int n) throws Fault {
+        ByteBuffer b = ByteBuffer.allocate(n);
+        try {
+            while (b.hasRemaining()) {
+                if (mem.read(b, addr + b.position()) <= 0) {
+                    throw new Fault(EFAULT);
+                }
+            }
+        } catch (IOException e) {
+            throw new Fault(EFAULT);
+        }
+        return b;
+    }
+}

@@ -1,0 +1,173 @@
+/*
+ * Test helper for AgentContainerTest, run inside the container: one mount-family call, made
+ * with the raw syscall so the kernel's (or the agent's) answer is what is printed: "ok" or
+ * "errno N".
+ *
+ *   mnt setattr-rw PATH          mount_setattr(PATH, clear MOUNT_ATTR_RDONLY)
+ *   mnt clone-rw PATH            open_tree(PATH, OPEN_TREE_CLONE), then clear RDONLY on the clone
+ *   mnt fspick-rw PATH           fspick(PATH), then fsconfig "rw" + FSCONFIG_CMD_RECONFIGURE
+ *   mnt move FROM TO             move_mount(FROM, TO)
+ *   mnt umount PATH              umount2(PATH, 0)
+ *   mnt remount-rw PATH          mount(MS_REMOUNT|MS_BIND) without MS_RDONLY
+ *   mnt remount-sb PATH          mount(MS_REMOUNT) without MS_RDONLY: the superblock and the mount
+ *   mnt fsmount PATH             a new tmpfs with fsopen/fsconfig/fsmount, attached by move_mount
+ *   mnt clone-attach FROM TO     open_tree(FROM, OPEN_TREE_CLONE), attached at TO by move_mount
+ *   mnt bind FROM TO             mount(FROM, TO, MS_BIND)
+ *   mnt tmpfs PATH               mount a new tmpfs
+ *   mnt toctou GOOD BAD N        N remounts rw of a path another thread flips between GOOD and BAD;
+ *                                prints "ok K denied D bad-writable 0|1"
+ *   mnt loop N PATH FLAGS        N calls mount(NULL, PATH, NULL, FLAGS, NULL); prints microseconds per call
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MS_RDONLY 1UL
+#define MS_REMOUNT 32UL
+#define MS_BIND 4096UL
+#define OPEN_TREE_CLONE 1
+#define AT_EMPTY_PATH 0x1000
+#define MOUNT_ATTR_RDONLY 1ULL
+#define FSCONFIG_SET_FLAG 0
+#define FSCONFIG_CMD_RECONFIGURE 7
+
+struct mount_attr {
+    uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+
+static int report(long r) {
+    if (r < 0) {
+        printf("errno %d\n", errno);
+        return 1;
+    }
+    printf("ok\n");
+    return 0;
+}
+
+static long setattr_rw(int dfd, const char *path, int flags) {
+    struct mount_attr a = {0, MOUNT_ATTR_RDONLY, 0, 0};
+    return syscall(442, dfd, path, flags, &a, sizeof a);
+}
+
+static char buf[4096];
+static volatile int stop;
+static const char *good, *bad;
+
+static void *flip(void *arg) {
+    (void)arg;
+    while (!stop) {
+        strcpy(buf, bad);
+        strcpy(buf, good);
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: see mnt.c\n");
+        return 2;
+    }
+    const char *c = argv[1];
+    if (!strcmp(c, "setattr-rw")) {
+        return report(setattr_rw(AT_FDCWD, argv[2], 0));
+    }
+    if (!strcmp(c, "clone-rw")) {
+        long fd = syscall(428, AT_FDCWD, argv[2], OPEN_TREE_CLONE);
+        if (fd < 0) {
+            return report(fd);
+        }
+        return report(setattr_rw((int)fd, "", AT_EMPTY_PATH));
+    }
+    if (!strcmp(c, "fspick-rw")) {
+        long fd = syscall(433, AT_FDCWD, argv[2], 0);
+        if (fd < 0) {
+            return report(fd);
+        }
+        if (syscall(431, fd, FSCONFIG_SET_FLAG, "rw", NULL, 0) < 0) {
+            return report(-1);
+        }
+        return report(syscall(431, fd, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0));
+    }
+    if (!strcmp(c, "move") && argc == 4) {
+        return report(syscall(429, AT_FDCWD, argv[2], AT_FDCWD, argv[3], 0));
+    }
+    if (!strcmp(c, "umount")) {
+        return report(syscall(SYS_umount2, argv[2], 0));
+    }
+    if (!strcmp(c, "remount-rw")) {
+        return report(syscall(SYS_mount, NULL, argv[2], NULL, MS_REMOUNT | MS_BIND, NULL));
+    }
+    if (!strcmp(c, "remount-sb")) {
+        return report(syscall(SYS_mount, NULL, argv[2], NULL, MS_REMOUNT, NULL));
+    }
+    if (!strcmp(c, "fsmount")) {
+        long fs = syscall(430, "tmpfs", 0);
+        if (fs < 0 || syscall(431, fs, 6 /* FSCONFIG_CMD_CREATE */, NULL, NULL, 0) < 0) {
+            return report(-1);
+        }
+        long m = syscall(432, fs, 0, 0);
+        if (m < 0) {
+            return report(m);
+        }
+        return report(syscall(429, m, "", AT_FDCWD, argv[2], 4 /* MOVE_MOUNT_F_EMPTY_PATH */));
+    }
+    if (!strcmp(c, "clone-attach") && argc == 4) {
+        long fd = syscall(428, AT_FDCWD, argv[2], OPEN_TREE_CLONE);
+        if (fd < 0) {
+            return report(fd);
+        }
+        return report(syscall(429, fd, "", AT_FDCWD, argv[3], 4 /* MOVE_MOUNT_F_EMPTY_PATH */));
+    }
+    if (!strcmp(c, "bind") && argc == 4) {
+        return report(syscall(SYS_mount, argv[2], argv[3], NULL, MS_BIND, NULL));
+    }
+    if (!strcmp(c, "tmpfs")) {
+        return report(syscall(SYS_mount, "t", argv[2], "tmpfs", 0UL, NULL));
+    }
+    if (!strcmp(c, "toctou") && argc == 5) {
+        good = argv[2];
+        bad = argv[3];
+        strcpy(buf, good);
+        pthread_t t;
+        pthread_create(&t, NULL, flip, NULL);
+        int n = atoi(argv[4]), ok = 0, denied = 0;
+        for (int i = 0; i < n; i++) {
+            if (syscall(SYS_mount, NULL, buf, NULL, MS_REMOUNT | MS_BIND, NULL) == 0) {
+                ok++;
+            } else if (errno == EPERM) {
+                denied++;
+            }
+        }
+        stop = 1;
+        pthread_join(t, NULL);
+        struct statvfs s;
+        statvfs(bad, &s);
+        printf("ok %d denied %d bad-writable %d\n", ok, denied, (s.f_flag & ST_RDONLY) ? 0 : 1);
+        return 0;
+    }
+    if (!strcmp(c, "loop") && argc == 5) {
+        int n = atoi(argv[2]);
+        unsigned long flags = strtoul(argv[4], NULL, 0);
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        for (int i = 0; i < n; i++) {
+            if (syscall(SYS_mount, NULL, argv[3], NULL, flags, NULL) < 0) {
+                return report(-1);
+            }
+        }
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        printf("%.1f\n", ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / 1e3 / n);
+        return 0;
+    }
+    fprintf(stderr, "mnt: unknown command %s\n", c);
+    return 2;
+}

@@ -1,0 +1,386 @@
+package dev.bulwark.agent;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.bulwark.runtime.Capabilities;
+import dev.bulwark.testing.ContainerTestBase;
+import dev.bulwark.testing.Sandbox;
+import dev.bulwark.testing.TestAgent;
+import dev.bulwark.testing.Sandbox.Result;
+import dev.bulwark.testing.TestEnv;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Immutable mountpoints on real containers (root only): a user namespace with its own range,
+ * full capabilities, a profile that traps the mount family (SCMP_ACT_NOTIFY) to an agent the
+ * test starts as its own process (`bulwark agent --socket`) and stops by PID. Each rule is
+ * checked with its allowed counterpart, so a refusal is the agent's and not a broken setup.
+ * In the container: busybox mount/umount and src/test/c/agent/mnt.c (raw syscalls, prints
+ * "ok" or "errno N").
+ */
+class AgentContainerTest extends ContainerTestBase {
+    private static final String EPERM = "errno 1";
+    private static final String ENOSYS = "errno 38";
+    private static final List<String> TRAPPED = List.of("mount", "umount2", "move_mount", "open_tree", "mount_setattr", "fspick");
+
+    private Process agent;
+    private Path socket;
+    private Path ro;
+    private Path rw;
+
+    @BeforeAll
+    static void mntProgram() throws Exception {
+        // mount targets: the stage cannot create them in a root it does not own from a user namespace
+        Files.createDirectories(rootfs.resolve("ro"));
+        Files.createDirectories(rootfs.resolve("rw"));
+        Path src = TestEnv.sourceDir().resolve("src/test/c/agent/mnt.c");
+        Process p = new ProcessBuilder("musl-gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread", "-o",
+                rootfs.resolve("bin/mnt").toString(), src.toString()).redirectErrorStream(true).start();
+        String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), "musl-gcc mnt.c (is musl-tools installed?): " + log);
+    }
+
+    @BeforeEach
+    void systemContainer() throws Exception {
+        socket = box.dir().resolve("agent.sock");
+        agent = startAgent(socket);
+        // the container's root is an unprivileged host user: it must be able to reach the volumes
+        Files.setPosixFilePermissions(box.dir(), PosixFilePermissions.fromString("rwx--x--x"));
+        ro = Files.createDirectories(box.dir().resolve("ro"));
+        rw = Files.createDirectories(box.dir().resolve("rw"));
+        Files.writeString(ro.resolve("file"), "ro");
+        // both writable by the container's root: /ro is read-only only because it is mounted so
+        Files.setPosixFilePermissions(rw, PosixFilePermissions.fromString("rwxrwxrwx"));
+        Files.setPosixFilePermissions(ro, PosixFilePermissions.fromString("rwxrwxrwx"));
+        box.namespaces().add(map("type", "user"));
+        box.linux().put("uidMappings", List.of(map("containerID", 0, "hostID", 600000, "size", 65536)));
+        box.linux().put("gidMappings", List.of(map("containerID", 0, "hostID", 600000, "size", 65536)));
+        List<String> all = hostCaps();
+        box.process().put("capabilities", map("bounding", all, "effective", all, "permitted", all));
+        box.mounts().add(map("destination", "/ro", "type", "bind", "source", ro.toString(), "options", List.of("rbind", "ro")));
+        box.mounts().add(map("destination", "/rw", "type", "bind", "source", rw.toString(), "options", List.of("rbind", "rw")));
+        box.mounts().add(map("destination", "/tmp", "type", "tmpfs", "source", "tmpfs", "options", List.of("nosuid", "nodev")));
+        box.linux().put("seccomp", map("defaultAction", "SCMP_ACT_ALLOW", "listenerPath", socket.toString(),
+                "syscalls", List.of(map("names", TRAPPED, "action", "SCMP_ACT_NOTIFY"))));
+    }
+
+    @AfterEach
+    void stopAgent() throws Exception {
+        stop(agent);
+        stopKeeper(socket);
+    }
+
+    static void stopKeeper(Path socket) throws Exception {
+        TestAgent.stopKeeper(socket);
+    }
+
+    /** Every capability this test runs with: "full" in the container is everything the runtime itself can grant. */
+    static List<String> hostCaps() throws IOException {
+        long bnd = bounding();
+        return Capabilities.NAMES.stream().filter(n -> (bnd >> Capabilities.number(n) & 1) != 0).toList();
+    }
+
+    static long bounding() throws IOException {
+        return Files.readAllLines(Path.of("/proc/self/status")).stream().filter(l -> l.startsWith("CapBnd:"))
+                .map(l -> Long.parseUnsignedLong(l.substring(7).trim(), 16)).findFirst().orElseThrow();
+    }
+
+    static Process startAgent(Path socket) throws Exception {
+        return TestAgent.start(socket);
+    }
+
+    static void stop(Process p) throws InterruptedException {
+        TestAgent.stop(p);
+    }
+
+    static String log(Path socket) {
+        return TestAgent.log(socket);
+    }
+
+    private void metadata(String m) {
+        @SuppressWarnings("unchecked")
+        Map<String, Object> s = (Map<String, Object>) box.linux().get("seccomp");
+        s.put("listenerMetadata", m);
+    }
+
+    /** Runs the script; returns its stdout lines (each step echoes its own outcome). */
+    private List<String> sh(String script) throws Exception {
+        Result r = box.sh(script + "\ntrue\n");
+        assertEquals(0, r.exit(), () -> "exit " + r.exit() + "\nstdout: " + r.out() + "\nstderr: " + r.err() + "\nagent: " + log(socket));
+        return r.out().lines().toList();
+    }
+
+    // ---- setup is what the rules assume ----------------------------------------------------
+
+    @Test
+    void containerIsInItsOwnUserNamespaceWithFullCapsAndTheTrap() throws Exception {
+        List<String> out = sh("cat /proc/self/uid_map; grep -E '^(CapEff|Seccomp):' /proc/self/status");
+        assertEquals("0 600000 65536", out.get(0).trim().replaceAll("\\s+", " "));
+        assertEquals("CapEff:\t%016x".formatted(bounding()), out.get(1));
+        assertEquals("Seccomp:\t2", out.get(2));
+        assertTrue(AgentLauncher.ping(socket).orElseThrow().startsWith(Agent.PONG));
+    }
+
+    // ---- remounts --------------------------------------------------------------------------
+
+    @Test
+    void readOnlyImmutableCannotBeRemountedReadWrite() throws Exception {
+        List<String> out = sh("""
+                mnt remount-rw /ro
+                mount -o remount,rw,bind /ro 2>/dev/null && echo busybox-ok || echo busybox-denied
+                mnt remount-sb /ro
+                touch /ro/new 2>/dev/null && echo written || echo still-ro
+                """);
+        assertEquals(List.of(EPERM, "busybox-denied", EPERM, "still-ro"), out);
+    }
+
+    @Test
+    void readWriteToReadOnlyAndBackIsAllowed() throws Exception {
+        List<String> out = sh("""
+                mount -o remount,ro,bind /rw && echo ro-ok
+                touch /rw/a 2>/dev/null && echo written || echo is-ro
+                mnt remount-rw /rw
+                touch /rw/b && echo written
+                """);
+        assertEquals(List.of("ro-ok", "is-ro", "ok", "written"), out);
+        assertTrue(Files.exists(rw.resolve("b")));
+    }
+
+    @Test
+    void bindOfReadOnlyImmutableCannotBeMadeWritable() throws Exception {
+        List<String> out = sh("""
+                mkdir /tmp/b /tmp/c
+                mount --bind /ro /tmp/b && echo bind-ok
+                mnt remount-rw /tmp/b
+                mnt setattr-rw /tmp/b
+                mount --bind /rw /tmp/c && mount -o remount,ro,bind /tmp/c && mnt remount-rw /tmp/c
+                """);
+        assertEquals(List.of("bind-ok", EPERM, EPERM, "ok"), out);
+    }
+
+    @Test
+    void newMountsAreUnrestricted() throws Exception {
+        List<String> out = sh("""
+                mkdir /tmp/n
+                mount -t tmpfs -o ro t /tmp/n && echo mounted
+                mnt remount-sb /tmp/n
+                touch /tmp/n/x && echo written
+                mount -o remount,ro,bind /tmp/n && mnt remount-rw /tmp/n
+                touch /tmp/n/y && echo written
+                umount /tmp/n && echo unmounted
+                """);
+        // (busybox's own `mount -o remount,rw` would fail here without any agent: it passes back the
+        // uid=/gid= options /proc/mounts shows in host IDs, which the kernel reads in the container's)
+        assertEquals(List.of("mounted", "ok", "written", "ok", "written", "unmounted"), out);
+    }
+
+    // ---- unmounts --------------------------------------------------------------------------
+
+    @Test
+    void unmountingImmutableIsAllowedByDefault() throws Exception {
+        List<String> out = sh("mnt umount /rw; mnt umount /ro; grep -c ' /r[ow] ' /proc/self/mountinfo || true");
+        assertEquals(List.of("ok", "ok", "0"), out);
+    }
+
+    @Test
+    void unmountingImmutableIsDeniedWhenTheOptionIsOff() throws Exception {
+        metadata("allow-immutable-unmounts=false");
+        List<String> out = sh("""
+                mnt umount /rw
+                umount -l /ro 2>/dev/null && echo lazy-ok || echo lazy-denied
+                mkdir /tmp/n && mnt tmpfs /tmp/n && mnt umount /tmp/n
+                """);
+        assertEquals(List.of(EPERM, "lazy-denied", "ok", "ok"), out);
+    }
+
+    @Test
+    void procAndSysCanNeverBeUnmounted() throws Exception {
+        List<String> out = sh("""
+                mnt umount /proc
+                umount -l /proc 2>/dev/null && echo lazy-ok || echo lazy-denied
+                mnt umount /sys
+                mnt umount /proc/keys
+                mnt umount /proc/sys
+                mnt umount /rw
+                """);
+        assertEquals(List.of(EPERM, "lazy-denied", EPERM, EPERM, EPERM, "ok"), out);
+    }
+
+    @Test
+    void aPlainBindCannotShowWhatAMaskHides() throws Exception {
+        List<String> out = sh("""
+                mkdir /tmp/p /tmp/s /tmp/r /tmp/k
+                mount --bind /proc /tmp/p 2>/dev/null && echo bound || echo bind-denied
+                mount --bind /sys /tmp/s 2>/dev/null && echo bound || echo bind-denied
+                mount --rbind /proc /tmp/r && wc -c < /tmp/r/keys
+                mount --bind /proc/1 /tmp/k && echo pid-bound
+                exec 7</ro; mkdir /tmp/f && mnt bind /proc/self/fd/7 /tmp/f && cat /tmp/f/file
+                """);
+        // (/proc/self/fd/N is how runc names bind sources: the agent's helper must follow it as the caller would)
+        assertEquals(List.of("bind-denied", "bind-denied", "0", "pid-bound", "ok", "ro"), out);
+    }
+
+    @Test
+    void copiesOfTheMasksCannotBeUnmountedEither() throws Exception {
+        List<String> out = sh("""
+                mkdir /tmp/p /tmp/d && mount --rbind /proc /tmp/p && echo rbind-ok
+                mnt umount /tmp/p/keys
+                mnt umount /tmp/p/sys
+                mount --bind /rw /tmp/d && mnt umount /tmp/d
+                """);
+        assertEquals(List.of("rbind-ok", EPERM, EPERM, "ok"), out);
+    }
+
+    @Test
+    void movingAnImmutableMountCountsAsUnmountingIt() throws Exception {
+        List<String> out = sh("""
+                mkdir /tmp/p /tmp/r /tmp/q
+                mnt move /proc /tmp/p
+                mount --move /sys /tmp/p 2>/dev/null && echo moved || echo move-denied
+                mnt move /rw /tmp/r
+                mnt tmpfs /tmp/q && mkdir /tmp/q2 && mnt move /tmp/q /tmp/q2
+                """);
+        assertEquals(List.of(EPERM, "move-denied", "ok", "ok", "ok"), out);
+        metadata("allow-immutable-unmounts=false");
+        assertEquals(List.of(EPERM), sh("mkdir /tmp/r; mnt move /rw /tmp/r"));
+    }
+
+    // ---- the new mount API -----------------------------------------------------------------
+
+    @Test
+    void mountSetattrCannotClearReadOnlyOfImmutable() throws Exception {
+        List<String> out = sh("""
+                mnt setattr-rw /ro
+                mount -o remount,ro,bind /rw && mnt setattr-rw /rw
+                touch /rw/c && echo written
+                """);
+        assertEquals(List.of(EPERM, "ok", "written"), out);
+    }
+
+    @Test
+    void openTreeCloneOfReadOnlyImmutableStaysReadOnly() throws Exception {
+        List<String> out = sh("""
+                mnt clone-rw /ro
+                mkdir /tmp/n && mount -t tmpfs -o ro t /tmp/n && mnt clone-rw /tmp/n
+                mkdir /tmp/x && mnt clone-attach /ro /tmp/x && mnt remount-rw /tmp/x
+                mnt setattr-rw /tmp/x
+                """);
+        assertEquals(List.of(EPERM, "ok", "ok", EPERM, EPERM), out);
+    }
+
+    @Test
+    void fspickCannotReconfigureReadOnlyImmutable() throws Exception {
+        List<String> out = sh("""
+                mnt fspick-rw /ro
+                mkdir /tmp/n && mount -t tmpfs -o ro t /tmp/n && mnt fspick-rw /tmp/n
+                grep ' /tmp/n ' /proc/self/mountinfo | grep -q ' - tmpfs t rw' && echo superblock-rw
+                """);
+        assertEquals(List.of(EPERM, "ok", "superblock-rw"), out);
+    }
+
+    @Test
+    void newMountsWithTheNewMountApiAreUnrestricted() throws Exception {
+        List<String> out = sh("""
+                mkdir /tmp/f && mnt fsmount /tmp/f
+                touch /tmp/f/x && echo written
+                mount -o remount,ro,bind /tmp/f && mnt setattr-rw /tmp/f
+                mnt umount /tmp/f
+                """);
+        assertEquals(List.of("ok", "written", "ok", "ok"), out);
+    }
+
+    @Test
+    void nestedMountNamespaceCopiesAreStillImmutable() throws Exception {
+        List<String> out = sh("""
+                unshare -m sh -c 'mnt remount-rw /ro; mnt umount /proc; mnt umount /rw'
+                """);
+        assertEquals(List.of(EPERM, EPERM, "ok"), out);
+    }
+
+    // ---- safety ----------------------------------------------------------------------------
+
+    @Test
+    void flippingThePathDuringTheCallNeverReachesTheImmutableMount() throws Exception {
+        // /tmp/n is the container's own read-only tmpfs: remounting it rw is allowed, /ro is not.
+        List<String> out = sh("""
+                mkdir /tmp/n && mount -t tmpfs t /tmp/n && mount -o remount,ro,bind /tmp/n
+                mnt toctou /tmp/n /ro 400
+                """);
+        String[] f = out.getLast().split(" ");
+        assertEquals("0", f[5], "the immutable read-only mount became writable: " + out);
+        // the other calls met a half-copied path (ENOENT, EINVAL): the flipping thread writes in place
+        assertTrue(Integer.parseInt(f[1]) > 0, "no call reached the allowed target: " + out);
+        assertTrue(Integer.parseInt(f[3]) > 0, "no call was checked against the immutable target: " + out);
+    }
+
+    /** A container that makes one supervised call, waits for the test's go, then runs script. */
+    private Process waitingContainer(String id, String script) throws Exception {
+        box.process().put("args", new ArrayList<>(List.of("sh", "-c", """
+                mnt remount-rw /ro
+                touch /rw/ready
+                while [ ! -e /rw/go ]; do sleep 0.05; done
+                """ + script)));
+        box.writeConfig();
+        Process c = box.start(id);
+        for (int i = 0; i < 1500 && !Files.exists(rw.resolve("ready")); i++) {
+            Thread.sleep(20);
+        }
+        assertTrue(Files.exists(rw.resolve("ready")), "the container did not start: " + log(socket));
+        return c;
+    }
+
+    @Test
+    void trappedCallsFailWithEnosysWhenTheAgentAndItsKeeperAreGone() throws Exception {
+        Process c = waitingContainer("enosys", """
+                mnt remount-rw /ro
+                mkdir /tmp/m && mnt tmpfs /tmp/m
+                mnt umount /rw
+                touch /ro/x 2>/dev/null && echo written || echo still-ro
+                """);
+        stop(agent);
+        stopKeeper(socket); // the last holder of the notify fd: the kernel now answers ENOSYS itself
+        Files.writeString(rw.resolve("go"), "");
+        Result r = Sandbox.finish(c);
+        assertEquals(List.of(EPERM, ENOSYS, ENOSYS, ENOSYS, "still-ro"), r.out().lines().toList(), r.err());
+    }
+
+    @Test
+    void containersCreatedBeforeAnAgentRestartStaySupervised() throws Exception {
+        Process c = waitingContainer("restart", """
+                mnt remount-rw /ro
+                mount -o remount,ro,bind /rw && mnt remount-rw /rw
+                mnt umount /proc
+                """);
+        stop(agent);
+        assertFalse(AgentLauncher.ping(socket).isPresent());
+        // with no agent but the keeper holding the fd, a trapped call waits: it neither fails nor succeeds
+        Files.writeString(rw.resolve("go"), "");
+        assertFalse(c.waitFor(2, TimeUnit.SECONDS), "the container finished with no agent to answer");
+        agent = startAgent(socket); // the socket file of the killed agent is stale: the new one replaces it
+        assertTrue(log(socket).contains("supervised again"), log(socket));
+        Result r = Sandbox.finish(c);
+        assertEquals(List.of(EPERM, EPERM, "ok", EPERM), r.out().lines().toList(), r.err() + log(socket));
+        // and the new agent serves new containers
+        assertEquals(List.of(EPERM), sh("mnt remount-rw /ro"));
+    }
+
+    @Test
+    void unknownMetadataFailsClosed() throws Exception {
+        metadata("allow-everything=true");
+        assertEquals(List.of(ENOSYS), sh("mnt remount-rw /rw"));
+    }
+}
