@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.bulwark.runtime.IdRanges;
-import dev.bulwark.runtime.SystemMode;
 import dev.bulwark.testing.Sandbox.Result;
+import dev.bulwark.testing.TestAgent;
 import dev.bulwark.testing.TestEnv;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,9 +30,10 @@ import org.junit.jupiter.api.Test;
  * `docker run --runtime=bulwark-system` needs no other flag. The ID ranges come from a pool and
  * allocator of the test's own.
  *
- * <p>System containers need the agent (`bulwark agent`) on its default socket: without it every
- * create fails closed, and this test fails, on purpose, saying so. The immutable-mount steps of
- * the quick-start belong with the agent and are still to be added here.
+ * <p>The agent is not started by the test: the runtime starts it on the socket the runtime
+ * arguments name (the test's own), on the first system container, as it would on a fresh host;
+ * the test stops it, and its fd keeper, by PID at the end. A second runtime entry,
+ * "bulwark-system-strict", adds --allow-immutable-unmounts=false.
  */
 class SystemContainerEngineTest {
     private static final String IMAGE = "bulwark-test/busybox:latest";
@@ -44,16 +45,13 @@ class SystemContainerEngineTest {
     private static Containerd containerd;
     private static Dockerd dockerd;
     private static IdRanges.Config ranges;
-    /** The agent's socket: the default, or -Dbulwark.agentSocket for an agent started elsewhere. */
-    private static final Path AGENT = Path.of(System.getProperty("bulwark.agentSocket",
-            SystemMode.DEFAULT_AGENT_SOCKET.toString()));
+    private static Path agent;
 
     @BeforeAll
     static void engine() throws Exception {
         assumeTrue(TestEnv.isRoot(), "engine tests need root");
-        assertTrue(Files.exists(AGENT), "the Bulwark agent is not running (no socket at " + AGENT
-                + "): system containers fail closed without it; start `bulwark agent`");
         base = Files.createTempDirectory(Path.of("/tmp"), "bws");
+        agent = base.resolve("agent/agent.sock");
         Path runtime = TestEnv.launcher(base);
         Files.writeString(base.resolve("subuid"), "bulwark:" + POOL + ":" + (RANGES * 65536L) + "\n");
         Files.writeString(base.resolve("subgid"), "bulwark:" + POOL + ":" + (RANGES * 65536L) + "\n");
@@ -64,8 +62,11 @@ class SystemContainerEngineTest {
         cgroupParent = "bulwark-system-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
         Path archive = EngineImage.dockerArchive(Files.createDirectories(base.resolve("image")), IMAGE);
         containerd = Containerd.start(Files.createDirectories(base.resolve("ctd")));
-        String daemonJson = "{\"runtimes\": {\"bulwark-system\": {\"path\": \"" + runtime + "\", \"runtimeArgs\": [\"--system\","
-                + " \"--agent-socket\", \"" + AGENT + "\", \"--system-config\", \"" + conf + "\"]}}}\n";
+        String args = "\"--system\", \"--agent-socket\", \"" + agent + "\", \"--system-config\", \"" + conf + "\"";
+        String daemonJson = "{\"runtimes\": {"
+                + "\"bulwark-system\": {\"path\": \"" + runtime + "\", \"runtimeArgs\": [" + args + "]},"
+                + "\"bulwark-system-strict\": {\"path\": \"" + runtime + "\", \"runtimeArgs\": [" + args
+                + ", \"--allow-immutable-unmounts=false\"]}}}\n";
         dockerd = Dockerd.start(Files.createDirectories(base.resolve("dkd")), containerd, runtime, "/" + cgroupParent, daemonJson);
         ok(dockerd.docker("load", "-i", archive.toString()), "docker load");
     }
@@ -76,8 +77,12 @@ class SystemContainerEngineTest {
             return;
         }
         try {
-            if (dockerd != null) {
-                dockerd.close();
+            try {
+                if (dockerd != null) {
+                    dockerd.close();
+                }
+            } finally {
+                TestAgent.stopAt(agent);
             }
         } finally {
             try {
@@ -104,6 +109,60 @@ class SystemContainerEngineTest {
     private static String run(String name, String script) throws Exception {
         return ok(dockerd.docker("run", "-d", "--runtime=bulwark-system", "--network", "none", "--name", name, IMAGE,
                 "sh", "-c", script), "docker run " + name).out().strip();
+    }
+
+    /**
+     * Sysbox's quick-start, the immutable-mount steps: a read-only volume cannot be remounted
+     * read-write, nor can a bind of it; /etc/resolv.conf (made by Docker at creation) can be
+     * remounted read-only; a new tmpfs is the container's own; unmounting an immutable mount
+     * works by default and is denied with allow-immutable-unmounts off; /proc never. The volume
+     * is still read-only afterwards.
+     */
+    @Test
+    void immutableMountpoints() throws Exception {
+        Path volume = Files.createDirectories(base.resolve("volume"));
+        Files.writeString(volume.resolve("file"), "host\n");
+        String script = "r() { \"$@\" 2>/dev/null && echo ok || echo denied; };"
+                + " echo remount-rw-volume $(r mount -o remount,rw,bind /ro);"
+                + " echo remount-ro-resolv $(r mount -o remount,ro,bind /etc/resolv.conf);"
+                + " mkdir -p /tmp/b /tmp/t; mount --bind /ro /tmp/b;"
+                + " echo remount-rw-bind-of-volume $(r mount -o remount,rw,bind /tmp/b);"
+                // per-mount remounts: busybox's superblock remount would pass back the uid= option
+                // /proc/mounts shows in host IDs, which the kernel refuses in the container's namespace
+                + " mount -t tmpfs t /tmp/t; mount -o remount,ro,bind /tmp/t;"
+                + " echo remount-rw-new-tmpfs $(r mount -o remount,rw,bind /tmp/t);"
+                + " echo write-volume $(r touch /ro/new);"
+                + " echo umount-resolv $(r umount /etc/resolv.conf);"
+                + " echo umount-proc $(r umount -l /proc);"
+                + " echo end; sleep 60";
+        List<String> expected = List.of("remount-rw-volume denied", "remount-ro-resolv ok", "remount-rw-bind-of-volume denied",
+                "remount-rw-new-tmpfs ok", "write-volume denied");
+        assertEquals(concat(expected, "umount-resolv ok", "umount-proc denied"), quickStart("bulwark-system", volume, script));
+        assertEquals(concat(expected, "umount-resolv denied", "umount-proc denied"),
+                quickStart("bulwark-system-strict", volume, script));
+        try (var files = Files.list(volume)) {
+            assertEquals(List.of(volume.resolve("file")), files.toList(), "nothing written to the read-only volume");
+        }
+        assertEquals(List.of(), IdRanges.used(ranges), "ranges left taken after docker rm");
+    }
+
+    private static List<String> concat(List<String> a, String... more) {
+        List<String> all = new ArrayList<>(a);
+        all.addAll(List.of(more));
+        return all;
+    }
+
+    private static List<String> quickStart(String runtime, Path volume, String script) throws Exception {
+        String name = EngineTests.uniqueName("qs");
+        try {
+            ok(dockerd.docker("run", "-d", "--runtime=" + runtime, "--network", "none", "-v", volume + ":/ro:ro", "--name", name,
+                    IMAGE, "sh", "-c", script), "docker run " + name);
+            EngineTests.waitFor(name + " done", () -> dockerd.docker("logs", name).out().contains("end"));
+            List<String> out = dockerd.docker("logs", name).out().lines().toList();
+            return out.subList(0, out.indexOf("end"));
+        } finally {
+            dockerd.docker("rm", "-f", name);
+        }
     }
 
     /** /proc/self/ns all differ from the host's; uid_map and gid_map a 65536 range, another in each container; CapEff full. */
