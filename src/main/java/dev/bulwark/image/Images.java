@@ -126,11 +126,23 @@ public final class Images {
         return store.read(manifest(resolve(ref).getValue()).config().digest());
     }
 
-    /** Drops the name and collects what no other name needs. */
+    /**
+     * Drops the name and collects what no other name needs. When no other name points to the
+     * same image, its signature artifacts go with it, and so does its unpacked tree in the
+     * rootfs cache (unless a container still uses it).
+     */
     public ContentStore.GcResult remove(String ref) {
-        String name = resolve(ref).getKey();
-        store.untag(name);
-        return store.gc();
+        Map.Entry<String, Descriptor> e = resolve(ref);
+        store.untag(e.getKey());
+        Digest signed = resolvedDigest(e.getValue());
+        boolean stillNamed = store.refs().entrySet().stream()
+                .anyMatch(o -> !o.getKey().endsWith(".sig") && resolvedDigest(o.getValue()).equals(signed));
+        if (!stillNamed) {
+            store.untag(Signatures.artifactName(Reference.parse(e.getKey()), signed));
+        }
+        ContentStore.GcResult r = store.gc();
+        RootfsCache.of(store).prune(store);
+        return r;
     }
 
     /**

@@ -108,6 +108,38 @@ public final class RootfsCache {
         }
     }
 
+    /**
+     * Removes cached trees whose image config is no longer in the store (after `rmi`), except
+     * those a mount still names (a container's overlay uses it as its lower layer): they go at a
+     * later prune. Returns how many were removed.
+     */
+    public int prune(ContentStore store) {
+        if (!Files.isDirectory(dir)) {
+            return 0;
+        }
+        String mounts;
+        try (java.io.InputStream in = Files.newInputStream(Path.of("/proc/self/mountinfo"))) {
+            mounts = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new ImageException("rootfs cache " + dir + ": read /proc/self/mountinfo: " + e.getMessage(), e);
+        }
+        int removed = 0;
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "[0-9a-f]*")) {
+            for (Path p : ds) {
+                String hex = p.getFileName().toString();
+                if (hex.length() != 64 || store.has(Digest.parse("sha256:" + hex)) || mounts.contains(p.toString())) {
+                    continue;
+                }
+                if (remove(Digest.parse("sha256:" + hex))) {
+                    removed++;
+                }
+            }
+        } catch (IOException e) {
+            throw new ImageException("rootfs cache " + dir + ": " + e.getMessage(), e);
+        }
+        return removed;
+    }
+
     /** Temp directories of unpacks whose process is gone (killed mid-unpack). */
     private void removeAbandoned() {
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, ".tmp-*")) {

@@ -112,6 +112,31 @@ class ImageRunTest {
         assertTrue(r.err().contains(expected), "expected \"" + expected + "\" in: " + r.err());
     }
 
+    /** rmi takes the image's unpacked tree and its signatures with it, unless another name still needs them. */
+    @Test
+    void rmiDropsTheCacheAndSignatures() throws Exception {
+        ContentStore s = ContentStore.open(store);
+        Manifest plain = new Images(s, Platform.host()).manifest(s.resolve("docker.io/test/plain:1").orElseThrow());
+        tag(s, "test/rm:1", plain.layers(), "{\"Cmd\":[\"true\"],\"Labels\":{\"for\":\"rmi\"}}");
+        tag(s, "test/rm:2", plain.layers(), "{\"Cmd\":[\"true\"],\"Labels\":{\"for\":\"rmi\"}}");
+        Descriptor d = s.resolve("docker.io/test/rm:1").orElseThrow();
+        Digest config = new Images(s, Platform.host()).manifest(d).config().digest();
+        ok("--rm", "test/rm:1");
+        assertTrue(Files.isDirectory(store.resolve("rootfs").resolve(config.hex())), "unpacked once into the cache");
+        Signatures.sign(s, Reference.parse("test/rm:1"), d.digest(), Keys.generate().getPrivate());
+        String sig = Signatures.artifactName(Reference.parse("test/rm:1"), d.digest());
+
+        new Images(s, Platform.host()).remove("test/rm:2");
+        assertTrue(Files.isDirectory(store.resolve("rootfs").resolve(config.hex())), "test/rm:1 still needs the tree");
+        assertTrue(s.resolve(sig).isPresent(), "test/rm:1 still has its signature");
+
+        new Images(s, Platform.host()).remove("test/rm:1");
+        assertFalse(Files.exists(store.resolve("rootfs").resolve(config.hex())), "the cached tree went with the image");
+        assertFalse(s.resolve(sig).isPresent(), "the signature went with the image");
+        assertTrue(s.verify().isEmpty(), s.verify().toString());
+        assertEquals("plain\n", ok("--rm", "test/plain:1"), "the other images' layers are still there");
+    }
+
     @Test
     void trustPolicyCheckedAtRun() throws Exception {
         Path keys = Files.createDirectories(dir.resolve("keys"));
