@@ -4,6 +4,7 @@ import dev.bulwark.json.Json;
 import dev.bulwark.json.JsonTree;
 import dev.bulwark.json.JsonValue;
 import dev.bulwark.runtime.Lifecycle;
+import dev.bulwark.runtime.SystemMode;
 import dev.bulwark.runtime.DefaultSpec;
 import dev.bulwark.stage.Stage;
 import java.io.IOException;
@@ -23,9 +24,6 @@ import java.util.Set;
  * `bulwark demo -- CMD...` runs CMD in the same container instead (for example `sh`).
  */
 final class DemoCommand {
-    /** The container's root maps to this host range: no ID inside is an ID on the host. */
-    static final long HOST_ID = 1_000_000;
-
     private DemoCommand() {}
 
     static int run(Globals g, List<String> argv) throws IOException, InterruptedException {
@@ -102,10 +100,9 @@ final class DemoCommand {
         Map<String, Object> linux = (Map<String, Object>) c.get("linux");
         ((List<Object>) linux.get("namespaces")).add(Map.of("type", "time"));
         if (userns) {
-            ((List<Object>) linux.get("namespaces")).add(Map.of("type", "user"));
-            Map<String, Object> range = Map.of("containerID", 0, "hostID", HOST_ID, "size", 65536);
-            linux.put("uidMappings", List.of(range));
-            linux.put("gidMappings", List.of(range));
+            // its own user namespace with an exclusive range from the allocator, the root ID-mapped
+            // to it: no ID inside is an ID on the host or in another container
+            c.put("annotations", Map.of(SystemMode.USERNS, "private"));
         }
         return JsonTree.value(c);
     }
@@ -142,8 +139,8 @@ final class DemoCommand {
         if (image.isEmpty()) {
             System.out.println("Bulwark demo: the embedded image's probe, on the host and in a hardened container");
             System.out.println("(Docker's default capabilities and seccomp profile, masked and read-only paths,");
-            System.out.println(" no-new-privileges, a read-only root, a pids limit, every namespace, a user namespace");
-            System.out.println(" mapping container root to host ID " + HOST_ID + ")");
+            System.out.println(" no-new-privileges, a read-only root, a pids limit, every namespace, and a user");
+            System.out.println(" namespace with its own 65536-ID range, the root ID-mapped to it)");
         } else {
             System.out.println("Bulwark demo: the probe on the host and in a container of " + image);
         }
