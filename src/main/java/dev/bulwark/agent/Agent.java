@@ -169,8 +169,9 @@ public final class Agent {
             Policy policy = new Policy(mounts, allow);
             Container c = new Container(id, proc, allow, mntNs, mountinfo, policy);
             String name = id + " (pid " + pid + ")";
-            supervise(c, proc, name, allow, policy, notifyFd);
+            // known before its supervisor runs, so the supervisor's end always forgets it
             byId.put(id, c);
+            supervise(c, proc, name, allow, policy, notifyFd);
             log(name + ": registered, " + mounts.size() + " immutable mounts, allow-immutable-unmounts=" + allow);
         } catch (RuntimeException | IOException e) {
             // fail closed: without its listener every trapped call of this container gets ENOSYS
