@@ -28,7 +28,10 @@ public final class Agent {
 
     private final Path socket;
     private final Path helper;
+    /** Every supervised notify fd: its name for the log. */
     private final ConcurrentHashMap<Integer, String> containers = new ConcurrentHashMap<>();
+    /** The containers whose init registered, by ID: what exec'd processes are supervised under. */
+    private final ConcurrentHashMap<String, Container> byId = new ConcurrentHashMap<>();
     private Keeper keeper;
 
     Agent(Path socket, Path helper) {
@@ -112,54 +115,110 @@ public final class Agent {
                 keeper.drop(r);
                 continue;
             }
+            // An exec'd process that is gone may have left children under its filter: the fd is
+            // taken back all the same, and its supervisor drops the record at the first poll
+            // (POLLHUP) when no task of that filter is left.
             int fd = Native.takeFd(keeper.proc().pid(), r.keeperFd());
             Policy policy = new Policy(Mount.parse(r.mountinfo()), r.allow());
+            Runnable forget = () -> { };
+            if (!r.exec() && !r.id().isEmpty()) {
+                Container c = new Container(r.id(), r.init(), r.allow(), r.mntNs(), r.mountinfo(), policy);
+                byId.put(r.id(), c);
+                forget = () -> byId.remove(r.id(), c);
+            }
+            Runnable gone = forget;
             containers.put(fd, r.name());
             log(r.name() + ": supervised again (from the fd keeper), " + policy.immutableCount() + " immutable mounts");
-            Thread.ofPlatform().name("ctr-" + r.init().pid()).start(new Supervisor(r.name(), fd, r.mntNs(), policy, helper, () -> {
+            Thread.ofPlatform().name("ctr-" + r.process().pid()).start(new Supervisor(r.name(), fd, r.mntNs(), policy, helper, () -> {
                 containers.remove(fd);
+                gone.run();
                 keeper.drop(r);
             }));
         }
     }
 
-    /** The state message names the container and its init PID; its mountinfo now is what creation made. */
+    /**
+     * A container this agent supervises, as its init registered it: what an exec'd process of the
+     * same container is supervised under.
+     */
+    private record Container(String id, Keeper.Proc init, boolean allow, String mntNs, String mountinfo, Policy policy) {}
+
+    /**
+     * The state message names the container and the process whose fd it is. When that is the
+     * init (state.pid = pid), its mountinfo now is what creation made. Otherwise it is a process
+     * exec'd into a container the init registered already: it gets that container's creation
+     * set, never the mountinfo of now, which would make the container's own later mounts
+     * immutable. Fails closed: the fd is closed (trapped calls get ENOSYS).
+     */
     private void register(String state, int notifyFd) {
         try {
             JsonValue.JsonObject o = (JsonValue.JsonObject) Json.parse(state);
             int pid = ((JsonValue.JsonNumber) o.members().get("pid")).value().intValueExact();
-            String id = o.members().get("state") instanceof JsonValue.JsonObject s && s.members().get("id") instanceof JsonValue.JsonString i
-                    ? i.value() : "pid " + pid;
+            JsonValue.JsonObject st = o.members().get("state") instanceof JsonValue.JsonObject s ? s : null;
+            String id = st != null && st.members().get("id") instanceof JsonValue.JsonString i ? i.value() : "pid " + pid;
+            long initPid = st != null && st.members().get("pid") instanceof JsonValue.JsonNumber n ? n.value().longValueExact() : pid;
             boolean allow = allowUnmounts(o.members().get("metadata") instanceof JsonValue.JsonString s ? s.value() : "");
-            Keeper.Proc init = new Keeper.Proc(pid, Keeper.startTime(pid).orElseThrow(() -> new AgentException("pid " + pid + " is gone")));
+            Keeper.Proc proc = new Keeper.Proc(pid, Keeper.startTime(pid).orElseThrow(() -> new AgentException("pid " + pid + " is gone")));
+            if (initPid != pid) {
+                registerExec(id, initPid, proc, allow, notifyFd);
+                return;
+            }
             String mountinfo = Procfs.read(Path.of("/proc", Integer.toString(pid), "mountinfo"));
             List<Mount> mounts = Mount.parse(mountinfo);
             String mntNs = Files.readSymbolicLink(Path.of("/proc", Integer.toString(pid), "ns", "mnt")).toString();
             Policy policy = new Policy(mounts, allow);
+            Container c = new Container(id, proc, allow, mntNs, mountinfo, policy);
             String name = id + " (pid " + pid + ")";
-            Keeper k = keeper;
-            Keeper.Record rec = null;
-            if (k != null) {
-                try {
-                    rec = k.keep(notifyFd, init, allow, mntNs, name, mountinfo);
-                } catch (IOException | RuntimeException e) {
-                    log(name + ": the fd keeper did not take the fd (" + e.getMessage() + "): not supervised after a restart");
-                }
-            }
-            Keeper.Record kept = rec;
-            containers.put(notifyFd, name);
+            // known before its supervisor runs, so the supervisor's end always forgets it
+            byId.put(id, c);
+            supervise(c, proc, name, allow, policy, notifyFd);
             log(name + ": registered, " + mounts.size() + " immutable mounts, allow-immutable-unmounts=" + allow);
-            Thread.ofPlatform().name("ctr-" + id).start(new Supervisor(name, notifyFd, mntNs, policy, helper, () -> {
-                containers.remove(notifyFd);
-                if (kept != null) {
-                    k.drop(kept);
-                }
-            }));
         } catch (RuntimeException | IOException e) {
             // fail closed: without its listener every trapped call of this container gets ENOSYS
             log("cannot register a container (" + e.getMessage() + "): closing its notify fd");
             Native.close(notifyFd);
         }
+    }
+
+    private void registerExec(String id, long initPid, Keeper.Proc proc, boolean allow, int notifyFd) {
+        Container c = byId.get(id);
+        if (c == null || c.init().pid() != initPid || !c.init().alive()) {
+            throw new AgentException("process " + proc.pid() + " exec'd into container " + id + " (init pid " + initPid
+                    + "), which this agent does not supervise" + (c == null ? "" : " (its init here is pid " + c.init().pid()
+                    + (c.init().alive() ? ")" : ", gone)")) + ": its creation mounts are unknown");
+        }
+        // the container's setting decides; a stricter one in the message is honoured too
+        boolean strict = c.allow() && !allow;
+        Policy policy = strict ? new Policy(Mount.parse(c.mountinfo()), false) : c.policy();
+        String name = id + " (exec pid " + proc.pid() + ")";
+        supervise(c, proc, name, c.allow() && allow, policy, notifyFd);
+        log(name + ": registered under the container's " + policy.immutableCount() + " creation mounts, allow-immutable-unmounts="
+                + (c.allow() && allow));
+    }
+
+    /** Hands the fd to the keeper (so a restarted agent supervises it again) and serves it. */
+    private void supervise(Container c, Keeper.Proc proc, String name, boolean allow, Policy policy, int notifyFd) {
+        Keeper k = keeper;
+        Keeper.Record rec = null;
+        if (k != null) {
+            try {
+                rec = k.keep(notifyFd, c.init(), proc, c.id(), allow, c.mntNs(), name, c.mountinfo());
+            } catch (IOException | RuntimeException e) {
+                log(name + ": the fd keeper did not take the fd (" + e.getMessage() + "): not supervised after a restart");
+            }
+        }
+        Keeper.Record kept = rec;
+        boolean init = proc.equals(c.init());
+        containers.put(notifyFd, name);
+        Thread.ofPlatform().name("ctr-" + proc.pid()).start(new Supervisor(name, notifyFd, c.mntNs(), policy, helper, () -> {
+            containers.remove(notifyFd);
+            if (init) {
+                byId.remove(c.id(), c);
+            }
+            if (kept != null) {
+                k.drop(kept);
+            }
+        }));
     }
 
     /** listenerMetadata: "allow-immutable-unmounts=true|false" (default true); anything else is refused. */

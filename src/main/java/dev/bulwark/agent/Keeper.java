@@ -9,15 +9,18 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 
 /**
  * The fd keeper (bulwark-fdkeeper) and the records that let a restarted agent take every live
  * container's notify fd back from it. Beside the agent's socket S:
- * S.keeper (its socket), S.keeper.pid ("PID STARTTIME"), S.d/ID.rec (one per container: the
- * keeper's fd number, the container's init PID and start time, its settings, and the mountinfo
- * it was registered with, which is its set of immutable mounts).
+ * S.keeper (its socket), S.keeper.pid ("PID STARTTIME"), S.d/PID-START.rec (one per notify fd:
+ * the keeper's fd number, the container's init PID and start time, its settings, the PID and
+ * start time of the process that registered it (the init, or a process exec'd into the
+ * container), the container's ID, and the mountinfo its init was registered with, which is its
+ * set of immutable mounts).
  */
 final class Keeper {
     /** A process named by PID and start time, so a reused PID is never mistaken for it. */
@@ -27,8 +30,16 @@ final class Keeper {
         }
     }
 
-    /** One supervised container, as written to S.d/. */
-    record Record(Path file, int keeperFd, Proc init, boolean allow, String mntNs, String name, String mountinfo) {}
+    /**
+     * One supervised notify fd, as written to S.d/: a container's init's (process equals init) or
+     * that of a process exec'd into it, which is supervised under the container's creation mounts.
+     */
+    record Record(Path file, int keeperFd, Proc init, boolean allow, String mntNs, String name, String mountinfo, Proc process,
+            String id) {
+        boolean exec() {
+            return !process.equals(init);
+        }
+    }
 
     private final Path socket;
     private final Proc proc;
@@ -87,8 +98,9 @@ final class Keeper {
         return new Keeper(sock, proc, records);
     }
 
-    /** Hands fd to the keeper and records the container; returns the record. */
-    Record keep(int fd, Proc init, boolean allow, String mntNs, String name, String mountinfo) throws IOException {
+    /** Hands fd to the keeper and records whose it is; returns the record. */
+    Record keep(int fd, Proc init, Proc process, String id, boolean allow, String mntNs, String name, String mountinfo)
+            throws IOException {
         String answer = Native.exchange(socket.toString(), "keep".getBytes(StandardCharsets.UTF_8), fd);
         int keeperFd;
         try {
@@ -96,12 +108,13 @@ final class Keeper {
         } catch (NumberFormatException e) {
             throw new AgentException("the fd keeper answered \"" + answer + "\", expected an fd number");
         }
-        Path file = records.resolve(init.pid() + "-" + init.start() + ".rec");
+        Path file = records.resolve(process.pid() + "-" + process.start() + ".rec");
         Path tmp = records.resolve(file.getFileName() + ".tmp");
         Files.writeString(tmp, keeperFd + " " + init.pid() + " " + init.start() + " " + allow + " " + mntNs + " "
-                + name.replace(' ', '_') + "\n" + mountinfo);
+                + name.replace(' ', '_') + " " + process.pid() + " " + process.start() + " "
+                + HexFormat.of().formatHex(id.getBytes(StandardCharsets.UTF_8)) + "\n" + mountinfo);
         Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        return new Record(file, keeperFd, init, allow, mntNs, name, mountinfo);
+        return new Record(file, keeperFd, init, allow, mntNs, name, mountinfo, process, id);
     }
 
     void drop(Record r) {
@@ -121,8 +134,12 @@ final class Keeper {
                 String text = Files.readString(f);
                 int nl = text.indexOf('\n');
                 String[] h = text.substring(0, nl).split(" ");
-                out.add(new Record(f, Integer.parseInt(h[0]), new Proc(Long.parseLong(h[1]), Long.parseLong(h[2])),
-                        Boolean.parseBoolean(h[3]), h[4], h[5], text.substring(nl + 1)));
+                Proc init = new Proc(Long.parseLong(h[1]), Long.parseLong(h[2]));
+                // a record of an agent before exec support names the init only, and no ID to look it up by
+                Proc process = h.length > 8 ? new Proc(Long.parseLong(h[6]), Long.parseLong(h[7])) : init;
+                String id = h.length > 8 ? new String(HexFormat.of().parseHex(h[8]), StandardCharsets.UTF_8) : "";
+                out.add(new Record(f, Integer.parseInt(h[0]), init, Boolean.parseBoolean(h[3]), h[4], h[5], text.substring(nl + 1),
+                        process, id));
             }
         }
         return out;

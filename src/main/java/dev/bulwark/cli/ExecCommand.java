@@ -56,7 +56,7 @@ final class ExecCommand {
         }
         boolean detach = a.flag("detach") || a.flag("d");
         Optional<Path> pidFile = a.has("pid-file") ? Optional.of(Path.of(a.get("pid-file", "")).toAbsolutePath()) : Optional.empty();
-        return Lifecycle.exec(g.root(), id, process, detach, pidFile, LifecycleCommands.consoleSocket(a));
+        return Lifecycle.exec(g.root(), id, process, detach, pidFile, LifecycleCommands.consoleSocket(a), g.system());
     }
 
     private static Spec.Process override(Spec.Process base, Args a, List<String> args) {

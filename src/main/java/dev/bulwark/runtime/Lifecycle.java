@@ -101,6 +101,9 @@ public final class Lifecycle {
                 }
                 spec = ranged(engineSpec, claim.range().start(), system, sys, host);
                 checked = new Planner.Checked(spec, checked.seccomp());
+                // exec rebuilds this config: the runtime-wide flags that chose it need not be given again
+                state.writeAtomically(SystemMode.MODE_FILE, (system ? SystemMode.Applied.system(engineSpec, sys)
+                        : SystemMode.Applied.privateUserns()).encode());
             } catch (RuntimeException e) {
                 state.remove();
                 throw e;
@@ -336,6 +339,17 @@ public final class Lifecycle {
      */
     public static int exec(Path root, String id, Spec.Process process, boolean detach, Optional<Path> pidFile,
             Optional<Path> consoleSocket) {
+        return exec(root, id, process, detach, pidFile, consoleSocket, SystemMode.Options.defaults());
+    }
+
+    /**
+     * exec, with the runtime-wide system settings (the agent starter). A container with its own ID
+     * range runs the process under the config create made (STATE/mode says how): in the init's
+     * user namespace, and in a system container with full capabilities for root and the same
+     * filter, whose notify fd goes to the agent that supervises the init.
+     */
+    public static int exec(Path root, String id, Spec.Process process, boolean detach, Optional<Path> pidFile,
+            Optional<Path> consoleSocket, SystemMode.Options sys) {
         State s = load(root, id);
         if (!s.status().equals("running") && !s.status().equals("created")) {
             throw new RuntimeFailure("cannot exec in container \"" + id + "\": it is " + s.status());
@@ -345,16 +359,23 @@ public final class Lifecycle {
         Optional<Long> range = IdRanges.recordedStart(root.resolve(id));
         if (range.isPresent()) {
             // Joined as the engine's config says, a process would miss the container's user
-            // namespace and its supervised filter: refuse rather than run it half-confined.
-            throw new RuntimeFailure("exec into container \"" + id + "\" is not supported yet: it has its own ID range"
-                    + " (a system container or a private user namespace), which exec does not join yet, and a system"
-                    + " container's filter traps mount calls to the agent, which exec cannot hand a new filter to yet");
+            // namespace and its supervised filter: without the record, refuse rather than run it half-confined.
+            SystemMode.Applied applied = SystemMode.Applied.read(root.resolve(id)).orElseThrow(() -> new RuntimeFailure(
+                    "cannot exec in container \"" + id + "\": its state records an ID range but not the mode create applied ("
+                            + root.resolve(id).resolve(SystemMode.MODE_FILE) + " is missing; created by an older Bulwark?)"));
+            spec = applied.apply(spec, range.get(), host);
+            if (applied.system()) {
+                process = SystemMode.withCapabilities(process, host);
+                sys.agent().ensureRunning(applied.agentSocket());
+                SystemMode.requireSocket(applied.agentSocket());
+            }
         }
         Planner.Checked checked = Planner.check(spec, s.bundle(), host, Optional.of(root));
         List<Path> procs = s.cgroupDirs().isEmpty() ? List.of()
                 : CgroupManager.open(Cgroups.detect(), s.cgroupDirs()).procsFiles();
         Path files = root.resolve(id).resolve("exec-" + ProcessHandle.current().pid());
-        List<Op> ops = Planner.planExec(spec, checked, process, s.pid(), files, detach, procs, host, consoleSocket);
+        List<Op> ops = Planner.planExec(spec, checked, process, s.pid(), files, detach, procs, host, consoleSocket,
+                Optional.of(new Planner.ExecTarget(id, s.bundle(), s.status())));
         Path plan = Path.of(files + ".plan");
         try {
             Files.write(plan, PlanEncoder.encode(ops));

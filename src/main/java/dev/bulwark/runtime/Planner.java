@@ -160,11 +160,32 @@ public final class Planner {
      */
     public static List<Op> planExec(Spec spec, Checked checked, Process process, long initPid, Path files, boolean detach,
             List<Path> cgroupProcs, HostInfo host, Optional<Path> consoleSocket) {
+        return planExec(spec, checked, process, initPid, files, detach, cgroupProcs, host, consoleSocket, Optional.empty());
+    }
+
+    /** The container an exec'd process joins, as its seccomp listener is told (runtime-spec state). */
+    public record ExecTarget(String id, Path bundle, String status) {}
+
+    /**
+     * planExec; with a target, a filter with SCMP_ACT_NOTIFY rules has its fd sent to the
+     * config's listener as create does, with the exec'd process as "pid" and the container's
+     * init in the state. Without one, such a filter is refused.
+     */
+    public static List<Op> planExec(Spec spec, Checked checked, Process process, long initPid, Path files, boolean detach,
+            List<Path> cgroupProcs, HostInfo host, Optional<Path> consoleSocket, Optional<ExecTarget> target) {
         terminal(process, detach ? Mode.CREATE : Mode.RUN, consoleSocket);
-        Validator.process(process, Validator.namespaces(spec.linux().orElseThrow()));
-        process.capabilities().ifPresent(c -> grantable(c, host));
-        if (checked.seccomp().isPresent() && checked.seccomp().get().needsListener()) {
-            throw new SpecException("linux.seccomp", "exec into a container whose filter uses SCMP_ACT_NOTIFY is not supported yet");
+        Linux linux = spec.linux().orElseThrow();
+        Validator.process(process, Validator.namespaces(linux));
+        // Joining a user namespace gives a full bounding set there (as creating one does): the
+        // runtime's own bounding set limits only a process that stays in the host's.
+        boolean user = linux.namespaces().stream().anyMatch(n -> n.type().equals("user"));
+        if (!user) {
+            process.capabilities().ifPresent(c -> grantable(c, host));
+        }
+        boolean notify = checked.seccomp().isPresent() && checked.seccomp().get().needsListener();
+        if (notify && target.isEmpty()) {
+            throw new SpecException("linux.seccomp", "exec into a container whose filter uses SCMP_ACT_NOTIFY needs the"
+                    + " container's state for its listener");
         }
         List<Op> ops = new ArrayList<>();
         ops.add(new Op.ErrorFile(files + ".error"));
@@ -173,6 +194,14 @@ public final class Planner {
             ops.add(new Op.ControlFifo(files + ".control"));
         }
         consoleSocket.ifPresent(c -> ops.add(new Op.ConsoleSocket(c.toString())));
+        if (notify) {
+            Spec.Seccomp seccomp = linux.seccomp().orElseThrow();
+            ExecTarget t = target.get();
+            // one PID goes in (the exec'd process, which only the stage knows); the state's is the init's
+            List<String> state = hookState(spec, t.id(), t.bundle());
+            ops.add(new Op.SeccompListener(seccomp.listenerPath(), List.of(listenerPrefix(spec, seccomp),
+                    ",\"state\":" + state.get(0) + t.status() + state.get(1) + initPid + state.get(2) + "}")));
+        }
         ops.add(new Op.Mode(detach ? 2 : 0, 0));
         for (Path procs : cgroupProcs) {
             ops.add(new Op.CgroupJoin(procs.toString()));
@@ -181,12 +210,8 @@ public final class Planner {
         for (Rlimit r : process.rlimits()) {
             ops.add(new Op.Rlimit(Validator.RLIMITS.indexOf(r.type()), r.soft(), r.hard()));
         }
-        Linux linux = spec.linux().orElseThrow();
-        boolean user = false;
         for (Namespace n : linux.namespaces()) {
-            if (n.type().equals("user")) {
-                user = true;
-            } else {
+            if (!n.type().equals("user")) {
                 ops.add(new Op.Setns("/proc/" + initPid + "/ns/" + Namespaces.procName(n.type()), Namespaces.FLAGS.get(n.type())));
             }
         }
@@ -644,14 +669,19 @@ public final class Planner {
      * the stage knows it): parts joined with the PID between each pair.
      */
     private List<String> listenerMessage(Spec spec, Spec.Seccomp seccomp) {
+        // the container's state, as hooks get it, with status "creating"
+        List<String> state = hookState(spec, req.stateDir().getFileName().toString(), req.bundle());
+        return List.of(listenerPrefix(spec, seccomp), ",\"state\":" + state.get(0) + "creating" + state.get(1), state.get(2) + "}");
+    }
+
+    /** The listener message up to the process's PID. */
+    private static String listenerPrefix(Spec spec, Spec.Seccomp seccomp) {
         StringBuilder a = new StringBuilder("{\"ociVersion\":");
         dev.bulwark.json.Json.quote(a, spec.ociVersion());
         a.append(",\"fds\":[\"seccompFd\"],\"metadata\":");
         dev.bulwark.json.Json.quote(a, seccomp.listenerMetadata());
         a.append(",\"pid\":");
-        // the container's state, as hooks get it, with status "creating"
-        List<String> state = hookState(spec, req.stateDir().getFileName().toString(), req.bundle());
-        return List.of(a.toString(), ",\"state\":" + state.get(0) + "creating" + state.get(1), state.get(2) + "}");
+        return a.toString();
     }
 
     private static void credentials(List<Op> ops, Process process, Optional<SeccompProgram> seccomp, HostInfo host) {

@@ -76,6 +76,72 @@ public final class SystemMode {
         }
     }
 
+    /** The file in a container's state directory that records what create applied (see {@link Applied}). */
+    public static final String MODE_FILE = "mode";
+
+    /**
+     * What create applied to a container with its own ID range, recorded in STATE/mode so that
+     * exec rebuilds the same config: the runtime-wide --system flag that may have selected system
+     * mode, --allow-immutable-unmounts and --agent-socket need not be given to exec again (and
+     * must not differ: only the agent that supervises the container's init knows its mounts).
+     * The file is "private", or "system allow-immutable-unmounts=BOOL" and "agent-socket=PATH".
+     */
+    public record Applied(boolean system, boolean allowUnmounts, Path agentSocket) {
+        public static Applied privateUserns() {
+            return new Applied(false, false, DEFAULT_AGENT_SOCKET);
+        }
+
+        public static Applied system(Spec spec, Options o) {
+            return new Applied(true, SystemMode.allowUnmounts(spec, o), o.agentSocket());
+        }
+
+        public byte[] encode() {
+            String s = system ? "system allow-immutable-unmounts=" + allowUnmounts + "\nagent-socket=" + agentSocket + "\n"
+                    : "private\n";
+            return s.getBytes(StandardCharsets.UTF_8);
+        }
+
+        /** The record in a container's state directory, if create wrote one; a malformed one is an error. */
+        public static Optional<Applied> read(Path stateDir) {
+            Path f = stateDir.resolve(MODE_FILE);
+            String text;
+            try {
+                text = Files.readString(f, StandardCharsets.UTF_8);
+            } catch (NoSuchFileException e) {
+                return Optional.empty();
+            } catch (IOException e) {
+                throw new RuntimeFailure("read " + f + ": " + e.getMessage(), e);
+            }
+            List<String> lines = text.lines().toList();
+            if (lines.equals(List.of("private"))) {
+                return Optional.of(privateUserns());
+            }
+            if (lines.size() == 2 && lines.get(1).startsWith("agent-socket=/")) {
+                Path socket = Path.of(lines.get(1).substring("agent-socket=".length()));
+                switch (lines.get(0)) {
+                    case "system allow-immutable-unmounts=true" -> {
+                        return Optional.of(new Applied(true, true, socket));
+                    }
+                    case "system allow-immutable-unmounts=false" -> {
+                        return Optional.of(new Applied(true, false, socket));
+                    }
+                    default -> { }
+                }
+            }
+            throw new RuntimeFailure(f + ": expected \"private\", or \"system allow-immutable-unmounts=true|false\" and"
+                    + " \"agent-socket=PATH\", not \"" + text.strip().replace("\n", "\\n") + "\"");
+        }
+
+        /** The config create made from the engine's, for a range starting at hostStart. */
+        public Spec apply(Spec engineSpec, long hostStart, HostInfo host) {
+            if (!system) {
+                return applyPrivateUserns(engineSpec, hostStart, host);
+            }
+            Options o = new Options(true, Optional.of(allowUnmounts), agentSocket, IdRanges.Config.defaults(), AgentStarter.PRESENT);
+            return SystemMode.apply(engineSpec, hostStart, o, host);
+        }
+    }
+
     /** Whether a container is a system container: the annotation or the runtime-wide flag. */
     public static boolean selected(Spec spec, Options o) {
         return o.system() || "true".equals(spec.annotations().get(ANNOTATION));

@@ -146,6 +146,43 @@ class SystemContainerEngineTest {
         assertEquals(List.of(), IdRanges.used(ranges), "ranges left taken after docker rm");
     }
 
+    /**
+     * `docker exec` into a system container (Sysbox users rely on it): the exec'd process has the
+     * init's ID map, user namespace and full capabilities; its mount calls are supervised under
+     * the container's creation mounts: the read-only volume cannot be remounted read-write, while
+     * a tmpfs the container mounted later (and made read-only) can.
+     */
+    @Test
+    void dockerExecJoinsTheContainerUnderItsCreationMounts() throws Exception {
+        Path volume = Files.createDirectories(base.resolve("exec-volume"));
+        String name = EngineTests.uniqueName("exec");
+        try {
+            ok(dockerd.docker("run", "-d", "--runtime=bulwark-system", "--network", "none", "-v", volume + ":/ro:ro", "--name", name,
+                    IMAGE, "sh", "-c", "cat /proc/self/uid_map; readlink /proc/self/ns/user; grep CapEff /proc/self/status;"
+                            + " echo ready; sleep 120"), "docker run " + name);
+            EngineTests.waitFor(name + " ready", () -> dockerd.docker("logs", name).out().contains("ready"));
+            List<String> init = dockerd.docker("logs", name).out().lines().map(String::strip).toList();
+            String exec = ok(dockerd.docker("exec", name, "sh", "-c", "cat /proc/self/uid_map; readlink /proc/self/ns/user;"
+                    + " grep CapEff /proc/self/status"), "docker exec identity").out();
+            assertEquals(init.subList(0, 3), exec.lines().map(String::strip).toList(),
+                    "uid_map, user namespace and CapEff of the exec'd process are the init's");
+            Result remount = dockerd.docker("exec", name, "sh", "-c", "mount -o remount,rw,bind /ro");
+            assertNotEquals(0, remount.exit(), "the read-only volume was remounted read-write: " + remount.all());
+            assertTrue(remount.err().contains("permission denied"), "EPERM from the agent: " + remount.all());
+            ok(dockerd.docker("exec", name, "sh", "-c", "mkdir -p /tmp/t && mount -t tmpfs t /tmp/t && mount -o remount,ro,bind /tmp/t"), "docker exec mount");
+            ok(dockerd.docker("exec", name, "sh", "-c", "mount -o remount,rw,bind /tmp/t && touch /tmp/t/x"),
+                    "a later mount is the container's own");
+            Result write = dockerd.docker("exec", name, "touch", "/ro/new");
+            assertNotEquals(0, write.exit(), write.all());
+        } finally {
+            dockerd.docker("rm", "-f", name);
+        }
+        try (var files = Files.list(volume)) {
+            assertEquals(List.of(), files.toList(), "nothing written to the read-only volume");
+        }
+        assertEquals(List.of(), IdRanges.used(ranges), "ranges left taken after docker rm");
+    }
+
     private static List<String> concat(List<String> a, String... more) {
         List<String> all = new ArrayList<>(a);
         all.addAll(List.of(more));
