@@ -67,6 +67,7 @@ static const struct schema SCHEMA[] = {
     {OP_SESSION_KEYRING, PH_INIT, "s", "SESSION_KEYRING"},
     {OP_ROOTFS_TREE, PH_INIT, "s", "ROOTFS_TREE"},
     {OP_BIND_TREE, PH_INIT, "s", "BIND_TREE"},
+    {OP_LOOPBACK_UP, PH_INIT, "", "LOOPBACK_UP"},
 };
 
 static const struct schema *find_schema(uint16_t code) {

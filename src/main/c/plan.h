@@ -117,6 +117,7 @@ enum plan_opcode {
     OP_HOOKS = 68,          /* here (before pivot_root) P0 runs kind 0 hooks, then C2 runs kind 1 hooks */      /* the current root is the container's (exec after joining its mount namespace) */
     OP_ROOTFS_TREE = 70,    /* s host path: move the next ID-mapped tree onto it; then as ROOTFS */
     OP_BIND_TREE = 71,      /* s path in root: move the next ID-mapped tree onto it */
+    OP_LOOPBACK_UP = 72,    /* bring "lo" up in the (new) network namespace, as runc does */
     OP_WAIT_FIFO = 65,      /* s host path of the exec FIFO, opened O_PATH before pivot; written before EXEC (create/start) */
 };
 

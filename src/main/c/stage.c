@@ -42,6 +42,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/ioctl.h>
+#include <net/if.h>
 #include <termios.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -982,6 +983,23 @@ static void run_init(void) {
                 DIE_ERRNO("setdomainname \"%s\"", op->s[0]);
             }
             break;
+        case OP_LOOPBACK_UP: {
+            struct ifreq ifr = {0};
+            int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+            if (s < 0) {
+                DIE_ERRNO("socket for %s", "lo");
+            }
+            strcpy(ifr.ifr_name, "lo");
+            if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+                DIE_ERRNO("SIOCGIFFLAGS %s", "lo");
+            }
+            ifr.ifr_flags |= IFF_UP;
+            if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) {
+                DIE_ERRNO("SIOCSIFFLAGS %s up", "lo");
+            }
+            close(s);
+            break;
+        }
         case OP_PROPAGATION:
             if (mount(NULL, op->s[0], NULL, (unsigned long)op->u[0], NULL) < 0) {
                 DIE_ERRNO("set propagation %#llx on %s", (unsigned long long)op->u[0], op->s[0]);

@@ -343,6 +343,9 @@ public final class Planner {
         if (!spec.domainname().isEmpty()) {
             ops.add(new Op.Domainname(spec.domainname()));
         }
+        if (Validator.newNamespace(linux, "network")) {
+            ops.add(new Op.LoopbackUp());
+        }
         if (newMount) {
             linux.sysctl().forEach((k, v) -> ops.add(new Op.Write("/proc/sys/" + k.replace('.', '/'), v)));
             for (String p : linux.readonlyPaths()) {

@@ -178,6 +178,12 @@ public sealed interface Op {
         public int phase() { return INIT; }
     }
 
+    /** Brings "lo" up in a new network namespace, as runc does (its "loopback" network). */
+    record LoopbackUp() implements Op {
+        public int code() { return 72; }
+        public int phase() { return INIT; }
+    }
+
     /** mount(NULL, path, NULL, flags) with MS_* propagation flags; path is not in root. */
     record Propagation(String path, long flags) implements Op {
         public int code() { return 44; }

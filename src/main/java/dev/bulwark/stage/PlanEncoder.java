@@ -98,6 +98,7 @@ public final class PlanEncoder {
             case Op.BecomeRoot o -> { }
             case Op.Hostname o -> str(p, o.name());
             case Op.Domainname o -> str(p, o.name());
+            case Op.LoopbackUp o -> { }
             case Op.Propagation o -> {
                 str(p, o.path());
                 u64(p, o.flags());

@@ -175,6 +175,12 @@ class ImageRunTest {
                 .replaceAll("\\s+", " "));
     }
 
+    /** Its own network namespace with only lo, which is up (as runc brings it up). */
+    @Test
+    void loopbackIsUp() throws Exception {
+        assertEquals("lo\n0x9\n", ok("--rm", "test/plain:1", "sh", "-c", "ls /sys/class/net; cat /sys/class/net/lo/flags"));
+    }
+
     @Test
     void usersAndIds() throws Exception {
         assertEquals("0\n", ok("--rm", "test/plain:1", "id", "-u"));

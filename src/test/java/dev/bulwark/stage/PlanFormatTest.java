@@ -72,6 +72,7 @@ class PlanFormatTest {
         ops.add(new Op.BecomeRoot());
         ops.add(new Op.Hostname("h"));
         ops.add(new Op.Domainname("d"));
+        ops.add(new Op.LoopbackUp());
         ops.add(new Op.Propagation("/", 0x84000L));
         ops.add(new Op.Rootfs("/b/rootfs"));
         ops.add(new Op.RootfsTree("/b/rootfs"));
@@ -116,11 +117,11 @@ class PlanFormatTest {
         assertEquals("CGROUP_DEVICES s=/sys/fs/cgroup/a s=GPL b=8:0102030405060708", lines.get(11));
         assertEquals("IDMAP_TREE s=/var/lib/x/merged", lines.get(19));
         assertEquals("IDMAP_OVERLAY s=/u s=/w v=[/l/a,/l/b]", lines.get(20));
-        assertEquals("BIND_TREE s=/etc/resolv.conf", lines.get(28));
-        assertEquals("MOUNT s=tmpfs s=/dev s=tmpfs s=mode=755", lines.get(30));
-        assertEquals("SET_USER v=[10,4294967295]", lines.get(48));
-        assertEquals("SECCOMP b=8:06000000" + "0000ff7f", lines.get(51));
-        assertEquals("EXEC s=/bin:/usr/bin v=[sh,-c,echo é] v=[A=1,PATH=/bin]", lines.get(52));
+        assertEquals("BIND_TREE s=/etc/resolv.conf", lines.get(29));
+        assertEquals("MOUNT s=tmpfs s=/dev s=tmpfs s=mode=755", lines.get(31));
+        assertEquals("SET_USER v=[10,4294967295]", lines.get(49));
+        assertEquals("SECCOMP b=8:06000000" + "0000ff7f", lines.get(52));
+        assertEquals("EXEC s=/bin:/usr/bin v=[sh,-c,echo é] v=[A=1,PATH=/bin]", lines.get(53));
         for (int i = 0; i < lines.size(); i++) {
             String name = everyOp().get(i).getClass().getSimpleName().replaceAll("([a-z])([A-Z])", "$1_$2").toUpperCase();
             assertTrue(lines.get(i).startsWith(name), lines.get(i) + " is not " + name);
