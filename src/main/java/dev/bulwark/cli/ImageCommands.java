@@ -7,6 +7,7 @@ import dev.bulwark.image.Images;
 import dev.bulwark.image.Importer;
 import dev.bulwark.image.LayerUnpacker;
 import dev.bulwark.image.Platform;
+import dev.bulwark.image.Sizes;
 import dev.bulwark.image.UnpackOptions;
 import dev.bulwark.json.Json;
 import java.io.PrintStream;
@@ -157,38 +158,10 @@ public final class ImageCommands {
     }
 
     private static long number(Args a, String flag, long dflt) {
-        if (!a.has(flag)) {
-            return dflt;
-        }
-        String v = a.get(flag, "");
-        long mult = 1;
-        String digits = v;
-        if (v.endsWith("K") || v.endsWith("M") || v.endsWith("G")) {
-            mult = v.endsWith("K") ? 1L << 10 : v.endsWith("M") ? 1L << 20 : 1L << 30;
-            digits = v.substring(0, v.length() - 1);
-        }
-        try {
-            long n = Long.parseLong(digits);
-            if (n <= 0 || n > Long.MAX_VALUE / mult) {
-                throw new NumberFormatException();
-            }
-            return n * mult;
-        } catch (NumberFormatException e) {
-            throw new CliException("--" + flag + " takes a positive number (with an optional K, M or G), not \"" + v + "\"");
-        }
+        return a.has(flag) ? Sizes.parse("--" + flag, a.get(flag, "")) : dflt;
     }
 
     static String humanSize(long bytes) {
-        if (bytes < 1000) {
-            return bytes + "B";
-        }
-        String[] units = {"kB", "MB", "GB", "TB"};
-        double v = bytes;
-        int u = -1;
-        while (v >= 1000 && u < units.length - 1) {
-            v /= 1000;
-            u++;
-        }
-        return String.format(Locale.ROOT, v < 10 ? "%.2f%s" : v < 100 ? "%.1f%s" : "%.0f%s", v, units[u]);
+        return Sizes.human(bytes);
     }
 }

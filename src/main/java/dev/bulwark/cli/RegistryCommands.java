@@ -91,6 +91,6 @@ public final class RegistryCommands {
     }
 
     private static String size(long bytes) {
-        return bytes < 1000 ? bytes + " B" : String.format(Locale.ROOT, "%.1f MB", bytes / 1e6);
+        return dev.bulwark.image.Sizes.human(bytes);
     }
 }

@@ -319,28 +319,6 @@ public final class BundleBuilder {
 
     /** {@code 64m}, {@code 1g}, {@code 1048576}: bytes, as Docker's --memory takes them. */
     public static long parseBytes(String flag, String v) {
-        String s = v.toLowerCase(Locale.ROOT);
-        if (s.endsWith("b")) {
-            s = s.substring(0, s.length() - 1);
-        }
-        long mult = 1;
-        if (!s.isEmpty()) {
-            switch (s.charAt(s.length() - 1)) {
-                case 'k' -> mult = 1L << 10;
-                case 'm' -> mult = 1L << 20;
-                case 'g' -> mult = 1L << 30;
-                default -> mult = 1;
-            }
-        }
-        String digits = mult == 1 ? s : s.substring(0, s.length() - 1);
-        try {
-            long n = Long.parseLong(digits);
-            if (n <= 0 || n > Long.MAX_VALUE / mult) {
-                throw new NumberFormatException();
-            }
-            return n * mult;
-        } catch (NumberFormatException e) {
-            throw new ImageException(flag + " \"" + v + "\": expected a positive size such as 64m or 1g");
-        }
+        return Sizes.parse(flag, v);
     }
 }

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.bulwark.runtime.IdRanges;
 import dev.bulwark.testing.Sandbox.Result;
 import dev.bulwark.testing.TestAgent;
+import dev.bulwark.testing.TestPool;
 import dev.bulwark.testing.TestEnv;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -53,12 +54,9 @@ class SystemContainerEngineTest {
         base = Files.createTempDirectory(Path.of("/tmp"), "bws");
         agent = base.resolve("agent/agent.sock");
         Path runtime = TestEnv.launcher(base);
-        Files.writeString(base.resolve("subuid"), "bulwark:" + POOL + ":" + (RANGES * 65536L) + "\n");
-        Files.writeString(base.resolve("subgid"), "bulwark:" + POOL + ":" + (RANGES * 65536L) + "\n");
-        ranges = new IdRanges.Config(base.resolve("idranges"), base.resolve("subuid"), base.resolve("subgid"), false);
-        Path conf = base.resolve("system.conf");
-        Files.writeString(conf, "id-range-state = " + ranges.stateDir() + "\nsubuid = " + ranges.subuid() + "\nsubgid = "
-                + ranges.subgid() + "\n");
+        TestPool pool = TestPool.create(base, POOL, RANGES);
+        ranges = pool.ranges();
+        Path conf = pool.conf();
         cgroupParent = "bulwark-system-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
         Path archive = EngineImage.dockerArchive(Files.createDirectories(base.resolve("image")), IMAGE);
         containerd = Containerd.start(Files.createDirectories(base.resolve("ctd")));

@@ -88,7 +88,8 @@ class ImageCommandsTest {
     void errorsNameTheProblem() throws Exception {
         ImageException e = assertThrows(ImageException.class, () -> run(ImageCommands::inspect, "nothere"));
         assertTrue(e.getMessage().contains("docker.io/library/nothere:latest"), e.getMessage());
-        assertThrows(CliException.class, () -> run(ImageCommands::unpack, "--max-bytes", "lots", "a", "b"));
+        ImageException size = assertThrows(ImageException.class, () -> run(ImageCommands::unpack, "--max-bytes", "lots", "a", "b"));
+        assertTrue(size.getMessage().startsWith("--max-bytes \"lots\""), size.getMessage());
         assertThrows(CliException.class, () -> run(ImageCommands::images, "extra"));
         Files.createDirectories(tmp.resolve("full"));
         Files.writeString(tmp.resolve("full/x"), "x");

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.bulwark.testing.ContainerTestBase;
 import dev.bulwark.testing.Sandbox;
 import dev.bulwark.testing.TestAgent;
+import dev.bulwark.testing.TestPool;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,12 +34,9 @@ class SystemContainerTest extends ContainerTestBase {
     @BeforeEach
     void allocatorAndSocket() throws Exception {
         Path d = box.dir();
-        Files.writeString(d.resolve("subuid"), "bulwark:" + POOL + ":" + (8 * 65536) + "\n");
-        Files.writeString(d.resolve("subgid"), "bulwark:" + POOL + ":" + (8 * 65536) + "\n");
-        ranges = new IdRanges.Config(d.resolve("idranges"), d.resolve("subuid"), d.resolve("subgid"), false);
-        conf = d.resolve("system.conf");
-        Files.writeString(conf, "id-range-state = " + ranges.stateDir() + "\nsubuid = " + ranges.subuid() + "\nsubgid = "
-                + ranges.subgid() + "\n");
+        TestPool pool = TestPool.create(d, POOL, 8);
+        ranges = pool.ranges();
+        conf = pool.conf();
         socket = d.resolve("agent.sock");
         agent = TestAgent.start(socket);
     }

@@ -8,6 +8,7 @@ import dev.bulwark.spec.Spec;
 import dev.bulwark.testing.ContainerTestBase;
 import dev.bulwark.testing.Sandbox;
 import dev.bulwark.testing.TestAgent;
+import dev.bulwark.testing.TestPool;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -45,12 +46,9 @@ class SystemExecTest extends ContainerTestBase {
     @BeforeEach
     void allocatorAndAgent() throws Exception {
         Path d = box.dir();
-        Files.writeString(d.resolve("subuid"), "bulwark:" + POOL + ":" + (4 * 65536) + "\n");
-        Files.writeString(d.resolve("subgid"), "bulwark:" + POOL + ":" + (4 * 65536) + "\n");
-        ranges = new IdRanges.Config(d.resolve("idranges"), d.resolve("subuid"), d.resolve("subgid"), false);
-        conf = d.resolve("system.conf");
-        Files.writeString(conf, "id-range-state = " + ranges.stateDir() + "\nsubuid = " + ranges.subuid() + "\nsubgid = "
-                + ranges.subgid() + "\n");
+        TestPool pool = TestPool.create(d, POOL, 4);
+        ranges = pool.ranges();
+        conf = pool.conf();
         socket = d.resolve("agent.sock");
         agent = TestAgent.start(socket);
         Path ro = Files.createDirectories(d.resolve("ro"));
