@@ -14,6 +14,7 @@ N=${N:-3}
 SIZE_MB=${SIZE_MB:-450}
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/env.sh"
+. "$here/bench/common.sh"
 ensure_packages umoci coreutils gzip
 bulwark="$here/bulwark"
 "$bulwark" --version >/dev/null   # builds on first use
@@ -26,20 +27,9 @@ if "$bulwark" images --store "$work/probe" 2>&1 | grep -q 'unknown command'; the
     exit 1
 fi
 
-ms() { date +%s%N | cut -b1-13; }
-mbps() { awk -v b="$1" -v t="$2" 'BEGIN { printf "%.0f", b / 1e6 / (t / 1000) }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 # ---- the image ----
-list=()
-total=0
-while read -r sz d; do
-    if [ $((total + sz)) -le "$SIZE_MB" ]; then
-        list+=("${d#/}")
-        total=$((total + sz))
-    fi
-done < <(du -sm /usr/share/* 2>/dev/null | sort -k2)
-tar -C / --numeric-owner -cf "$work/layer.tar" "${list[@]}"
+share_tar "$work/layer.tar" "$SIZE_MB"
 gzip -c "$work/layer.tar" > "$work/layer.tar.gz"
 raw_bytes=$(stat -c %s "$work/layer.tar")
 gz_bytes=$(stat -c %s "$work/layer.tar.gz")

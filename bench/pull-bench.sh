@@ -11,6 +11,7 @@ SIZE_MB=${SIZE_MB:-300}
 RANDOM_MB=${RANDOM_MB:-64}
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/env.sh"
+. "$here/bench/common.sh"
 ensure_packages docker-registry skopeo openssl coreutils gzip
 bulwark="$here/bulwark"
 "$bulwark" --version >/dev/null   # builds on first use
@@ -27,9 +28,6 @@ if "$bulwark" pull 2>&1 | grep -q 'unknown command'; then
     exit 1
 fi
 
-ms() { date +%s%N | cut -b1-13; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-mbps() { awk -v b="$1" -v t="$2" 'BEGIN { printf "%.0f", b / 1e6 / (t / 1000) }'; }
 
 # ---- TLS and the registry ----
 cd "$work"
@@ -63,15 +61,7 @@ for i in $(seq 100); do
 done
 
 # ---- the image ----
-list=()
-total=0
-while read -r sz d; do
-    if [ $((total + sz)) -le "$SIZE_MB" ]; then
-        list+=("${d#/}")
-        total=$((total + sz))
-    fi
-done < <(du -sm /usr/share/* 2>/dev/null | sort -k2)
-tar -C / --numeric-owner -cf layer1.tar "${list[@]}"
+share_tar layer1.tar "$SIZE_MB"
 gzip -c layer1.tar > layer1.tar.gz
 mkdir -p rnd && head -c $((RANDOM_MB << 20)) /dev/urandom > rnd/random.bin
 tar -C rnd -cf layer2.tar random.bin

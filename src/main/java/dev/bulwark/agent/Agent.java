@@ -158,7 +158,7 @@ public final class Agent {
             String id = st != null && st.members().get("id") instanceof JsonValue.JsonString i ? i.value() : "pid " + pid;
             long initPid = st != null && st.members().get("pid") instanceof JsonValue.JsonNumber n ? n.value().longValueExact() : pid;
             boolean allow = allowUnmounts(o.members().get("metadata") instanceof JsonValue.JsonString s ? s.value() : "");
-            Keeper.Proc proc = new Keeper.Proc(pid, Keeper.startTime(pid).orElseThrow(() -> new AgentException("pid " + pid + " is gone")));
+            Keeper.Proc proc = new Keeper.Proc(pid, Procfs.startTime(pid).orElseThrow(() -> new AgentException("pid " + pid + " is gone")));
             if (initPid != pid) {
                 registerExec(id, initPid, proc, allow, notifyFd);
                 return;

@@ -11,7 +11,6 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.Optional;
 
 /**
  * The fd keeper (bulwark-fdkeeper) and the records that let a restarted agent take every live
@@ -26,7 +25,7 @@ final class Keeper {
     /** A process named by PID and start time, so a reused PID is never mistaken for it. */
     record Proc(long pid, long start) {
         boolean alive() {
-            return startTime(pid).map(s -> s == start).orElse(false);
+            return Procfs.startTime(pid).map(s -> s == start).orElse(false);
         }
     }
 
@@ -55,16 +54,6 @@ final class Keeper {
         return proc;
     }
 
-    static Optional<Long> startTime(long pid) {
-        try {
-            String stat = Procfs.read(Path.of("/proc", Long.toString(pid), "stat"));
-            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-            return Optional.of(Long.parseLong(f[19])); // field 22 of stat, counted after "(comm)"
-        } catch (IOException | RuntimeException e) {
-            return Optional.empty();
-        }
-    }
-
     /** The running keeper for agentSocket, or a new one (detached: its own session). */
     static Keeper ensure(Path agentSocket, Path binary) throws IOException {
         Path sock = agentSocket.resolveSibling(agentSocket.getFileName() + ".keeper");
@@ -85,7 +74,7 @@ final class Keeper {
             throw new AgentException("the fd keeper " + binary + " did not start on " + sock);
         }
         p.getInputStream().close();
-        Proc proc = new Proc(p.pid(), startTime(p.pid()).orElseThrow(() -> new AgentException("the fd keeper exited")));
+        Proc proc = new Proc(p.pid(), Procfs.startTime(p.pid()).orElseThrow(() -> new AgentException("the fd keeper exited")));
         Path tmp = pidFile.resolveSibling(pidFile.getFileName() + ".tmp");
         Files.writeString(tmp, proc.pid() + " " + proc.start() + "\n");
         Files.move(tmp, pidFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);

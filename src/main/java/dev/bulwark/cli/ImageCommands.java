@@ -14,7 +14,6 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
 
@@ -64,7 +63,7 @@ public final class ImageCommands {
         String fmt = "%-" + w + "s  %-71s  %s%n";
         out().printf(fmt, "REFERENCE", "DIGEST", "SIZE");
         for (Images.Summary s : list) {
-            out().printf(fmt, s.name(), s.digest(), s.size() < 0 ? "?" : humanSize(s.size()));
+            out().printf(fmt, s.name(), s.digest(), s.size() < 0 ? "?" : Sizes.human(s.size()));
         }
         return 0;
     }
@@ -92,7 +91,7 @@ public final class ImageCommands {
             ContentStore.GcResult r = images.remove(ref);
             out().println("Untagged: " + name);
             if (r.blobs() > 0) {
-                out().println("Deleted: " + r.blobs() + " blobs, " + humanSize(r.bytes()));
+                out().println("Deleted: " + r.blobs() + " blobs, " + Sizes.human(r.bytes()));
             }
         }
         return 0;
@@ -148,7 +147,7 @@ public final class ImageCommands {
         UnpackOptions o = UnpackOptions.defaults().withDevices(a.flag("devices")).withSetuid(a.flag("setuid")).withLimits(l);
         Path dir = Path.of(a.positional().get(1));
         LayerUnpacker.Report r = new Images(store(a), platform(a)).unpack(a.positional().get(0), dir, o);
-        out().println("unpacked " + r.entries() + " entries (" + humanSize(r.bytes()) + ") into " + dir);
+        out().println("unpacked " + r.entries() + " entries (" + Sizes.human(r.bytes()) + ") into " + dir);
         if (r.strippedCount() > 0) {
             System.err.println("bulwark: stripped setuid/setgid bits or file capabilities from " + r.strippedCount()
                     + " files (" + String.join(", ", r.strippedSetuid()) + (r.strippedCount() > r.strippedSetuid().size() ? ", ..." : "")
@@ -159,9 +158,5 @@ public final class ImageCommands {
 
     private static long number(Args a, String flag, long dflt) {
         return a.has(flag) ? Sizes.parse("--" + flag, a.get(flag, "")) : dflt;
-    }
-
-    static String humanSize(long bytes) {
-        return Sizes.human(bytes);
     }
 }

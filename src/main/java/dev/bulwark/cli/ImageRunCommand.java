@@ -13,6 +13,7 @@ import dev.bulwark.image.Puller;
 import dev.bulwark.image.Reference;
 import dev.bulwark.image.RegistryClient;
 import dev.bulwark.image.RootfsCache;
+import dev.bulwark.image.Sizes;
 import dev.bulwark.image.TrustPolicy;
 import dev.bulwark.image.UnpackOptions;
 import dev.bulwark.image.UserDb;
@@ -204,7 +205,7 @@ public final class ImageRunCommand {
         if (a.has("pids-limit")) {
             b.pidsLimit(number("--pids-limit", a.get("pids-limit", "")));
         }
-        last(a, "memory", "m").ifPresent(m -> b.memory(BundleBuilder.parseBytes("--memory", m)));
+        last(a, "memory", "m").ifPresent(m -> b.memory(Sizes.parse("--memory", m)));
         a.all("cap-add").forEach(b::capAdd);
         a.all("cap-drop").forEach(b::capDrop);
 

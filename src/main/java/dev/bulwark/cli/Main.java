@@ -109,12 +109,14 @@ public final class Main {
 
     private static dev.bulwark.runtime.SystemMode.Options systemOptions(Args a) {
         Path config = Path.of(a.get("system-config", dev.bulwark.runtime.SystemMode.DEFAULT_CONFIG.toString()));
-        // Read lazily: only a system container needs the allocator's settings.
+        boolean explicit = a.has("system-config");
+        // Read lazily: only creating a container with its own range needs the allocator's
+        // settings, not state, start, kill or delete.
         return new dev.bulwark.runtime.SystemMode.Options(a.flag("system"),
                 a.has("allow-immutable-unmounts") ? java.util.Optional.of(a.flag("allow-immutable-unmounts"))
                         : java.util.Optional.empty(),
                 Path.of(a.get("agent-socket", dev.bulwark.runtime.SystemMode.DEFAULT_AGENT_SOCKET.toString())).toAbsolutePath(),
-                dev.bulwark.runtime.SystemMode.readConfig(config, a.has("system-config")),
+                () -> dev.bulwark.runtime.SystemMode.readConfig(config, explicit),
                 SystemWiring.agentStarter());
     }
 

@@ -10,6 +10,7 @@ import dev.bulwark.image.Pusher;
 import dev.bulwark.image.Reference;
 import dev.bulwark.image.TrustPolicy;
 import dev.bulwark.image.RegistryClient;
+import dev.bulwark.image.Sizes;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -66,7 +67,7 @@ public final class RegistryCommands {
         String through = r.resolved().equals(r.manifest().digest()) ? ""
                 : ", " + r.manifest().platform() + " manifest " + r.manifest().digest();
         System.err.printf(Locale.ROOT, "pulled %s (%s%s): %d blobs fetched (%s%s), %d already present, in %.1f s%n",
-                r.name(), r.resolved(), through, r.fetched(), size(r.bytes()),
+                r.name(), r.resolved(), through, r.fetched(), Sizes.human(r.bytes()),
                 r.resumed() > 0 ? ", resumed " + r.resumed() + "x" : "", r.present(), (System.nanoTime() - t0) / 1e9);
         return 0;
     }
@@ -86,11 +87,8 @@ public final class RegistryCommands {
         Pusher.Pushed r = new Pusher(s, config(a), Progress.onStderr(a.flag("progress"))).push(e.getValue(), dest);
         System.out.println(dest + " " + r.digest());
         System.err.printf(Locale.ROOT, "pushed %s (%s): %d blobs sent (%s), %d already there, in %.1f s%n",
-                dest, r.digest(), r.sent(), size(r.bytes()), r.existed(), (System.nanoTime() - t0) / 1e9);
+                dest, r.digest(), r.sent(), Sizes.human(r.bytes()), r.existed(), (System.nanoTime() - t0) / 1e9);
         return 0;
     }
 
-    private static String size(long bytes) {
-        return dev.bulwark.image.Sizes.human(bytes);
-    }
 }

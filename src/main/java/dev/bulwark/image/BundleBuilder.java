@@ -316,9 +316,4 @@ public final class BundleBuilder {
             throw new ImageException(what + ": NUL in the path");
         }
     }
-
-    /** {@code 64m}, {@code 1g}, {@code 1048576}: bytes, as Docker's --memory takes them. */
-    public static long parseBytes(String flag, String v) {
-        return Sizes.parse(flag, v);
-    }
 }

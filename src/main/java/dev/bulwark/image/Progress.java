@@ -2,7 +2,6 @@ package dev.bulwark.image;
 
 import java.io.PrintStream;
 import java.util.LinkedHashMap;
-import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -62,7 +61,7 @@ public final class Progress {
                     draw();
                 } else if (!tty && now - lastPlain >= PLAIN_INTERVAL) {
                     lastPlain = now;
-                    out.println(label + ": " + size(done) + " / " + size(total));
+                    out.println(label + ": " + Sizes.human(done) + " / " + Sizes.human(total));
                 }
             }
         }
@@ -77,7 +76,7 @@ public final class Progress {
                 if (tty) {
                     out.print("\r\033[K");
                 }
-                out.println(label + ": " + status + " (" + size(total) + ")");
+                out.println(label + ": " + status + " (" + Sizes.human(total) + ")");
                 if (tty) {
                     draw();
                 }
@@ -86,7 +85,7 @@ public final class Progress {
 
         private String brief() {
             int pct = total <= 0 ? 100 : (int) (done * 100 / total);
-            return label.substring(0, Math.min(label.length(), 19)) + " " + pct + "% of " + size(total);
+            return label.substring(0, Math.min(label.length(), 19)) + " " + pct + "% of " + Sizes.human(total);
         }
     }
 
@@ -108,9 +107,5 @@ public final class Progress {
         }
         out.print(sb);
         out.flush();
-    }
-
-    static String size(long bytes) {
-        return Sizes.human(bytes);
     }
 }

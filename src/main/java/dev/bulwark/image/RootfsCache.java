@@ -118,8 +118,8 @@ public final class RootfsCache {
             return 0;
         }
         String mounts;
-        try (java.io.InputStream in = Files.newInputStream(Path.of("/proc/self/mountinfo"))) {
-            mounts = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        try {
+            mounts = dev.bulwark.runtime.Procfs.read(Path.of("/proc/self/mountinfo"));
         } catch (IOException e) {
             throw new ImageException("rootfs cache " + dir + ": read /proc/self/mountinfo: " + e.getMessage(), e);
         }

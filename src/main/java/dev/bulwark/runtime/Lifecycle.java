@@ -82,7 +82,8 @@ public final class Lifecycle {
         boolean ranged = system || SystemMode.privateUserns(engineSpec);
         // A system container's config is checked as it will run (the range's start does not
         // change what is valid), and the pool and the agent before anything exists.
-        Spec spec = ranged ? ranged(engineSpec, IdRanges.pool(sys.ranges()).start(), system, sys, host) : engineSpec;
+        Optional<IdRanges.Config> ranges = ranged ? Optional.of(sys.ranges()) : Optional.empty();
+        Spec spec = ranged ? ranged(engineSpec, IdRanges.pool(ranges.get()).start(), system, sys, host) : engineSpec;
         Planner.Checked checked = Planner.check(spec, bundle, host, Optional.of(root));
         Timing.mark("config checked, seccomp compiled");
         if (system) {
@@ -92,7 +93,7 @@ public final class Lifecycle {
         }
         StateDir state = StateDir.create(root, id);
         if (ranged) {
-            try (IdRanges.Claim claim = IdRanges.allocate(sys.ranges(), id, state.dir())) {
+            try (IdRanges.Claim claim = IdRanges.allocate(ranges.get(), id, state.dir())) {
                 try {
                     claim.record(state.dir());
                 } catch (RuntimeException e) {
@@ -215,7 +216,7 @@ public final class Lifecycle {
                 throw new RuntimeFailure("the stage exited with status " + code + " without an error");
             }
             long pid = Long.parseLong(readIfPresent(p.state().dir().resolve("pid")));
-            long start = startTime(pid).orElseThrow(() -> new RuntimeFailure("container init " + pid + " died during create"));
+            long start = Procfs.startTime(pid).orElseThrow(() -> new RuntimeFailure("container init " + pid + " died during create"));
             write(p, "created", pid, start);
             if (pidFile.isPresent()) {
                 writePidFile(pidFile.get(), pid);
@@ -650,23 +651,8 @@ public final class Lifecycle {
 
     // ---- helpers ----
 
-    /** The start time of a process (field 22 of /proc/PID/stat), if it exists and is not a zombie. */
-    static Optional<Long> startTime(long pid) {
-        try {
-            String stat = Procfs.read(Path.of("/proc/" + pid + "/stat"));
-            String rest = stat.substring(stat.lastIndexOf(')') + 2);
-            String[] f = rest.split(" ");
-            if (f[0].equals("Z") || f[0].equals("X")) {
-                return Optional.empty();
-            }
-            return Optional.of(Long.parseLong(f[19]));
-        } catch (IOException | RuntimeException e) {
-            return Optional.empty();
-        }
-    }
-
     static boolean isAlive(long pid, long start) {
-        return startTime(pid).map(t -> start == 0 || t == start).orElse(false);
+        return Procfs.startTime(pid).map(t -> start == 0 || t == start).orElse(false);
     }
 
     private static void write(StateDir state, State s) {

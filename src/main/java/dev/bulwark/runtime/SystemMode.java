@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Supplier;
 
 /**
  * System containers (Sysbox's kind): what turns an engine's config into one. A user namespace
@@ -69,10 +70,20 @@ public final class SystemMode {
      * allocator from --system-config (default /etc/bulwark/system.conf).
      */
     public record Options(
-            boolean system, Optional<Boolean> allowImmutableUnmounts, Path agentSocket, IdRanges.Config ranges,
+            boolean system, Optional<Boolean> allowImmutableUnmounts, Path agentSocket, Supplier<IdRanges.Config> rangeConfig,
             AgentStarter agent) {
+        public Options(boolean system, Optional<Boolean> allowImmutableUnmounts, Path agentSocket, IdRanges.Config ranges,
+                AgentStarter agent) {
+            this(system, allowImmutableUnmounts, agentSocket, () -> ranges, agent);
+        }
+
         public static Options defaults() {
             return new Options(false, Optional.empty(), DEFAULT_AGENT_SOCKET, IdRanges.Config.defaults(), AgentStarter.PRESENT);
+        }
+
+        /** The allocator's settings, read when a container with its own range is created, not on every command. */
+        public IdRanges.Config ranges() {
+            return rangeConfig.get();
         }
     }
 

@@ -200,11 +200,15 @@ class SystemContainerEngineTest {
         }
     }
 
-    /** /proc/self/ns all differ from the host's; uid_map and gid_map a 65536 range, another in each container; CapEff full. */
+    /**
+     * /proc/self/ns all differ from the host's; uid_map and gid_map a 65536 range, another in each
+     * container; CapEff full; the overlay root and Docker's binds ID-mapped.
+     */
     @Test
     void namespacesRangesAndCapabilities() throws Exception {
         String script = "for n in cgroup ipc mnt net pid user uts; do readlink /proc/self/ns/$n; done;"
-                + " cat /proc/self/uid_map /proc/self/gid_map; grep CapEff /proc/self/status; echo ready; sleep 60";
+                + " cat /proc/self/uid_map /proc/self/gid_map; grep CapEff /proc/self/status;"
+                + " stat -c '%u %g' /bin/busybox /etc/hostname; echo ready; sleep 60";
         List<String> names = List.of(EngineTests.uniqueName("sys-a"), EngineTests.uniqueName("sys-b"));
         List<List<String>> outs = new ArrayList<>();
         try {
@@ -232,6 +236,10 @@ class SystemContainerEngineTest {
             assertEquals("65536", uid[2]);
             assertEquals(out.get(7).strip(), out.get(8).strip());
             assertTrue(out.get(9).endsWith(String.format("%016x", (1L << (last + 1)) - 1)), out.get(9));
+            // the image's files in Docker's overlay root, and Docker's bind of /etc/hostname, owned
+            // by host root: ID-mapped, they are the container root's, with no chown
+            assertEquals("0 0", out.get(10), "/bin/busybox in the overlay root");
+            assertEquals("0 0", out.get(11), "/etc/hostname, Docker's bind");
         }
         assertNotEquals(outs.get(0).get(7), outs.get(1).get(7), "two containers at once share an ID range");
         assertEquals(List.of(), IdRanges.used(ranges), "ranges left taken after docker rm");

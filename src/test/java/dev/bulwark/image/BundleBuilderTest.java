@@ -163,11 +163,11 @@ class BundleBuilderTest {
         assertMessage("-v \"/a:b\": destination \"b\" must be an absolute path", () -> BundleBuilder.Volume.parse("/a:b"));
         assertMessage("-v \"/a:/b/../../etc\": destination", () -> BundleBuilder.Volume.parse("/a:/b/../../etc"));
         assertMessage("-v \"/a:/b:rx\": mode \"rx\" must be ro or rw", () -> BundleBuilder.Volume.parse("/a:/b:rx"));
-        assertMessage("--memory \"lots\"", () -> BundleBuilder.parseBytes("--memory", "lots"));
-        assertMessage("--memory \"-5m\"", () -> BundleBuilder.parseBytes("--memory", "-5m"));
-        assertEquals(64L << 20, BundleBuilder.parseBytes("--memory", "64m"));
-        assertEquals(1L << 30, BundleBuilder.parseBytes("--memory", "1G"));
-        assertEquals(4096, BundleBuilder.parseBytes("--memory", "4096"));
+        assertMessage("--memory \"lots\"", () -> Sizes.parse("--memory", "lots"));
+        assertMessage("--memory \"-5m\"", () -> Sizes.parse("--memory", "-5m"));
+        assertEquals(64L << 20, Sizes.parse("--memory", "64m"));
+        assertEquals(1L << 30, Sizes.parse("--memory", "1G"));
+        assertEquals(4096, Sizes.parse("--memory", "4096"));
     }
 
     @Test

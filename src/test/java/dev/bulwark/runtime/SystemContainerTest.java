@@ -6,9 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.bulwark.testing.ContainerTestBase;
 import dev.bulwark.testing.Sandbox;
-import dev.bulwark.testing.TestAgent;
-import dev.bulwark.testing.TestPool;
-import java.io.IOException;
+import dev.bulwark.testing.TestSystem;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -26,33 +24,20 @@ import org.junit.jupiter.api.Test;
  */
 class SystemContainerTest extends ContainerTestBase {
     private static final long POOL = 3_100_000_000L;
-    private IdRanges.Config ranges;
-    private Path conf;
-    private Path socket;
-    private Process agent;
+    private TestSystem sys;
 
     @BeforeEach
-    void allocatorAndSocket() throws Exception {
-        Path d = box.dir();
-        TestPool pool = TestPool.create(d, POOL, 8);
-        ranges = pool.ranges();
-        conf = pool.conf();
-        socket = d.resolve("agent.sock");
-        agent = TestAgent.start(socket);
+    void poolAndAgent() throws Exception {
+        sys = TestSystem.start(box.dir(), POOL, 8);
     }
 
     @AfterEach
     void stopAgent() throws Exception {
-        TestAgent.stop(agent);
-        TestAgent.stopKeeper(socket);
-        assertEquals(List.of(), IdRanges.used(ranges), "ID ranges left taken");
+        sys.close();
     }
 
     private List<String> cli(String... args) {
-        List<String> a = new ArrayList<>(List.of("--root", box.stateRoot().toString(), "--agent-socket", socket.toString(),
-                "--system-config", conf.toString()));
-        a.addAll(List.of(args));
-        return Sandbox.cli(a.toArray(String[]::new));
+        return sys.cli(box.stateRoot(), args);
     }
 
     private Sandbox.Result system(String script, String... globals) throws Exception {
@@ -105,13 +90,13 @@ class SystemContainerTest extends ContainerTestBase {
             long pid = Lifecycle.load(box.stateRoot(), id).pid();
             maps.add(Procfs.read(Path.of("/proc/" + pid + "/uid_map")).strip().replaceAll("\\s+", " "));
         }
-        assertEquals(2, IdRanges.used(ranges).size());
+        assertEquals(2, IdRanges.used(sys.ranges).size());
         assertNotEquals(maps.get(0), maps.get(1));
         for (String id : List.of("one", "two")) {
             Sandbox.Result r = Sandbox.finish(new ProcessBuilder(cli("delete", "--force", id)).start());
             assertEquals(0, r.exit(), r.all());
         }
-        assertEquals(List.of(), IdRanges.used(ranges));
+        assertEquals(List.of(), IdRanges.used(sys.ranges));
     }
 
     @Test
@@ -154,7 +139,7 @@ class SystemContainerTest extends ContainerTestBase {
         box.process().put("args", new ArrayList<>(List.of("true")));
         box.writeConfig();
         Sandbox.Result r = Sandbox.finish(new ProcessBuilder(Sandbox.cli("--root", box.stateRoot().toString(), "--agent-socket",
-                nowhere.toString(), "--system-config", conf.toString(), "--system", "run", "--bundle", box.bundle().toString(), "noagent"))
+                nowhere.toString(), "--system-config", sys.conf.toString(), "--system", "run", "--bundle", box.bundle().toString(), "noagent"))
                 .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile())).start());
         assertEquals(1, r.exit(), r.all());
         assertTrue(r.err().contains("cannot start the agent for " + nowhere), r.err());
@@ -162,7 +147,7 @@ class SystemContainerTest extends ContainerTestBase {
 
     @Test
     void aBadPoolIsAnErrorAndLeavesNothing() throws Exception {
-        Files.writeString(ranges.subgid(), "bulwark:5000000:65536\n");
+        Files.writeString(sys.ranges.subgid(), "bulwark:5000000:65536\n");
         Sandbox.Result r = system("true", "--system");
         assertEquals(1, r.exit(), r.all());
         assertTrue(r.err().contains("must give the same range"), r.err());

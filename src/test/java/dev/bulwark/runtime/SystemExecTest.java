@@ -8,7 +8,7 @@ import dev.bulwark.spec.Spec;
 import dev.bulwark.testing.ContainerTestBase;
 import dev.bulwark.testing.Sandbox;
 import dev.bulwark.testing.TestAgent;
-import dev.bulwark.testing.TestPool;
+import dev.bulwark.testing.TestSystem;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -30,10 +30,7 @@ import org.junit.jupiter.api.Test;
  */
 class SystemExecTest extends ContainerTestBase {
     private static final long POOL = 3_200_000_000L;
-    private IdRanges.Config ranges;
-    private Path conf;
-    private Path socket;
-    private Process agent;
+    private TestSystem sys;
     private final List<String> created = new ArrayList<>();
 
     @BeforeAll
@@ -46,11 +43,7 @@ class SystemExecTest extends ContainerTestBase {
     @BeforeEach
     void allocatorAndAgent() throws Exception {
         Path d = box.dir();
-        TestPool pool = TestPool.create(d, POOL, 4);
-        ranges = pool.ranges();
-        conf = pool.conf();
-        socket = d.resolve("agent.sock");
-        agent = TestAgent.start(socket);
+        sys = TestSystem.start(d, POOL, 4);
         Path ro = Files.createDirectories(d.resolve("ro"));
         Files.writeString(ro.resolve("file"), "ro\n");
         box.mounts().add(map("destination", "/ro", "type", "bind", "source", ro.toString(), "options", List.of("rbind", "ro")));
@@ -64,17 +57,12 @@ class SystemExecTest extends ContainerTestBase {
                 Sandbox.finish(new ProcessBuilder(cli("delete", "--force", id)).start());
             }
         } finally {
-            TestAgent.stop(agent);
-            TestAgent.stopAt(socket);
+            sys.close();
         }
-        assertEquals(List.of(), IdRanges.used(ranges), "ID ranges left taken");
     }
 
     private List<String> cli(String... args) {
-        List<String> a = new ArrayList<>(List.of("--root", box.stateRoot().toString(), "--agent-socket", socket.toString(),
-                "--system-config", conf.toString()));
-        a.addAll(List.of(args));
-        return Sandbox.cli(a.toArray(String[]::new));
+        return sys.cli(box.stateRoot(), args);
     }
 
     /** create (with globals before the command) and start; returns the init's PID. */
@@ -87,7 +75,7 @@ class SystemExecTest extends ContainerTestBase {
         Process p = new ProcessBuilder(cli(args.toArray(String[]::new))).redirectOutput(ProcessBuilder.Redirect.DISCARD)
                 .redirectError(err.toFile()).start();
         created.add(id);
-        assertEquals(0, p.waitFor(), () -> read(err) + "\nagent: " + TestAgent.log(socket));
+        assertEquals(0, p.waitFor(), () -> read(err) + "\nagent: " + TestAgent.log(sys.socket));
         Sandbox.Result r = Sandbox.finish(new ProcessBuilder(cli("start", id)).start());
         assertEquals(0, r.exit(), r.all());
         return Lifecycle.load(box.stateRoot(), id).pid();
@@ -129,7 +117,7 @@ class SystemExecTest extends ContainerTestBase {
         long init = createAndStart("sys", "--system");
         // no --system: what create applied is recorded in the container's state
         Sandbox.Result r = exec("sys", IDENTITY + "; id -u");
-        assertEquals(0, r.exit(), r.all() + "\nagent: " + TestAgent.log(socket));
+        assertEquals(0, r.exit(), r.all() + "\nagent: " + TestAgent.log(sys.socket));
         List<String> out = r.out().lines().map(SystemExecTest::spaces).toList();
         assertEquals(initIdentity(init), out.subList(0, 4), "the exec'd process is where the init is");
         long start = Long.parseLong(out.get(0).split(" ")[1]);
@@ -147,7 +135,7 @@ class SystemExecTest extends ContainerTestBase {
         // per-mount (bind) ones: busybox passes a tmpfs superblock remount the uid= and gid= that
         // /proc/mounts shows in host terms, which the kernel refuses in the container's namespace.)
         Sandbox.Result made = exec("imm", "mount -t tmpfs -o ro tmpfs /t && echo made");
-        assertEquals(0, made.exit(), made.all() + "\nagent: " + TestAgent.log(socket));
+        assertEquals(0, made.exit(), made.all() + "\nagent: " + TestAgent.log(sys.socket));
         assertEquals("made", made.out().strip());
         Sandbox.Result r = exec("imm", "grep -c Seccomp:.2 /proc/self/status; mount -o remount,rw,bind /ro 2>&1 || echo ro=refused;"
                 + " mount -o remount,rw,bind /t && echo t=rw; grep ' /t ' /proc/self/mountinfo | cut -d' ' -f6");
@@ -158,9 +146,9 @@ class SystemExecTest extends ContainerTestBase {
         assertTrue(out.get(1).contains("permission denied"), "an immutable read-only mount stays so: " + r.out());
         assertEquals("ro=refused", out.get(2));
         assertEquals("t=rw", out.get(3), "the container's own later mount is not immutable: " + r.all()
-                + "\nagent: " + TestAgent.log(socket));
+                + "\nagent: " + TestAgent.log(sys.socket));
         assertTrue(out.get(4).startsWith("rw"), r.out());
-        assertTrue(TestAgent.log(socket).contains("imm (exec pid "), TestAgent.log(socket));
+        assertTrue(TestAgent.log(sys.socket).contains("imm (exec pid "), TestAgent.log(sys.socket));
     }
 
     @Test
@@ -179,12 +167,12 @@ class SystemExecTest extends ContainerTestBase {
     void withoutAnAgentNothingRuns() throws Exception {
         long init = createAndStart("noagent", "--system");
         Spec.Process p = Lifecycle.readConfig(box.bundle()).process().orElseThrow();
-        SystemMode.Options broken = new SystemMode.Options(false, Optional.empty(), socket, ranges, s -> {
+        SystemMode.Options broken = new SystemMode.Options(false, Optional.empty(), sys.socket, sys.ranges, s -> {
             throw new RuntimeFailure("cannot start the agent for " + s + " (test)");
         });
         RuntimeFailure e = assertThrows(RuntimeFailure.class, () -> Lifecycle.exec(box.stateRoot(), "noagent", p, true,
                 Optional.empty(), Optional.empty(), broken));
-        assertTrue(e.getMessage().contains("cannot start the agent for " + socket), e.getMessage());
+        assertTrue(e.getMessage().contains("cannot start the agent for " + sys.socket), e.getMessage());
         assertEquals(List.of(init), Lifecycle.processes(box.stateRoot(), "noagent"), "nothing was exec'd");
         try (var s = Files.list(box.stateRoot().resolve("noagent"))) {
             assertEquals(List.of(), s.filter(f -> f.getFileName().toString().startsWith("exec-")).toList());
@@ -194,10 +182,10 @@ class SystemExecTest extends ContainerTestBase {
     @Test
     void aRestartedAgentKnowsTheContainerFromItsRecords() throws Exception {
         createAndStart("again", "--system");
-        TestAgent.stop(agent);
+        sys.stopAgent();
         // the runtime starts an agent itself (detached); it takes the container back from the fd keeper
         Sandbox.Result r = exec("again", "mount -o remount,rw,bind /ro 2>&1 || echo ro=refused");
-        assertEquals(0, r.exit(), r.all() + "\nagent: " + read(socket.resolveSibling("agent.log")));
+        assertEquals(0, r.exit(), r.all() + "\nagent: " + read(sys.socket.resolveSibling("agent.log")));
         assertTrue(r.out().contains("permission denied") && r.out().contains("ro=refused"), "EPERM, the agent's: " + r.out());
     }
 
@@ -205,13 +193,13 @@ class SystemExecTest extends ContainerTestBase {
     void anAgentThatDoesNotKnowTheContainerClosesTheFd() throws Exception {
         createAndStart("unknown", "--system");
         // agent and keeper gone: the container's record is gone with them; a fresh agent never saw it
-        TestAgent.stop(agent);
-        TestAgent.stopKeeper(socket);
-        agent = TestAgent.start(socket);
+        sys.stopAgent();
+        TestAgent.stopKeeper(sys.socket);
+        sys.startAgent();
         Sandbox.Result r = exec("unknown", "mount -t tmpfs tmpfs /t 2>&1 || echo t=refused");
         assertEquals(0, r.exit(), r.all());
         assertTrue(r.out().contains("Function not implemented") && r.out().contains("t=refused"),
                 "fail closed: ENOSYS, never an unsupervised mount: " + r.out());
-        assertTrue(TestAgent.log(socket).contains("which this agent does not supervise"), TestAgent.log(socket));
+        assertTrue(TestAgent.log(sys.socket).contains("which this agent does not supervise"), TestAgent.log(sys.socket));
     }
 }

@@ -68,21 +68,10 @@ public final class TestAgent {
         }
         String[] f = Files.readString(pidFile).trim().split(" ");
         long pid = Long.parseLong(f[0]);
-        if (startTime(pid).map(t -> t == Long.parseLong(f[1])).orElse(false)) {
+        if (dev.bulwark.runtime.Procfs.startTime(pid).map(t -> t == Long.parseLong(f[1])).orElse(false)) {
             ProcessHandle h = ProcessHandle.of(pid).orElseThrow();
             h.destroyForcibly();
             h.onExit().get(10, TimeUnit.SECONDS);
-        }
-    }
-
-    /** Field 22 of /proc/PID/stat, counted after the command name (which may hold spaces). */
-    static Optional<Long> startTime(long pid) {
-        try {
-            String s = Files.readString(Path.of("/proc/" + pid + "/stat"));
-            String[] f = s.substring(s.lastIndexOf(')') + 2).split(" ");
-            return Optional.of(Long.parseLong(f[19]));
-        } catch (IOException | RuntimeException e) {
-            return Optional.empty();
         }
     }
 
