@@ -45,7 +45,7 @@ final class ExecCommand {
             if (!args.isEmpty()) {
                 throw new CliException("exec: give either --process or a command, not both");
             }
-            process = SpecReader.readProcess(Files.readString(Path.of(file)));
+            process = SpecReader.readProcess(Files.readString(dev.bulwark.runtime.Invocation.current().resolve(file)));
         } else {
             if (args.isEmpty()) {
                 throw new CliException("exec: no command given (and no --process)");
@@ -55,7 +55,7 @@ final class ExecCommand {
             process = override(base, a, args);
         }
         boolean detach = a.flag("detach") || a.flag("d");
-        Optional<Path> pidFile = a.has("pid-file") ? Optional.of(Path.of(a.get("pid-file", "")).toAbsolutePath()) : Optional.empty();
+        Optional<Path> pidFile = a.has("pid-file") ? Optional.of(dev.bulwark.runtime.Invocation.current().resolve(a.get("pid-file", ""))) : Optional.empty();
         return Lifecycle.exec(g.root(), id, process, detach, pidFile, LifecycleCommands.consoleSocket(a), g.system());
     }
 

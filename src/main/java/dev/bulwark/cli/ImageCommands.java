@@ -32,7 +32,7 @@ public final class ImageCommands {
     }
 
     private static ContentStore store(Args a) {
-        return ContentStore.open(Path.of(a.get("store", ContentStore.DEFAULT_ROOT.toString())));
+        return ContentStore.open(dev.bulwark.runtime.Invocation.current().resolve(a.get("store", ContentStore.DEFAULT_ROOT.toString())));
     }
 
     private static Platform platform(Args a) {
@@ -105,7 +105,7 @@ public final class ImageCommands {
         }
         ContentStore s = store(a);
         List<Importer.Imported> got = new Importer(s, platform(a))
-                .importFrom(Path.of(a.positional().get(0)), Optional.ofNullable(a.get("name", null)));
+                .importFrom(dev.bulwark.runtime.Invocation.current().resolve(a.positional().get(0)), Optional.ofNullable(a.get("name", null)));
         for (Importer.Imported i : got) {
             out().println(i.name() + " " + i.manifest().digest());
         }
@@ -122,7 +122,7 @@ public final class ImageCommands {
         }
         ContentStore s = store(a);
         String name = new Images(s, Platform.host()).resolve(a.positional().get(0)).getKey();
-        Descriptor d = new Exporter(s).export(name, Path.of(a.positional().get(1)));
+        Descriptor d = new Exporter(s).export(name, dev.bulwark.runtime.Invocation.current().resolve(a.positional().get(1)));
         out().println(name + " " + d.digest());
         return 0;
     }
@@ -145,7 +145,7 @@ public final class ImageCommands {
         l = l.withMaxDepth((int) Math.min(Integer.MAX_VALUE, number(a, "max-depth", l.maxDepth())));
         l = l.withMaxPathLength((int) Math.min(Integer.MAX_VALUE, number(a, "max-path", l.maxPathLength())));
         UnpackOptions o = UnpackOptions.defaults().withDevices(a.flag("devices")).withSetuid(a.flag("setuid")).withLimits(l);
-        Path dir = Path.of(a.positional().get(1));
+        Path dir = dev.bulwark.runtime.Invocation.current().resolve(a.positional().get(1));
         LayerUnpacker.Report r = new Images(store(a), platform(a)).unpack(a.positional().get(0), dir, o);
         out().println("unpacked " + r.entries() + " entries (" + Sizes.human(r.bytes()) + ") into " + dir);
         if (r.strippedCount() > 0) {

@@ -97,7 +97,7 @@ public final class ImageRunCommand {
         if (imageFlag || positional != 1) {
             return true;
         }
-        if (!Files.exists(Path.of("config.json"))) {
+        if (!Files.exists(dev.bulwark.runtime.Invocation.current().resolve("config.json"))) {
             return true;
         }
         return isStoredImage(argv.get(i));
@@ -142,10 +142,10 @@ public final class ImageRunCommand {
             throw new CliException("--system and --userns=host contradict each other: a system container always has its own user namespace");
         }
 
-        ContentStore store = ContentStore.open(Path.of(a.get("store", ContentStore.DEFAULT_ROOT.toString())));
+        ContentStore store = ContentStore.open(dev.bulwark.runtime.Invocation.current().resolve(a.get("store", ContentStore.DEFAULT_ROOT.toString())));
         Platform platform = a.has("platform") ? Platform.parse(a.get("platform", "")) : Platform.host();
         Images images = new Images(store, platform);
-        TrustPolicy trust = a.has("policy") ? TrustPolicy.load(Path.of(a.get("policy", ""))) : TrustPolicy.loadDefault();
+        TrustPolicy trust = a.has("policy") ? TrustPolicy.load(dev.bulwark.runtime.Invocation.current().resolve(a.get("policy", ""))) : TrustPolicy.loadDefault();
         String pull = a.get("pull", "missing");
         if (!List.of("missing", "never", "always").contains(pull)) {
             throw new CliException("--pull takes missing, never or always, not \"" + pull + "\"");
@@ -180,7 +180,7 @@ public final class ImageRunCommand {
                 .annotation(BundleBuilder.DIGEST_ANNOTATION, resolved.getValue().digest().toString());
         for (String f : List.of("env-file")) {
             for (String file : a.all(f)) {
-                envFile(Path.of(file)).forEach(b::env);
+                envFile(dev.bulwark.runtime.Invocation.current().resolve(file)).forEach(b::env);
             }
         }
         for (String f : List.of("e", "env")) {
@@ -245,19 +245,47 @@ public final class ImageRunCommand {
             }
             ProcessBuilder.Redirect stdin = interactive ? ProcessBuilder.Redirect.INHERIT
                     : ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile());
-            int code = Lifecycle.run(g.root(), id, dir, 0, false, stdin, stdout, g.system());
+            List<String> resume = new ArrayList<>(List.of("image-run", "--store", store.root().toString()));
+            if (rm) {
+                resume.add("--rm");
+            }
+            resume.add(id);
+            int code = Lifecycle.run(g.root(), id, dir, 0, false, stdin, stdout, g.system(), resume);
             ok = true;
             return code;
         } finally {
-            boolean unmounted = !mounted || unmount(rootfs);
-            if ((rm || !ok) && unmounted) {
-                if (created) {
-                    RootfsCache.Trees.remove(dir);
-                }
-            } else if (!rm && ok) {
-                // Kept, as Docker keeps a stopped container: its config and its changes (upper).
-                Files.deleteIfExists(rootfs);
+            finish(dir, mounted, created, ok, rm);
+        }
+    }
+
+    /**
+     * `__resume image-run --store S [--rm] ID STATUS`: finishes a run of an image on the direct
+     * path when the planner that began it died while the container ran.
+     */
+    static int resume(Globals g, Path store, boolean rm, String id, int status) throws IOException {
+        StateDir.checkId(id);
+        Path dir = store.resolve("containers").resolve(id);
+        boolean ok = false;
+        try {
+            int code = Lifecycle.resumeRun(g.root(), id, status);
+            ok = true;
+            return code;
+        } finally {
+            finish(dir, true, true, ok, rm);
+        }
+    }
+
+    /** The overlay unmounted; the container's directory removed with --rm or on an error, else its changes kept. */
+    private static void finish(Path dir, boolean mounted, boolean created, boolean ok, boolean rm) throws IOException {
+        Path rootfs = dir.resolve("rootfs");
+        boolean unmounted = !mounted || unmount(rootfs);
+        if ((rm || !ok) && unmounted) {
+            if (created) {
+                RootfsCache.Trees.remove(dir);
             }
+        } else if (!rm && ok) {
+            // Kept, as Docker keeps a stopped container: its config and its changes (upper).
+            Files.deleteIfExists(rootfs);
         }
     }
 
@@ -284,7 +312,7 @@ public final class ImageRunCommand {
         if (e.isEmpty()) {
             throw new CliException("-e needs NAME=VALUE or NAME, not an empty string");
         }
-        return Optional.ofNullable(System.getenv(e)).map(v -> e + "=" + v);
+        return dev.bulwark.runtime.Invocation.current().getenv(e).map(v -> e + "=" + v);
     }
 
     private static List<String> envFile(Path file) {

@@ -27,15 +27,15 @@ final class LifecycleCommands {
         Args a = Args.parse(argv, Set.of("bundle", "b", "pid-file", "console-socket", "preserve-fds"),
                 Set.of("no-pivot", "no-new-keyring"));
         String id = id(a, "create [--bundle DIR] [--pid-file FILE] ID");
-        Path bundle = Path.of(a.get("bundle", a.get("b", "."))).toAbsolutePath().normalize();
-        Optional<Path> pidFile = a.has("pid-file") ? Optional.of(Path.of(a.get("pid-file", "")).toAbsolutePath()) : Optional.empty();
+        Path bundle = dev.bulwark.runtime.Invocation.current().resolve(a.get("bundle", a.get("b", ".")));
+        Optional<Path> pidFile = a.has("pid-file") ? Optional.of(dev.bulwark.runtime.Invocation.current().resolve(a.get("pid-file", ""))) : Optional.empty();
         Lifecycle.create(g.root(), id, bundle, pidFile, preserveFds(a), a.flag("no-pivot"), consoleSocket(a),
                 !a.flag("no-new-keyring"), g.system());
         return 0;
     }
 
     static Optional<Path> consoleSocket(Args a) {
-        return a.has("console-socket") ? Optional.of(Path.of(a.get("console-socket", "")).toAbsolutePath()) : Optional.empty();
+        return a.has("console-socket") ? Optional.of(dev.bulwark.runtime.Invocation.current().resolve(a.get("console-socket", ""))) : Optional.empty();
     }
 
     static int preserveFds(Args a) {

@@ -58,7 +58,7 @@ public final class Log {
             line = "time=\"" + time + "\" level=" + level + " msg=\"" + msg.replace("\"", "\\\"") + "\"\n";
         }
         try {
-            Files.writeString(Path.of(file), line, StandardCharsets.UTF_8,
+            Files.writeString(dev.bulwark.runtime.Invocation.current().resolve(file), line, StandardCharsets.UTF_8,
                     StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.WRITE);
         } catch (IOException e) {
             System.err.println("bulwark: cannot write log " + file + ": " + e.getMessage());

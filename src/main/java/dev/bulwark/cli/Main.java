@@ -51,8 +51,23 @@ public final class Main {
         c.put("pull", RegistryCommands::pull);
         c.put("push", RegistryCommands::push);
         c.put("__train", TrainCommand::run);
+        c.put("__resume", ResumeCommand::run);
         c.put("agent", (g, a) -> dev.bulwark.agent.AgentCommand.run(a)); // FFM: loaded only for this command
+        c.put("__planner", (g, a) -> dev.bulwark.planner.PlannerCommand.run(a)); // FFM too
         return c;
+    }
+
+    /**
+     * Where the command is in argv (after the global flags), or -1 if there is none or the
+     * global flags do not parse.
+     */
+    public static int commandIndex(List<String> argv) {
+        try {
+            Args a = Args.parse(argv, GLOBAL_VALUED, GLOBAL_BOOL);
+            return a.positional().isEmpty() ? -1 : argv.size() - a.positional().size();
+        } catch (CliException e) {
+            return -1;
+        }
     }
 
     public static void main(String[] argv) {
@@ -65,7 +80,7 @@ public final class Main {
         try {
             Args a = Args.parse(argv, GLOBAL_VALUED, GLOBAL_BOOL);
             globals = new Globals(
-                    Path.of(a.get("root", Globals.DEFAULT_ROOT.toString())),
+                    dev.bulwark.runtime.Invocation.current().resolve(a.get("root", Globals.DEFAULT_ROOT.toString())),
                     a.get("log", null),
                     a.get("log-format", "text"),
                     a.flag("debug"),
@@ -108,14 +123,14 @@ public final class Main {
     }
 
     private static dev.bulwark.runtime.SystemMode.Options systemOptions(Args a) {
-        Path config = Path.of(a.get("system-config", dev.bulwark.runtime.SystemMode.DEFAULT_CONFIG.toString()));
+        Path config = dev.bulwark.runtime.Invocation.current().resolve(a.get("system-config", dev.bulwark.runtime.SystemMode.DEFAULT_CONFIG.toString()));
         boolean explicit = a.has("system-config");
         // Read lazily: only creating a container with its own range needs the allocator's
         // settings, not state, start, kill or delete.
         return new dev.bulwark.runtime.SystemMode.Options(a.flag("system"),
                 a.has("allow-immutable-unmounts") ? java.util.Optional.of(a.flag("allow-immutable-unmounts"))
                         : java.util.Optional.empty(),
-                Path.of(a.get("agent-socket", dev.bulwark.runtime.SystemMode.DEFAULT_AGENT_SOCKET.toString())).toAbsolutePath(),
+                dev.bulwark.runtime.Invocation.current().resolve(a.get("agent-socket", dev.bulwark.runtime.SystemMode.DEFAULT_AGENT_SOCKET.toString())),
                 () -> dev.bulwark.runtime.SystemMode.readConfig(config, explicit),
                 SystemWiring.agentStarter());
     }

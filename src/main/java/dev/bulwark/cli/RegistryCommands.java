@@ -32,23 +32,23 @@ public final class RegistryCommands {
     private static RegistryClient.Config config(Args a) {
         RegistryClient.Config c = RegistryClient.Config.defaults();
         if (a.has("ca")) {
-            c = c.withCa(Path.of(a.get("ca", "")));
+            c = c.withCa(dev.bulwark.runtime.Invocation.current().resolve(a.get("ca", "")));
         }
         if (a.has("creds")) {
             c = c.withCreds(a.get("creds", ""));
         }
-        Optional<String> authfile = Optional.ofNullable(a.get("authfile", System.getenv("REGISTRY_AUTH_FILE")));
+        Optional<String> authfile = Optional.ofNullable(a.get("authfile", dev.bulwark.runtime.Invocation.current().getenv("REGISTRY_AUTH_FILE").orElse(null)));
         if (authfile.isPresent() && !authfile.get().isEmpty()) {
-            c = c.withAuthfile(Path.of(authfile.get()));
+            c = c.withAuthfile(dev.bulwark.runtime.Invocation.current().resolve(authfile.get()));
         }
         if (a.has("certs-dir")) {
-            c = c.withCertsDir(Path.of(a.get("certs-dir", "")));
+            c = c.withCertsDir(dev.bulwark.runtime.Invocation.current().resolve(a.get("certs-dir", "")));
         }
         return c;
     }
 
     private static ContentStore store(Args a) {
-        return ContentStore.open(Path.of(a.get("store", ContentStore.DEFAULT_ROOT.toString())));
+        return ContentStore.open(dev.bulwark.runtime.Invocation.current().resolve(a.get("store", ContentStore.DEFAULT_ROOT.toString())));
     }
 
     /** bulwark pull [--store DIR] [--platform OS/ARCH[/VARIANT]] [--ca F] [--creds U:P] [--authfile F] [--progress] REF. */
@@ -61,7 +61,7 @@ public final class RegistryCommands {
         Reference ref = Reference.parse(a.positional().get(0));
         Platform p = a.has("platform") ? Platform.parse(a.get("platform", "")) : Platform.host();
         long t0 = System.nanoTime();
-        TrustPolicy policy = a.has("policy") ? TrustPolicy.load(Path.of(a.get("policy", ""))) : TrustPolicy.loadDefault();
+        TrustPolicy policy = a.has("policy") ? TrustPolicy.load(dev.bulwark.runtime.Invocation.current().resolve(a.get("policy", ""))) : TrustPolicy.loadDefault();
         Puller.Pulled r = new Puller(store(a), config(a), p, Progress.onStderr(a.flag("progress")), policy).pull(ref);
         System.out.println(r.name() + " " + r.resolved());
         String through = r.resolved().equals(r.manifest().digest()) ? ""

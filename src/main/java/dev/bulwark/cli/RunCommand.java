@@ -30,9 +30,9 @@ final class RunCommand {
         if (a.flag("detach") || a.flag("d")) {
             // runc: create, then start, then return; the container stays with the caller's subreaper
             String id = a.positional().get(0);
-            Path bundle = Path.of(a.get("bundle", a.get("b", "."))).toAbsolutePath().normalize();
+            Path bundle = dev.bulwark.runtime.Invocation.current().resolve(a.get("bundle", a.get("b", ".")));
             java.util.Optional<Path> pidFile = a.has("pid-file")
-                    ? java.util.Optional.of(Path.of(a.get("pid-file", "")).toAbsolutePath()) : java.util.Optional.empty();
+                    ? java.util.Optional.of(dev.bulwark.runtime.Invocation.current().resolve(a.get("pid-file", ""))) : java.util.Optional.empty();
             dev.bulwark.runtime.Lifecycle.create(g.root(), id, bundle, pidFile, LifecycleCommands.preserveFds(a), a.flag("no-pivot"),
                     LifecycleCommands.consoleSocket(a), !a.flag("no-new-keyring"), g.system());
             dev.bulwark.runtime.Lifecycle.start(g.root(), id);
@@ -50,7 +50,7 @@ final class RunCommand {
         if (preserve < 0 || preserve > 1024) {
             throw new CliException("--preserve-fds must be between 0 and 1024");
         }
-        Path bundle = Path.of(a.get("bundle", a.get("b", "."))).toAbsolutePath().normalize();
+        Path bundle = dev.bulwark.runtime.Invocation.current().resolve(a.get("bundle", a.get("b", ".")));
         return Lifecycle.run(g.root(), a.positional().get(0), bundle, preserve, a.flag("no-pivot"),
                 ProcessBuilder.Redirect.INHERIT, g.system());
     }

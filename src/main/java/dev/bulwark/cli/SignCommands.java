@@ -25,7 +25,7 @@ public final class SignCommands {
     private SignCommands() {}
 
     private static ContentStore store(Args a) {
-        return ContentStore.open(Path.of(a.get("store", ContentStore.DEFAULT_ROOT.toString())));
+        return ContentStore.open(dev.bulwark.runtime.Invocation.current().resolve(a.get("store", ContentStore.DEFAULT_ROOT.toString())));
     }
 
     private record Resolved(Reference image, Digest digest) {}
@@ -41,7 +41,7 @@ public final class SignCommands {
         if (a.positional().size() != 1 || !a.has("key")) {
             throw new CliException("usage: bulwark sign [--store DIR] --key FILE.key REF");
         }
-        var key = Keys.readPrivate(Path.of(a.get("key", "")));
+        var key = Keys.readPrivate(dev.bulwark.runtime.Invocation.current().resolve(a.get("key", "")));
         ContentStore s = store(a);
         Resolved r = resolve(new Images(s, Platform.host()), a.positional().get(0));
         Signatures.sign(s, r.image(), r.digest(), key);
@@ -62,7 +62,7 @@ public final class SignCommands {
         List<PublicKey> keys = new ArrayList<>();
         List<String> files = a.all("key");
         for (String f : files) {
-            keys.add(Keys.readPublic(Path.of(f)));
+            keys.add(Keys.readPublic(dev.bulwark.runtime.Invocation.current().resolve(f)));
         }
         ContentStore s = store(a);
         Resolved r = resolve(new Images(s, Platform.host()), a.positional().get(0));
@@ -80,7 +80,7 @@ public final class SignCommands {
             throw new CliException("usage: bulwark key generate PREFIX (writes PREFIX.key and PREFIX.pub)");
         }
         KeyPair pair = Keys.generate();
-        List<Path> written = Keys.write(pair, Path.of(argv.get(1)));
+        List<Path> written = Keys.write(pair, dev.bulwark.runtime.Invocation.current().resolve(argv.get(1)));
         System.out.println("wrote " + written.get(0) + " and " + written.get(1) + ": key "
                 + Keys.fingerprint(pair.getPublic()));
         return 0;
@@ -98,7 +98,7 @@ public final class SignCommands {
         if (a.positional().size() != 1) {
             throw new CliException("usage: bulwark policy check [--policy FILE] [--store DIR] REF");
         }
-        TrustPolicy p = a.has("policy") ? TrustPolicy.load(Path.of(a.get("policy", ""))) : TrustPolicy.loadDefault();
+        TrustPolicy p = a.has("policy") ? TrustPolicy.load(dev.bulwark.runtime.Invocation.current().resolve(a.get("policy", ""))) : TrustPolicy.loadDefault();
         TrustPolicy.Decision d = p.checkStored(new Images(store(a), Platform.host()), a.positional().get(0));
         System.out.println(d.describe());
         return 0;

@@ -23,7 +23,7 @@ final class SpecCommand {
         if (!a.positional().isEmpty()) {
             throw new CliException("usage: bulwark spec [--bundle DIR]");
         }
-        Path dir = Path.of(a.get("bundle", a.get("b", ".")));
+        Path dir = dev.bulwark.runtime.Invocation.current().resolve(a.get("bundle", a.get("b", ".")));
         Path config = dir.resolve("config.json");
         String text = Json.writePretty(DefaultSpec.build(List.of("sh"), "rootfs"));
         try {

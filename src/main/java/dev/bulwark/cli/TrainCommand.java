@@ -45,7 +45,7 @@ final class TrainCommand {
                 PlanEncoder.encode(ops);
             }
             Args.parse(List.of("--bundle", bundle.toString(), "x"), java.util.Set.of("bundle"), java.util.Set.of());
-            StateDir s = StateDir.create(tmp.resolve("state"), "x");
+            StateDir s = StateDir.create(tmp.resolve("state"), "x", StateDir.Owner.of(dev.bulwark.runtime.Invocation.direct()));
             s.writeAtomically("plan", new byte[] {1});
             Files.readAllBytes(tmp.resolve("state/x/plan"));
             s.remove();

@@ -29,7 +29,7 @@ final class UpdateCommands {
         String file = a.get("resources", a.get("r", null));
         Spec.Resources r = file == null ? Spec.Resources.none()
                 : SpecReader.readResources(file.equals("-")
-                        ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8) : Files.readString(Path.of(file)));
+                        ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8) : Files.readString(dev.bulwark.runtime.Invocation.current().resolve(file)));
         for (String f : List.of("kernel-memory", "kernel-memory-tcp", "l3-cache-schema", "mem-bw-schema", "cpu-rt-runtime", "cpu-rt-period")) {
             if (a.has(f)) {
                 throw new CliException("update --" + f + " is not supported by Bulwark");

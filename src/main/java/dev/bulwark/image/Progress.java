@@ -32,8 +32,8 @@ public final class Progress {
 
     /** Shown when stderr is a terminal, or always when {@code force} (--progress). */
     public static Progress onStderr(boolean force) {
-        java.io.Console c = System.console();
-        boolean tty = c != null && c.isTerminal();
+        // The caller's stderr: in the planner, the client's, not this JVM's.
+        boolean tty = dev.bulwark.runtime.Invocation.current().terminal();
         return new Progress(System.err, tty || force, tty);
     }
 

@@ -27,8 +27,13 @@ final class HookRunner {
             if (h.args().size() > 1) {
                 cmd.addAll(h.args().subList(1, h.args().size()));
             }
+            // In the caller's working directory, and its stderr to the caller's: in the planner
+            // neither is this JVM's.
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD)
-                    .redirectError(ProcessBuilder.Redirect.INHERIT);
+                    .directory(Invocation.current().cwd().toFile());
+            if (!Invocation.served()) {
+                pb.redirectError(ProcessBuilder.Redirect.INHERIT);
+            }
             pb.environment().clear();
             for (String e : h.env()) {
                 int eq = e.indexOf('=');
@@ -36,6 +41,7 @@ final class HookRunner {
             }
             try {
                 Process p = pb.start();
+                Thread err = Invocation.served() ? Thread.ofPlatform().daemon().start(() -> copy(p.getErrorStream())) : null;
                 try (OutputStream in = p.getOutputStream()) {
                     in.write(state.getBytes(StandardCharsets.UTF_8));
                 } catch (IOException e) {
@@ -49,6 +55,9 @@ final class HookRunner {
                 } else if (p.waitFor() != 0) {
                     failures.add(name + " failed with status " + p.exitValue());
                 }
+                if (err != null) {
+                    err.join(1000);
+                }
             } catch (IOException e) {
                 failures.add(name + ": " + e.getMessage());
             } catch (InterruptedException e) {
@@ -57,6 +66,15 @@ final class HookRunner {
             }
         }
         return failures;
+    }
+
+    private static void copy(java.io.InputStream in) {
+        try (in) {
+            in.transferTo(System.err);
+            System.err.flush();
+        } catch (IOException e) {
+            // the hook's stderr is gone with it
+        }
     }
 
     static String state(Spec spec, String id, java.nio.file.Path bundle, String status, long pid) {

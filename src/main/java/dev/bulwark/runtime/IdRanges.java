@@ -3,13 +3,10 @@ package dev.bulwark.runtime;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
@@ -76,12 +73,12 @@ public final class IdRanges {
      */
     public static final class Claim implements AutoCloseable {
         private final Range range;
-        private final FileChannel channel;
+        private final FileLocks.Held lock;
         private final String owner;
 
-        private Claim(Range range, FileChannel channel, String owner) {
+        private Claim(Range range, FileLocks.Held lock, String owner) {
             this.range = range;
-            this.channel = channel;
+            this.lock = lock;
             this.owner = owner;
         }
 
@@ -103,7 +100,7 @@ public final class IdRanges {
         /** Gives the range back (an error path of create): this owner's line leaves the slot. */
         public void free() {
             try {
-                removeOwner(channel, owner);
+                removeOwner(lock.channel(), owner);
             } finally {
                 close();
             }
@@ -111,11 +108,7 @@ public final class IdRanges {
 
         @Override
         public void close() {
-            try {
-                channel.close();
-            } catch (IOException e) {
-                // closing releases the lock; nothing else to do
-            }
+            lock.close();
         }
     }
 
@@ -207,29 +200,26 @@ public final class IdRanges {
     /** Claims slot i if it is free (or, sharing, whatever it holds), pruning owners whose claim is stale. */
     private static Optional<Claim> tryClaim(Config c, Pool pool, int i, String owner, boolean share) {
         Path slot = c.stateDir().resolve(Integer.toString(i));
-        FileChannel ch = null;
+        Optional<FileLocks.Held> held = Optional.empty();
         try {
-            ch = FileChannel.open(slot, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
-            FileLock lock;
-            try {
-                lock = share ? ch.lock() : ch.tryLock();
-            } catch (OverlappingFileLockException e) {
-                lock = null; // this JVM holds it already (tests running several allocations in one process)
-            }
-            if (lock == null) {
-                ch.close();
+            held = share ? Optional.of(FileLocks.lock(slot)) : FileLocks.tryLock(slot);
+            if (held.isEmpty()) {
                 return Optional.empty();
             }
+            FileChannel ch = held.get().channel();
             List<String> live = liveOwners(slot, read(ch));
             if (!live.isEmpty() && !share) {
-                ch.close();
+                held.get().close();
                 return Optional.empty();
             }
             live.add(owner);
             write(ch, String.join("", live));
-            return Optional.of(new Claim(new Range(i, pool.rangeStart(i), slot), ch, owner));
-        } catch (IOException e) {
-            close(ch);
+            return Optional.of(new Claim(new Range(i, pool.rangeStart(i), slot), held.get(), owner));
+        } catch (IOException | RuntimeException e) {
+            held.ifPresent(FileLocks.Held::close);
+            if (e instanceof RuntimeFailure f) {
+                throw f;
+            }
             throw new RuntimeFailure("claim ID range slot " + slot + ": " + e.getMessage(), e);
         }
     }
@@ -286,9 +276,11 @@ public final class IdRanges {
             return;
         }
         String owner = id + "\t" + containerState.toAbsolutePath().normalize() + "\n";
-        try (FileChannel ch = FileChannel.open(slot.get(), StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-            ch.lock();
-            removeOwner(ch, owner);
+        if (!Files.exists(slot.get())) {
+            return; // the allocator's state was removed: nothing holds the range
+        }
+        try (FileLocks.Held held = FileLocks.lock(slot.get())) {
+            removeOwner(held.channel(), owner);
         } catch (NoSuchFileException e) {
             // the allocator's state was removed: nothing holds the range
         } catch (IOException e) {
@@ -352,15 +344,5 @@ public final class IdRanges {
         }
         ch.truncate(pos);
         ch.force(false);
-    }
-
-    private static void close(FileChannel ch) {
-        if (ch != null) {
-            try {
-                ch.close();
-            } catch (IOException e) {
-                // nothing to do
-            }
-        }
     }
 }

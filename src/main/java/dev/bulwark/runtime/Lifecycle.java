@@ -17,8 +17,6 @@ import dev.bulwark.stage.Stage;
 import java.io.FileInputStream;
 import java.io.FileOutputStream;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -64,8 +62,70 @@ public final class Lifecycle {
 
     // ---- run, create ----
 
-    /** A container claimed and planned: its state directory, its cgroup, the plan on disk. */
-    private record Prepared(Spec spec, Path bundle, Path rootfs, String created, StateDir state, CgroupManager cgroup) {}
+    /**
+     * A container claimed and planned: what its state.json records besides the status, its state
+     * directory and its cgroup. Made by prepare, or read back from a "creating" state.json when a
+     * call is finished on the direct path after the planner that began it died.
+     */
+    private record Prepared(String ociVersion, Map<String, String> annotations, boolean postHooks, Path bundle, Path rootfs,
+            String created, StateDir state, CgroupManager cgroup, Optional<Spec> spec) {
+
+        /** The config: the spec this call planned, or the bundle's config read again. */
+        Spec config() {
+            return spec.orElseGet(() -> readConfig(bundle));
+        }
+
+        /**
+         * A create this caller began (its state directory's owner record names it) and did not
+         * finish, read back from its state.json.
+         */
+        static Prepared load(Path root, String id) {
+            StateDir.checkId(id);
+            Path dir = root.resolve(id);
+            StateDir.Owner me = StateDir.Owner.of(Invocation.current());
+            Optional<StateDir.Owner> owner = StateDir.Owner.read(dir);
+            if (owner.isEmpty() || !owner.get().equals(me)) {
+                throw new RuntimeFailure("container \"" + id + "\" was not begun by this call ("
+                        + (owner.isEmpty() ? "no owner record in " + dir : "its owner is " + owner.get().pid()) + ")");
+            }
+            String text = readIfPresent(dir.resolve("state.json"));
+            if (text == null) {
+                throw new RuntimeFailure("container \"" + id + "\" has no state.json to finish from");
+            }
+            Node n = Node.root(Json.parse(text));
+            Node priv = n.opt("bulwark").orElse(Node.root(JsonBuilder.object().build()));
+            Map<String, Path> dirs = new LinkedHashMap<>();
+            priv.opt("cgroupDirs").ifPresent(d -> d.members().forEach((k, v) -> dirs.put(k, Path.of(v.string()))));
+            return new Prepared(n.req("ociVersion").string(), n.optStringMap("annotations"), priv.optBool("postHooks", true),
+                    Path.of(n.req("bundle").string()), Path.of(n.optString("rootfs", "")), n.optString("created", ""),
+                    StateDir.existing(root, id), CgroupManager.open(Cgroups.detect(), dirs), Optional.empty());
+        }
+    }
+
+    /**
+     * Claims the ID. A state directory this very caller made earlier and left half-made (the
+     * planner serving the call died before the stage ran, and the caller now runs the call
+     * itself) is removed first, as `delete --force` would, so the call can be retried whole.
+     */
+    private static StateDir claim(Path root, String id) {
+        StateDir.Owner me = StateDir.Owner.of(Invocation.current());
+        StateDir.sweepStaging(root);
+        try {
+            return StateDir.create(root, id, me);
+        } catch (StateDir.Exists e) {
+            if (e.owner().isEmpty() || !e.owner().get().equals(me) || !unfinished(root, id)) {
+                throw e;
+            }
+            delete(root, id, true);
+            return StateDir.create(root, id, me);
+        }
+    }
+
+    /** Whether a container never got past creating (no state.json yet, or status creating). */
+    private static boolean unfinished(Path root, String id) {
+        String text = readIfPresent(root.resolve(id).resolve("state.json"));
+        return text == null || Node.root(Json.parse(text)).req("status").string().equals("creating");
+    }
 
     /**
      * Everything up to starting the stage, shared by run and create. All config errors are found
@@ -91,7 +151,8 @@ public final class Lifecycle {
             SystemMode.requireSocket(sys.agentSocket());
             Timing.mark("agent checked");
         }
-        StateDir state = StateDir.create(root, id);
+        StateDir state = claim(root, id);
+        Timing.mark("state directory claimed");
         if (ranged) {
             try (IdRanges.Claim claim = IdRanges.allocate(ranges.get(), id, state.dir())) {
                 try {
@@ -106,18 +167,22 @@ public final class Lifecycle {
                 state.writeAtomically(SystemMode.MODE_FILE, (system ? SystemMode.Applied.system(engineSpec, sys)
                         : SystemMode.Applied.privateUserns()).encode());
             } catch (RuntimeException e) {
+                IdRanges.release(id, state.dir());
                 state.remove();
                 throw e;
             }
             Timing.mark("ID range allocated");
         }
         CgroupManager cgroup = CgroupManager.of(Cgroups.detect(), spec.linux().map(Spec.Linux::cgroupsPath).orElse(""), id);
-        Prepared p = new Prepared(spec, bundle, bundle.resolve(spec.root().path()).toAbsolutePath().normalize(),
-                Instant.now().toString(), state, cgroup);
+        boolean postHooks = spec.hooks().map(h -> !h.poststart().isEmpty() || !h.poststop().isEmpty()).orElse(false);
+        Prepared p = new Prepared(spec.ociVersion(), spec.annotations(), postHooks, bundle,
+                bundle.resolve(spec.root().path()).toAbsolutePath().normalize(), Instant.now().toString(), state, cgroup,
+                Optional.of(spec));
         try {
             // Recorded before the cgroups exist: a process killed at any moment leaves a state
             // that `delete --force` can clean up completely.
             write(p, "creating", 0, 0);
+            Timing.mark("state recorded");
             Optional<DeviceProgram> devices;
             try {
                 devices = cgroup.create(DeviceAccess.resources(spec));
@@ -172,22 +237,47 @@ public final class Lifecycle {
     /** run with the container's stdin from a file (`bulwark run IMAGE` without -i gives it /dev/null, as Docker). */
     public static int run(Path root, String id, Path bundle, int preserveFds, boolean noPivot, ProcessBuilder.Redirect stdin,
             ProcessBuilder.Redirect stdout, SystemMode.Options sys) {
+        return run(root, id, bundle, preserveFds, noPivot, stdin, stdout, sys, List.of("run", id));
+    }
+
+    /**
+     * run; resume is what finishes the call on the direct path if the planner serving it dies
+     * while the container runs (`bulwark __resume RESUME... STATUS`).
+     */
+    public static int run(Path root, String id, Path bundle, int preserveFds, boolean noPivot, ProcessBuilder.Redirect stdin,
+            ProcessBuilder.Redirect stdout, SystemMode.Options sys, List<String> resume) {
         Prepared p = prepare(root, id, bundle, Planner.Mode.RUN, preserveFds, noPivot, Optional.empty(), true, sys);
+        int code;
         try {
-            // Handlers first: a signal that arrives once the container runs must be forwarded,
-            // not end this JVM and orphan the container.
-            SignalForwarder.install(p.state().dir().resolve("control"));
-            int code = runStage(p.state().dir().resolve("plan"), stdin, stdout);
+            code = runStage(new Invocation.StageCall(List.of(p.state().dir().resolve("plan").toString()),
+                    stdin != ProcessBuilder.Redirect.INHERIT, stdout, Optional.of(p.state().dir().resolve("control")), resume));
             Timing.mark("stage exited");
-            SignalForwarder.uninstall();
+        } catch (RuntimeException e) {
+            discard(p);
+            throw e;
+        }
+        return finishRun(p, id, code);
+    }
+
+    /** After a foreground run's stage: the stage's error, poststop hooks, and everything removed whatever happens. */
+    private static int finishRun(Prepared p, String id, int code) {
+        try {
             failIfStageFailed(p.state().dir().resolve("stage-error"));
-            p.spec().hooks().ifPresent(h -> HookRunner.warn(HookRunner.run("poststop", h.poststop(),
-                    HookRunner.state(p.spec(), id, bundle, "stopped", 0))));
+            if (p.postHooks()) {
+                Spec spec = p.config();
+                spec.hooks().ifPresent(h -> HookRunner.warn(HookRunner.run("poststop", h.poststop(),
+                        HookRunner.state(spec, id, p.bundle(), "stopped", 0))));
+            }
             return code;
         } finally {
             discard(p);
             Timing.mark("cleaned up");
         }
+    }
+
+    /** Finishes a foreground run on the direct path: its planner died while the container ran. */
+    public static int resumeRun(Path root, String id, int code) {
+        return finishRun(Prepared.load(root, id), id, code);
     }
 
     public static int run(Path root, String id, Path bundle, int preserveFds, boolean noPivot) {
@@ -208,9 +298,37 @@ public final class Lifecycle {
     /** create, with the system-container settings (--system, the agent, the ID range allocator). */
     public static long create(Path root, String id, Path bundle, Optional<Path> pidFile, int preserveFds, boolean noPivot,
             Optional<Path> consoleSocket, boolean newKeyring, SystemMode.Options sys) {
+        return create(root, id, bundle, pidFile, preserveFds, noPivot, consoleSocket, newKeyring, sys, false);
+    }
+
+    /** create, then start when andStart (`run --detach`). */
+    public static long create(Path root, String id, Path bundle, Optional<Path> pidFile, int preserveFds, boolean noPivot,
+            Optional<Path> consoleSocket, boolean newKeyring, SystemMode.Options sys, boolean andStart) {
         Prepared p = prepare(root, id, bundle, Planner.Mode.CREATE, preserveFds, noPivot, consoleSocket, newKeyring, sys);
+        List<String> resume = new ArrayList<>(List.of("create"));
+        pidFile.ifPresent(f -> resume.addAll(List.of("--pid-file", f.toString())));
+        if (andStart) {
+            resume.add("--start");
+        }
+        resume.add(id);
+        int code;
         try {
-            int code = runStage(p.state().dir().resolve("plan"), ProcessBuilder.Redirect.INHERIT, ProcessBuilder.Redirect.INHERIT);
+            code = runStage(new Invocation.StageCall(List.of(p.state().dir().resolve("plan").toString()), false,
+                    ProcessBuilder.Redirect.INHERIT, Optional.empty(), resume));
+        } catch (RuntimeException e) {
+            discard(p);
+            throw e;
+        }
+        long pid = finishCreate(p, code, pidFile);
+        if (andStart) {
+            start(root, id);
+        }
+        return pid;
+    }
+
+    /** After create's stage: the init is blocked on the exec FIFO; record it as created, or undo everything. */
+    private static long finishCreate(Prepared p, int code, Optional<Path> pidFile) {
+        try {
             failIfStageFailed(p.state().dir().resolve("stage-error"));
             if (code != 0) {
                 throw new RuntimeFailure("the stage exited with status " + code + " without an error");
@@ -228,10 +346,31 @@ public final class Lifecycle {
         }
     }
 
+    /**
+     * Finishes a create on the direct path: the planner that began it died after handing the
+     * stage to the caller. A create the planner had already recorded as created only gets its
+     * pid file (the answer was lost, not the work).
+     */
+    public static long resumeCreate(Path root, String id, Optional<Path> pidFile, int code, boolean andStart) {
+        Prepared p = Prepared.load(root, id);
+        long pid;
+        if (unfinished(root, id)) {
+            pid = finishCreate(p, code, pidFile);
+        } else {
+            pid = load(root, id).pid();
+            if (pidFile.isPresent()) {
+                writePidFile(pidFile.get(), pid);
+            }
+        }
+        if (andStart && load(root, id).status().equals("created")) {
+            start(root, id);
+        }
+        return pid;
+    }
+
     private static void write(Prepared p, String status, long pid, long start) {
-        boolean postHooks = p.spec().hooks().map(h -> !h.poststart().isEmpty() || !h.poststop().isEmpty()).orElse(false);
-        write(p.state(), new State(p.spec().ociVersion(), p.state().id(), status, pid, start, p.bundle(), p.rootfs(),
-                p.created(), p.spec().annotations(), p.cgroup().dirs(), postHooks));
+        write(p.state(), new State(p.ociVersion(), p.state().id(), status, pid, start, p.bundle(), p.rootfs(),
+                p.created(), p.annotations(), p.cgroup().dirs(), p.postHooks()));
     }
 
     /** Reads and parses BUNDLE/config.json; errors name the file. */
@@ -255,18 +394,38 @@ public final class Lifecycle {
         }
     }
 
-    private static int runStage(Path plan, ProcessBuilder.Redirect stdin, ProcessBuilder.Redirect stdout) {
+    private static int runStage(Invocation.StageCall call) {
+        return Invocation.current().stages().run(call);
+    }
+
+    /**
+     * The stage as this JVM's child (the direct path), with SIGINT, SIGTERM and SIGHUP written to
+     * the call's control FIFO while it runs.
+     */
+    static int runStageHere(Invocation.StageCall call) {
         Path stage = Stage.binary();
+        List<String> cmd = new ArrayList<>(List.of(stage.toString()));
+        cmd.addAll(call.args());
         try {
-            Process p = new ProcessBuilder(stage.toString(), plan.toString()).inheritIO().redirectInput(stdin)
-                    .redirectOutput(stdout).start();
-            Timing.mark("stage started");
-            while (true) {
-                try {
-                    return p.waitFor();
-                } catch (InterruptedException e) {
-                    // keep waiting: the container decides when this ends
+            // Handlers first: a signal that arrives once the container runs must be forwarded,
+            // not end this JVM and orphan the container.
+            call.control().ifPresent(SignalForwarder::install);
+            try {
+                ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO().redirectOutput(call.stdout());
+                if (call.stdinNull()) {
+                    pb.redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()));
                 }
+                Process p = pb.start();
+                Timing.mark("stage started");
+                while (true) {
+                    try {
+                        return p.waitFor();
+                    } catch (InterruptedException e) {
+                        // keep waiting: the container decides when this ends
+                    }
+                }
+            } finally {
+                SignalForwarder.uninstall();
             }
         } catch (IOException e) {
             throw new RuntimeFailure("start the stage " + stage + ": " + e.getMessage(), e);
@@ -286,7 +445,7 @@ public final class Lifecycle {
     // ---- start ----
 
     public static void start(Path root, String id) {
-        try (Locked l = lock(root, id)) {
+        try (FileLocks.Held l = lock(root, id)) {
             State s = load(root, id);
             if (!s.status().equals("created")) {
                 throw new RuntimeFailure("cannot start container \"" + id + "\": it is " + s.status() + ", not created");
@@ -308,8 +467,17 @@ public final class Lifecycle {
                     // the reader has gone already
                 }
             });
+            // The FIFO goes before the byte is read: once this end is open, the init either gets
+            // its byte or, if this process dies first, SIGPIPE. So a start killed at any point
+            // leaves a container that is running or stopped, never one that looks created
+            // while its init has gone on, and a retried start gets a clear answer.
             int b;
             try (FileInputStream in = new FileInputStream(fifo.toFile())) {
+                try {
+                    Files.deleteIfExists(fifo);
+                } catch (IOException e) {
+                    throw new RuntimeFailure("remove " + fifo + ": " + e.getMessage(), e);
+                }
                 b = in.read();
             } catch (IOException e) {
                 throw new RuntimeFailure("open exec fifo " + fifo + ": " + e.getMessage(), e);
@@ -318,11 +486,6 @@ public final class Lifecycle {
             }
             if (b != '0') {
                 throw new RuntimeFailure("cannot start container \"" + id + "\": its init exited before start");
-            }
-            try {
-                Files.deleteIfExists(fifo);
-            } catch (IOException e) {
-                throw new RuntimeFailure("remove " + fifo + ": " + e.getMessage(), e);
             }
             if (s.postHooks()) {
                 Spec spec = readConfig(s.bundle());
@@ -374,31 +537,59 @@ public final class Lifecycle {
         Planner.Checked checked = Planner.check(spec, s.bundle(), host, Optional.of(root));
         List<Path> procs = s.cgroupDirs().isEmpty() ? List.of()
                 : CgroupManager.open(Cgroups.detect(), s.cgroupDirs()).procsFiles();
-        Path files = root.resolve(id).resolve("exec-" + ProcessHandle.current().pid());
+        Path files = root.resolve(id).resolve("exec-" + Invocation.current().pid());
         List<Op> ops = Planner.planExec(spec, checked, process, s.pid(), files, detach, procs, host, consoleSocket,
                 Optional.of(new Planner.ExecTarget(id, s.bundle(), s.status())));
         Path plan = Path.of(files + ".plan");
+        int code;
         try {
             Files.write(plan, PlanEncoder.encode(ops));
-            if (!detach) {
-                SignalForwarder.install(Path.of(files + ".control"));
+            List<String> resume = new ArrayList<>(List.of("exec", "--files", files.toString()));
+            if (detach) {
+                resume.add("--detach");
             }
-            int code = runStage(plan, ProcessBuilder.Redirect.INHERIT, ProcessBuilder.Redirect.INHERIT);
-            SignalForwarder.uninstall();
+            pidFile.ifPresent(f -> resume.addAll(List.of("--pid-file", f.toString())));
+            resume.add(id);
+            code = runStage(new Invocation.StageCall(List.of(plan.toString()), false, ProcessBuilder.Redirect.INHERIT,
+                    detach ? Optional.empty() : Optional.of(Path.of(files + ".control")), resume));
+        } catch (IOException e) {
+            removeExecFiles(files);
+            throw new RuntimeFailure("write " + plan + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            removeExecFiles(files);
+            throw e;
+        }
+        return finishExec(files, detach, pidFile, code);
+    }
+
+    /** After an exec's stage: its error, its pid file, and its files in the state directory removed. */
+    private static int finishExec(Path files, boolean detach, Optional<Path> pidFile, int code) {
+        try {
             failIfStageFailed(Path.of(files + ".error"));
             if (detach && pidFile.isPresent()) {
                 writePidFile(pidFile.get(), Long.parseLong(readIfPresent(Path.of(files + ".pid"))));
             }
             return code;
-        } catch (IOException e) {
-            throw new RuntimeFailure("write " + plan + ": " + e.getMessage(), e);
         } finally {
-            for (String suffix : List.of(".plan", ".error", ".pid", ".pid.tmp", ".control")) {
-                try {
-                    Files.deleteIfExists(Path.of(files + suffix));
-                } catch (IOException e) {
-                    // the container's state directory is removed with it at delete
-                }
+            removeExecFiles(files);
+        }
+    }
+
+    /** Finishes an exec on the direct path: its planner died while the stage ran. */
+    public static int resumeExec(Path root, String id, Path files, boolean detach, Optional<Path> pidFile, int code) {
+        StateDir.checkId(id);
+        if (!files.getParent().equals(root.resolve(id)) || !files.getFileName().toString().equals("exec-" + Invocation.current().pid())) {
+            throw new RuntimeFailure("exec files " + files + " are not this call's in container \"" + id + "\"");
+        }
+        return finishExec(files, detach, pidFile, code);
+    }
+
+    private static void removeExecFiles(Path files) {
+        for (String suffix : List.of(".plan", ".error", ".pid", ".pid.tmp", ".control")) {
+            try {
+                Files.deleteIfExists(Path.of(files + suffix));
+            } catch (IOException e) {
+                // the container's state directory is removed with it at delete
             }
         }
     }
@@ -469,7 +660,7 @@ public final class Lifecycle {
 
     /** Applies new limits to a live container's cgroup. */
     public static void update(Path root, String id, Spec.Resources resources) {
-        try (Locked l = lock(root, id)) {
+        try (FileLocks.Held l = lock(root, id)) {
             State s = load(root, id);
             if (s.status().equals("stopped") || s.cgroupDirs().isEmpty()) {
                 throw new RuntimeFailure("cannot update container \"" + id + "\": it is " + s.status());
@@ -518,7 +709,7 @@ public final class Lifecycle {
     }
 
     public static void pause(Path root, String id, boolean pause) {
-        try (Locked l = lock(root, id)) {
+        try (FileLocks.Held l = lock(root, id)) {
             State s = load(root, id);
             String need = pause ? "running" : "paused";
             if (!s.status().equals(need)) {
@@ -554,8 +745,30 @@ public final class Lifecycle {
         }
     }
 
-    /** Sends a signal through the stage (pidfd_send_signal): the JDK can only send TERM and KILL. */
+    /**
+     * Sends signal to targets ("PID@START", or a PID), each through a pidfd taken before its start
+     * time is checked, so a reused PID is never signalled. The JDK can only send TERM and KILL,
+     * so by default the stage sends them (`bulwark-stage signal`); a long-running JVM may set a
+     * sender that makes the system calls itself ({@link #useSignalSender}).
+     */
     static void signal(int signal, List<String> targets) {
+        signalSender.send(signal, targets);
+    }
+
+    /** Sends a signal to "PID@START" targets; fails with a clear error, except for targets already gone. */
+    @FunctionalInterface
+    public interface SignalSender {
+        void send(int signal, List<String> targets);
+    }
+
+    private static volatile SignalSender signalSender = Lifecycle::signalThroughStage;
+
+    /** The planner's own pidfd sender: no process spawned per signal. */
+    public static void useSignalSender(SignalSender s) {
+        signalSender = s;
+    }
+
+    private static void signalThroughStage(int signal, List<String> targets) {
         List<String> cmd = new ArrayList<>(List.of(Stage.binary().toString(), "signal", Integer.toString(signal)));
         cmd.addAll(targets);
         try {
@@ -600,7 +813,7 @@ public final class Lifecycle {
             StateDir.existing(root, id).remove();
             return;
         }
-        try (Locked l = lock(root, id)) {
+        try (FileLocks.Held l = lock(root, id)) {
             State s = load(root, id);
             switch (s.status()) {
                 case "running", "paused" -> {
@@ -670,26 +883,14 @@ public final class Lifecycle {
     }
 
     /** An exclusive lock on a container (its state directory's lock file) for one operation. */
-    private record Locked(FileChannel channel, FileLock lock) implements AutoCloseable {
-        @Override
-        public void close() {
-            try {
-                channel.close();
-            } catch (IOException e) {
-                // closing releases the lock; nothing else to do
-            }
-        }
-    }
-
-    private static Locked lock(Path root, String id) {
+    private static FileLocks.Held lock(Path root, String id) {
         StateDir.checkId(id);
         Path file = root.resolve(id).resolve("lock");
         if (!Files.isDirectory(file.getParent())) {
             throw new RuntimeFailure("container \"" + id + "\" does not exist");
         }
         try {
-            FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-            return new Locked(ch, ch.lock());
+            return FileLocks.lock(file);
         } catch (IOException e) {
             throw new RuntimeFailure("lock " + file + ": " + e.getMessage(), e);
         }

@@ -1,7 +1,7 @@
 package dev.bulwark.runtime;
 
 /** A runtime failure other than a config error: state, stage or host problems. */
-public final class RuntimeFailure extends RuntimeException {
+public class RuntimeFailure extends RuntimeException {
     public RuntimeFailure(String message) {
         super(message);
     }

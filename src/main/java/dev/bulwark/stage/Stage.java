@@ -33,6 +33,11 @@ public final class Stage {
         return rootfs;
     }
 
+    /** A file of the native build beside the stage (the client, its build ID). */
+    public static Path nativeFile(String name) {
+        return nativeDir().resolve(name);
+    }
+
     private static Path nativeDir() {
         String prop = System.getProperty("bulwark.stage");
         if (prop != null) {
