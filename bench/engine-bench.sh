@@ -14,12 +14,16 @@ N_CYCLE=${N_CYCLE:-50}
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/env.sh"
 ensure_packages runc crun busybox-static docker.io containerd
-bulwark="$here/bulwark"
-"$bulwark" --version >/dev/null   # builds on first use
+"$here/bulwark" --version >/dev/null   # builds on first use
+# The client itself (no launcher script in between), as an installed bulwark would be.
+bulwark="$here/target/native/bulwark"
 DOCKER=/usr/bin/docker
 
 # Short: the daemons' socket paths must fit in sun_path (108 bytes).
 work=$(mktemp -d /tmp/bwb.XXXXXX)
+# This benchmark's own planner (in this mount namespace), reached through the daemons'
+# environment, which containerd's shim passes on to the runtime; stopped by PID at the end.
+export BULWARK_PLANNER_SOCKET=$work/planner/p.sock
 parent=bulwark-bench-$$
 key_existed=$([ -e /etc/docker/key.json ] && echo 1 || echo 0)
 run_existed=$([ -e /run/containerd ] && echo 1 || echo 0)
@@ -42,6 +46,7 @@ cleanup() {
     fi
     stop_pid "$dockerd_pid"
     stop_pid "$containerd_pid"
+    [ -f "$BULWARK_PLANNER_SOCKET.pid" ] && stop_pid "$(cat "$BULWARK_PLANNER_SOCKET.pid")"
     # Shims outlive their containerd by design: those naming this directory, by PID.
     for p in /proc/[0-9]*; do
         pid=${p#/proc/}
@@ -133,6 +138,8 @@ for rt in bulwark runc crun; do
     fi
 done
 for rt in "${runtimes[@]}"; do total[$rt]=0; done
+[ -S "$BULWARK_PLANNER_SOCKET" ] || { echo "engine-bench: the runtime calls did not start a planner at $BULWARK_PLANNER_SOCKET" >&2; exit 1; }
+for i in $(seq 1 5); do docker run --rm --runtime bulwark --network none bulwark-bench/busybox:latest true >/dev/null; done
 for i in $(seq 1 "$N_DOCKER"); do
     for rt in "${runtimes[@]}"; do
         t0=$EPOCHREALTIME
@@ -189,6 +196,7 @@ for rt in "${runtimes[@]}"; do
     total[$rt]=0
     cycle "$rt" "warmup-$rt"
 done
+for i in $(seq 1 10); do cycle bulwark "warm-$i"; done
 for i in $(seq 1 "$N_CYCLE"); do
     for rt in "${runtimes[@]}"; do
         t0=$EPOCHREALTIME

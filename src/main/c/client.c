@@ -166,12 +166,29 @@ static __attribute__((noreturn)) void exec_java(char **args, int nargs, const ch
 
 /* ---- starting a planner ---- */
 
-static void socket_path(char *out, size_t len) {
+static void ns_link(const char *name, char *out, size_t len) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/ns/%s", name);
+    ssize_t n = readlink(path, out, len - 1);
+    out[n > 0 ? n : 0] = '\0';
+}
+
+/*
+ * The planner's socket: BULWARK_PLANNER_SOCKET, else one per build and mount namespace, since a
+ * planner serves only callers that see its mounts (a benchmark's private namespace gets its own).
+ * A systemd socket unit listens on the plain per-build name, tried second.
+ */
+static void socket_path(char *out, size_t len, int systemd) {
     const char *s = getenv("BULWARK_PLANNER_SOCKET");
+    char mnt[64], *digits;
+    ns_link("mnt", mnt, sizeof mnt);
+    digits = strchr(mnt, '[');
     if (s && *s) {
         snprintf(out, len, "%s", s);
-    } else {
+    } else if (systemd || !digits) {
         snprintf(out, len, "%s/%s.sock", PLANNER_DIR, BUILD_ID);
+    } else {
+        snprintf(out, len, "%s/%s-%.*s.sock", PLANNER_DIR, BUILD_ID, (int)strcspn(digits + 1, "]"), digits + 1);
     }
 }
 
@@ -494,13 +511,6 @@ static int run_stage(char **args, uint32_t nargs, int stdin_null, const char *co
 
 /* ---- a call through the planner ---- */
 
-static void ns_link(const char *name, char *out, size_t len) {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/ns/%s", name);
-    ssize_t n = readlink(path, out, len - 1);
-    out[n > 0 ? n : 0] = '\0';
-}
-
 static int connect_planner(const char *sock) {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     if (strlen(sock) >= sizeof addr.sun_path) {
@@ -546,9 +556,13 @@ int main(int argc, char **argv) {
     if (mode && !strcmp(mode, "off")) {
         exec_java(argv + 1, argc - 1, NULL);
     }
-    char sock[PATH_MAX];
-    socket_path(sock, sizeof sock);
+    char sock[PATH_MAX], unit_sock[PATH_MAX];
+    socket_path(sock, sizeof sock, 0);
     planner_fd = connect_planner(sock);
+    if (planner_fd < 0 && !getenv("BULWARK_PLANNER_SOCKET")) {
+        socket_path(unit_sock, sizeof unit_sock, 1);
+        planner_fd = connect_planner(unit_sock);
+    }
     if (planner_fd < 0) {
         if (!(mode && !strcmp(mode, "no-start"))) {
             start_planner(sock);

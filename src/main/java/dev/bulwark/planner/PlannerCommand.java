@@ -64,6 +64,8 @@ public final class PlannerCommand {
         // --build-id: the tests' planner of "another build"
         String build = buildOverride.isPresent() ? buildOverride.get() : buildId();
         if (socket == null) {
+            // The name a systemd socket unit listens on; the client starts its planners on
+            // BUILD-MNTNS.sock names of its own.
             socket = DEFAULT_DIR.resolve(build + ".sock");
         }
         if (unitDir.isPresent()) {
