@@ -564,6 +564,9 @@ int main(int argc, char **argv) {
         planner_fd = connect_planner(unit_sock);
     }
     if (planner_fd < 0) {
+        if (debug()) {
+            dprintf(2, "bulwark: planner: none answers on %s; running directly\n", sock);
+        }
         if (!(mode && !strcmp(mode, "no-start"))) {
             start_planner(sock);
         }
@@ -600,6 +603,9 @@ int main(int argc, char **argv) {
     }
     if (send_frame(planner_fd, 'Q', &req) < 0) {
         exec_java(argv + 1, argc - 1, NULL);
+    }
+    if (debug()) {
+        dprintf(2, "bulwark: planner: pid %d takes the call\n", (int)planner_pid);
     }
 
     struct frame f = {0};
@@ -669,7 +675,13 @@ int main(int argc, char **argv) {
 lost:
     if (status < 0) {
         /* Nothing was handed over: the call is safe to run again from the start. */
+        if (debug()) {
+            dprintf(2, "bulwark: planner: lost before the stage ran; running directly\n");
+        }
         exec_java(argv + 1, argc - 1, NULL);
+    }
+    if (debug()) {
+        dprintf(2, "bulwark: planner: lost after the stage ran (status %d); resuming directly\n", status);
     }
     /* The stage ran: finish the call as the planner would have (`__resume ... STATUS`). */
     char num[16];

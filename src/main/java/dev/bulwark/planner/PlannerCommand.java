@@ -125,6 +125,7 @@ public final class PlannerCommand {
             }
         });
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            System.err.println("bulwark planner: stopping after " + planner.served() + " calls");
             removeQuietly(sock);
             removeQuietly(pidFile);
         }));

@@ -107,6 +107,7 @@ final class PlannerServer {
         Request r = Request.parse(f.payload());
         Optional<String> refusal = refusal(c, r);
         if (refusal.isPresent()) {
+            System.err.println("bulwark planner: refused a call: " + refusal.get());
             Frames.write(out, Frames.REFUSED, new Frames.Payload().string(refusal.get()).bytes());
             return;
         }

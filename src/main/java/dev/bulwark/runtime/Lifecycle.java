@@ -275,8 +275,16 @@ public final class Lifecycle {
         }
     }
 
-    /** Finishes a foreground run on the direct path: its planner died while the container ran. */
+    /**
+     * Finishes a foreground run on the direct path: its planner died while the container ran. A
+     * state directory already gone means the planner died after its cleanup (or a `delete`
+     * removed the container meanwhile): the run is over, and its status is the stage's.
+     */
     public static int resumeRun(Path root, String id, int code) {
+        StateDir.checkId(id);
+        if (!Files.exists(root.resolve(id), java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return code;
+        }
         return finishRun(Prepared.load(root, id), id, code);
     }
 

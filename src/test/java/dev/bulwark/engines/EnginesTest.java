@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.bulwark.testing.Sandbox.Result;
 import dev.bulwark.testing.TestEnv;
+import dev.bulwark.testing.TestPlanner;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,6 +42,14 @@ class EnginesTest {
     private static Containerd containerd;
     private static Dockerd dockerd;
 
+    /**
+     * The runtime the engines call: -Dbulwark.launcher (e.g. the built ./bulwark) or, by default,
+     * the static client on a planner of the classes under test, started here and stopped by its
+     * PID at the end, where its log must show calls served and none refused (Podman's and the
+     * system-container engine tests take the direct path, so both paths run under engines).
+     */
+    private static TestPlanner planner;
+
     @BeforeAll
     static void engines() throws Exception {
         assumeTrue(TestEnv.isRoot(), "engine tests need root");
@@ -50,7 +59,12 @@ class EnginesTest {
         }
         // Short: containerd's and dockerd's socket paths must fit in sun_path (108 bytes).
         base = Files.createTempDirectory(Path.of("/tmp"), "bwe");
-        runtime = TestEnv.launcher(base);
+        if (System.getProperty("bulwark.launcher", "").isEmpty()) {
+            planner = TestPlanner.start();
+            runtime = planner.launcher(base);
+        } else {
+            runtime = TestEnv.launcher(base);
+        }
         cgroupParent = "bulwark-engines-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
         Path archive = EngineImage.dockerArchive(Files.createDirectories(base.resolve("image")), IMAGE);
         containerd = Containerd.start(Files.createDirectories(base.resolve("ctd")));
@@ -59,10 +73,6 @@ class EnginesTest {
         ok(dockerd.docker("load", "-i", archive.toString()), "docker load");
     }
 
-    /**
-     * The runtime the engines call: -Dbulwark.launcher (e.g. the built ./bulwark) or, by default,
-     * a script running the classes under test, so `mvn test` tests this build without packaging it.
-     */
 
     @AfterAll
     static void stopEngines() throws Exception {
@@ -83,6 +93,18 @@ class EnginesTest {
                 }
             } catch (AssertionError | IOException e) {
                 problems.add("containerd: " + e.getMessage());
+            }
+            if (planner != null) {
+                try {
+                    String log = planner.stop();
+                    if (TestPlanner.served(log) == 0 || log.contains("refused")) {
+                        problems.add("planner: served none or refused some: " + log);
+                    }
+                } catch (AssertionError e) {
+                    problems.add("planner: " + e.getMessage());
+                } finally {
+                    planner.close();
+                }
             }
             List<Path> left = containerCgroups();
             for (Path hierarchy : Cgroups.hierarchies()) {
