@@ -31,6 +31,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class PlannerCallTest extends ContainerTestBase {
     private static final String SERVED = "takes the call";
+    private static final java.util.concurrent.atomic.AtomicLong CALLS = new java.util.concurrent.atomic.AtomicLong();
 
     private Result client(TestPlanner planner, String... args) throws Exception {
         return client(planner.client(withRoot(args)));
@@ -43,7 +44,7 @@ class PlannerCallTest extends ContainerTestBase {
 
     /** Starts a call with its stdout and stderr in files of dir; get() waits for it. */
     private static Pending toFiles(ProcessBuilder pb, Path dir) throws Exception {
-        String tag = Long.toHexString(System.nanoTime());
+        String tag = Long.toHexString(System.nanoTime()) + "-" + CALLS.incrementAndGet();
         Path out = dir.resolve("call-" + tag + ".out");
         Path err = dir.resolve("call-" + tag + ".err");
         return new Pending(pb.redirectOutput(out.toFile()).redirectError(err.toFile()).start(), out, err);
@@ -223,6 +224,64 @@ class PlannerCallTest extends ContainerTestBase {
             }
             assertEquals(fds, planner.openFds(), "the planner's open descriptors after 18 more calls: " + fdsBefore + " then " + planner.fdTargets());
             assertTrue(planner.threads() <= threads + 2, "threads " + planner.threads() + " after, " + threads + " before");
+        }
+    }
+
+    /**
+     * 200 create, start, delete cycles, six at a time, through one planner, as an engine drives
+     * them: every call served, every container stopped, and afterwards no
+     * state directory, no cgroup, and the planner's descriptors and threads where they were.
+     */
+    @Test
+    void twoHundredParallelLifecyclesLeaveNothingInThePlannerOrOnTheHost() throws Exception {
+        script("exit 3");
+        try (TestPlanner planner = TestPlanner.start(); ExecutorService pool = Executors.newFixedThreadPool(6)) {
+            cycles(planner, pool, "w", 12);
+            long fds = planner.openFds();
+            List<String> fdsBefore = planner.fdTargets();
+            long threads = planner.threads();
+            cycles(planner, pool, "c", 200);
+            assertEquals(fds, planner.openFds(), "the planner's open descriptors after 200 cycles: " + fdsBefore + " then " + planner.fdTargets());
+            assertTrue(planner.threads() <= threads + 2, "threads " + planner.threads() + " after, " + threads + " before");
+            try (var left = Files.list(box.stateRoot())) {
+                assertEquals(List.of(), left.filter(p -> !p.getFileName().toString().startsWith(".")).toList(), "state directories left");
+            }
+            assertTrue(planner.alive(), planner.log());
+        }
+    }
+
+    private void cycles(TestPlanner planner, ExecutorService pool, String tag, int n) throws Exception {
+        List<Future<String>> calls = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            String id = tag + i + "-" + Long.toHexString(System.nanoTime());
+            calls.add(pool.submit(() -> {
+                Result created = client(planner, "create", "--bundle", box.bundle().toString(), id);
+                assertEquals(0, created.exit(), id + " create: " + created.err());
+                assertTrue(created.err().contains(SERVED), created.err());
+                Result started = client(planner, "start", id);
+                assertEquals(0, started.exit(), id + " start: " + started.err());
+                String status = "";
+                for (int tries = 0; tries < 500 && !status.equals("stopped"); tries++) {
+                    Result st = client(planner, "state", id);
+                    assertEquals(0, st.exit(), id + " state: " + st.err());
+                    status = Node.root(Json.parse(st.out())).req("status").string();
+                    if (!status.equals("stopped")) {
+                        Thread.sleep(10);
+                    }
+                }
+                assertEquals("stopped", status, id + " never stopped");
+                Result deleted = client(planner, "delete", id);
+                assertEquals(0, deleted.exit(), id + " delete: " + deleted.err());
+                return id;
+            }));
+        }
+        List<String> ids = new ArrayList<>();
+        for (Future<String> f : calls) {
+            ids.add(f.get());
+        }
+        // only once all are done: a walk of the hierarchies meets no cgroup being removed
+        for (String id : ids) {
+            assertCgroupGone(id);
         }
     }
 
