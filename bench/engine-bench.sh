@@ -14,7 +14,7 @@ N_CYCLE=${N_CYCLE:-50}
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/env.sh"
 ensure_packages runc crun busybox-static docker.io containerd
-"$here/bulwark" --version >/dev/null   # builds on first use
+BULWARK_PLANNER=no-start "$here/bulwark" --version >/dev/null   # builds on first use; starts no planner
 # The client itself (no launcher script in between), as an installed bulwark would be.
 bulwark="$here/target/native/bulwark"
 DOCKER=/usr/bin/docker

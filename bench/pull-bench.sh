@@ -14,7 +14,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/bench/common.sh"
 ensure_packages docker-registry skopeo openssl coreutils gzip
 bulwark="$here/bulwark"
-"$bulwark" --version >/dev/null   # builds on first use
+BULWARK_PLANNER=no-start "$bulwark" --version >/dev/null   # builds on first use; starts no planner
 
 work=$(mktemp -d /var/tmp/bulwark-pull-bench.XXXXXX)
 reg_pid=""

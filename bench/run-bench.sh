@@ -8,7 +8,7 @@ N=${N:-50}
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/env.sh"
 ensure_packages runc crun busybox-static
-"$here/bulwark" --version >/dev/null   # builds on first use
+BULWARK_PLANNER=no-start "$here/bulwark" --version >/dev/null   # builds on first use; starts no planner
 client=$here/target/native/bulwark
 
 work=$(mktemp -d /tmp/bulwark-bench.XXXXXX)
