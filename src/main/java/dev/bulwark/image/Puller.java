@@ -1,5 +1,6 @@
 package dev.bulwark.image;
 
+import dev.bulwark.runtime.Timing;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
@@ -119,8 +120,10 @@ public final class Puller {
             List<Descriptor> blobs = new ArrayList<>();
             blobs.add(m.config());
             blobs.addAll(m.layers());
+            Timing.mark("pull: manifest checked");
             Counts n = fetchBlobs(c, repo, blobs);
             store.put(cur.bytes());
+            Timing.mark("pull: blobs stored");
             ann.put(RESOLVED_DIGEST, top.digest().toString());
             Descriptor entry = chosen.withAnnotations(ann);
             if (decision.signature().isPresent()) {
@@ -211,7 +214,11 @@ public final class Puller {
     private void fetch(RegistryClient c, String repo, Descriptor d, Counts n) {
         Progress.Task t = progress.start(d.digest().toString().substring(7, 19), d.size());
         AtomicInteger resumes = new AtomicInteger();
+        java.util.concurrent.atomic.AtomicBoolean first = new java.util.concurrent.atomic.AtomicBoolean(true);
         try (InputStream in = c.blob(repo, d, k -> {
+            if (first.getAndSet(false)) {
+                Timing.mark("pull: blob arriving");
+            }
             n.bytes.addAndGet(k);
             t.add(k);
         }, () -> {
