@@ -37,7 +37,10 @@ processes() {
         pid=${p#/proc/}
         stat=$(cat "$p/stat" 2>/dev/null) || continue
         # the start time is field 22; the command name (field 2) may hold spaces, so cut after ')'
-        start=$(printf '%s\n' "$stat" | sed 's/.*) //' | awk '{ print $20 }')
+        rest=$(printf '%s\n' "$stat" | sed 's/.*) //')
+        # a zombie holds nothing but its PID, until its parent reaps it
+        [ "${rest%% *}" = Z ] && continue
+        start=$(printf '%s\n' "$rest" | awk '{ print $20 }')
         ns=$(readlink "$p/ns/pid" 2>/dev/null) || continue
         comm=$(cat "$p/comm" 2>/dev/null) || continue
         cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null | cut -c1-300) || continue
@@ -74,6 +77,24 @@ state() {
     true
 }
 
+leftovers() {
+    mounts | comm -13 "$dir/mounts" - | sed 's/^/mount: /'
+    # processes are matched by PID and start time, so a reused PID counts as new
+    processes | while read -r pid start rest; do
+        grep -qx "$pid $start" "$dir/processes" && continue
+        [ -d "/proc/$pid" ] && echo "process: $pid $rest"
+    done
+    cgroups | comm -13 "$dir/cgroups" - | while read -r cg; do
+        # the parents under which containers are made stay, empty
+        if [ "$(basename "$cg")" = bulwark ] && [ -z "$(find "$cg" -mindepth 1 -type d)" ] &&
+            ! grep -q . "$cg/cgroup.procs" 2>/dev/null; then
+            continue
+        fi
+        echo "cgroup: $cg"
+    done
+    state | sort | comm -13 "$dir/state" -
+}
+
 case "$mode" in
 snapshot)
     mkdir -p "$dir"
@@ -84,21 +105,12 @@ snapshot)
     ;;
 compare)
     left=$(mktemp)
-    mounts | comm -13 "$dir/mounts" - | sed 's/^/mount: /' >>"$left"
-    # processes are matched by PID and start time, so a reused PID counts as new
-    processes | while read -r pid start rest; do
-        grep -qx "$pid $start" "$dir/processes" && continue
-        [ -d "/proc/$pid" ] && echo "process: $pid $rest"
-    done >>"$left"
-    cgroups | comm -13 "$dir/cgroups" - | while read -r cg; do
-        # the parents under which containers are made stay, empty
-        if [ "$(basename "$cg")" = bulwark ] && [ -z "$(find "$cg" -mindepth 1 -type d)" ] &&
-            ! grep -q . "$cg/cgroup.procs" 2>/dev/null; then
-            continue
-        fi
-        echo "cgroup: $cg"
-    done >>"$left"
-    state | sort | comm -13 "$dir/state" - >>"$left"
+    leftovers >"$left"
+    if [ -s "$left" ]; then
+        # an engine's helper may still be finishing the cleanup of its last container
+        sleep 3
+        leftovers >"$left"
+    fi
     if [ -s "$left" ]; then
         echo "leak-check: the tests left these behind:" >&2
         sed 's/^/  /' "$left" >&2

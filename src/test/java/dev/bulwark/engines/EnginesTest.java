@@ -20,6 +20,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
 
 /**
  * Bulwark as the runtime of real engines (Debian's containerd and docker.io), each started by
@@ -46,12 +47,19 @@ class EnginesTest {
      * The runtime the engines call: -Dbulwark.launcher (e.g. the built ./bulwark) or, by default,
      * the static client on a planner of the classes under test, started here and stopped by its
      * PID at the end, where its log must show calls served and none refused (Podman's and the
-     * system-container engine tests take the direct path, so both paths run under engines).
+     * system-container engine tests take the direct path; EnginesDirectTest and
+     * PodmanThroughPlannerTest run the same tests the other way, so both paths run under every engine).
      */
     private static TestPlanner planner;
 
     @BeforeAll
-    static void engines() throws Exception {
+    static void engines(TestInfo info) throws Exception {
+        boolean direct = info.getTestClass().map(EnginesDirectTest.class::equals).orElse(false);
+        start(!direct && System.getProperty("bulwark.launcher", "").isEmpty());
+    }
+
+    /** The daemons, with the runtime through a planner of the classes under test, or on the direct path. */
+    private static void start(boolean throughPlanner) throws Exception {
         assumeTrue(TestEnv.isRoot(), "engine tests need root");
         for (String bin : List.of("/usr/bin/containerd", "/usr/bin/ctr", "/usr/bin/containerd-shim-runc-v2",
                 "/usr/sbin/dockerd", Dockerd.DOCKER)) {
@@ -59,7 +67,7 @@ class EnginesTest {
         }
         // Short: containerd's and dockerd's socket paths must fit in sun_path (108 bytes).
         base = Files.createTempDirectory(Path.of("/tmp"), "bwe");
-        if (System.getProperty("bulwark.launcher", "").isEmpty()) {
+        if (throughPlanner) {
             planner = TestPlanner.start();
             runtime = planner.launcher(base);
         } else {
@@ -104,6 +112,7 @@ class EnginesTest {
                     problems.add("planner: " + e.getMessage());
                 } finally {
                     planner.close();
+                    planner = null;
                 }
             }
             List<Path> left = containerCgroups();

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.bulwark.testing.Sandbox.Result;
 import dev.bulwark.testing.TestEnv;
+import dev.bulwark.testing.TestPlanner;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,6 +21,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
 
 /**
  * Bulwark as podman's runtime ({@code podman --runtime}): Debian's podman 4.3 with conmon, its
@@ -41,14 +43,24 @@ class PodmanTest {
     /** The name podman gave the loaded image (it qualifies the archive's repo tag itself). */
     private static String image;
 
+    /** The planner the runtime calls go through (PodmanThroughPlannerTest), or null: the direct path. */
+    private static TestPlanner planner;
+
     @BeforeAll
-    static void setUp() throws Exception {
+    static void setUp(TestInfo info) throws Exception {
+        start(info.getTestClass().map(PodmanThroughPlannerTest.class::equals).orElse(false));
+    }
+
+    private static void start(boolean throughPlanner) throws Exception {
         assumeTrue(TestEnv.isRoot(), "podman tests need root");
         for (String bin : List.of(Podman.PODMAN, "/usr/bin/conmon")) {
             assertTrue(Files.isExecutable(Path.of(bin)), bin + " is missing: install the Debian package podman");
         }
         base = Files.createTempDirectory(Path.of("/tmp"), "bwp");
-        Path runtime = TestEnv.launcher(base);
+        if (throughPlanner) {
+            planner = TestPlanner.start();
+        }
+        Path runtime = throughPlanner ? planner.launcher(base) : TestEnv.launcher(base);
         String parent = "/bulwark-podman-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
         Path archive = EngineImage.dockerArchive(Files.createDirectories(base.resolve("image")), REPO_TAG);
         podman = Podman.create(Files.createDirectories(base.resolve("podman")), runtime, parent);
@@ -100,6 +112,7 @@ class PodmanTest {
             return;
         }
         List<Path> left;
+        String plannerLog = "";
         try {
             if (podman != null) {
                 left = containerCgroups();
@@ -108,9 +121,22 @@ class PodmanTest {
                 left = List.of();
             }
         } finally {
-            TestEnv.deleteTree(base);
+            try {
+                if (planner != null) {
+                    plannerLog = planner.stop();
+                }
+            } finally {
+                if (planner != null) {
+                    planner.close();
+                    planner = null;
+                }
+                TestEnv.deleteTree(base);
+            }
         }
         assertEquals(List.of(), left, "container cgroups left behind");
+        if (!plannerLog.isEmpty()) {
+            assertTrue(TestPlanner.served(plannerLog) > 0 && !plannerLog.contains("refused"), "the planner served none or refused some: " + plannerLog);
+        }
     }
 
     // ---- helpers ----
