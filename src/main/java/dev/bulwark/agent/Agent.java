@@ -25,6 +25,9 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class Agent {
     static final String PING = "ping";
     static final String PONG = "bulwark-agent";
+    /** "supervised? ID PID": answered "yes" once the container whose init is PID is registered and kept, "no" if never. */
+    public static final String SUPERVISED = "supervised?";
+    private static final long SUPERVISED_WAIT_MS = 10_000;
 
     private final Path socket;
     private final Path helper;
@@ -32,6 +35,8 @@ public final class Agent {
     private final ConcurrentHashMap<Integer, String> containers = new ConcurrentHashMap<>();
     /** The containers whose init registered, by ID: what exec'd processes are supervised under. */
     private final ConcurrentHashMap<String, Container> byId = new ConcurrentHashMap<>();
+    /** The containers of byId whose init's fd is kept (the fd keeper has it) and served. */
+    private final java.util.Set<Container> ready = ConcurrentHashMap.newKeySet();
     private Keeper keeper;
 
     Agent(Path socket, Path helper) {
@@ -92,6 +97,10 @@ public final class Agent {
             Native.Message m = Native.recvWithFds(c, 65536);
             String text = new String(m.data(), StandardCharsets.UTF_8);
             if (m.fds().length == 0) {
+                if (text.startsWith(SUPERVISED + " ")) {
+                    Native.send(c, (supervised(text.trim()) ? "yes\n" : "no\n").getBytes(StandardCharsets.UTF_8));
+                    return;
+                }
                 if (text.trim().equals(PING)) {
                     Native.send(c, (PONG + " " + ProcessHandle.current().pid() + " " + containers.size() + "\n").getBytes(StandardCharsets.UTF_8));
                 }
@@ -106,6 +115,41 @@ public final class Agent {
         } finally {
             Native.close(c);
         }
+    }
+
+    /**
+     * Whether the container named in "supervised? ID PID" is registered with PID as its init, and
+     * its fd kept: create asks before it returns, since the stage's hand-off of the fd is only a
+     * message and its registration here runs on a thread of its own. Waits while the init is
+     * alive and not yet registered, at most SUPERVISED_WAIT_MS.
+     */
+    private boolean supervised(String query) {
+        String[] f = query.split(" ");
+        if (f.length != 3) {
+            return false;
+        }
+        long pid;
+        try {
+            pid = Long.parseLong(f[2]);
+        } catch (NumberFormatException e) {
+            return false;
+        }
+        long deadline = System.nanoTime() + SUPERVISED_WAIT_MS * 1_000_000;
+        while (System.nanoTime() < deadline) {
+            Container c = byId.get(f[1]);
+            if (c != null && c.init().pid() == pid && ready.contains(c)) {
+                return true;
+            }
+            if (Procfs.startTime(pid).isEmpty()) {
+                return false;
+            }
+            try {
+                Thread.sleep(2);
+            } catch (InterruptedException e) {
+                return false;
+            }
+        }
+        return false;
     }
 
     /** Containers an earlier agent supervised: their fds back from the keeper, their policy from the record. */
@@ -124,7 +168,11 @@ public final class Agent {
             if (!r.exec() && !r.id().isEmpty()) {
                 Container c = new Container(r.id(), r.init(), r.allow(), r.mntNs(), r.mountinfo(), policy);
                 byId.put(r.id(), c);
-                forget = () -> byId.remove(r.id(), c);
+                ready.add(c);
+                forget = () -> {
+                    byId.remove(r.id(), c);
+                    ready.remove(c);
+                };
             }
             Runnable gone = forget;
             containers.put(fd, r.name());
@@ -172,6 +220,10 @@ public final class Agent {
             // known before its supervisor runs, so the supervisor's end always forgets it
             byId.put(id, c);
             supervise(c, proc, name, allow, policy, notifyFd);
+            ready.add(c);
+            if (byId.get(id) != c) {
+                ready.remove(c); // its supervisor has ended already
+            }
             log(name + ": registered, " + mounts.size() + " immutable mounts, allow-immutable-unmounts=" + allow);
         } catch (RuntimeException | IOException e) {
             // fail closed: without its listener every trapped call of this container gets ENOSYS
@@ -214,6 +266,7 @@ public final class Agent {
             containers.remove(notifyFd);
             if (init) {
                 byId.remove(c.id(), c);
+                ready.remove(c);
             }
             if (kept != null) {
                 k.drop(kept);

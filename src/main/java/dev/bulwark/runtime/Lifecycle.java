@@ -343,6 +343,11 @@ public final class Lifecycle {
             }
             long pid = Long.parseLong(readIfPresent(p.state().dir().resolve("pid")));
             long start = Procfs.startTime(pid).orElseThrow(() -> new RuntimeFailure("container init " + pid + " died during create"));
+            Optional<SystemMode.Applied> mode = SystemMode.Applied.read(p.state().dir());
+            if (mode.isPresent() && mode.get().system()) {
+                SystemMode.awaitSupervised(mode.get().agentSocket(), p.state().id(), pid);
+                Timing.mark("agent supervises");
+            }
             write(p, "created", pid, start);
             if (pidFile.isPresent()) {
                 writePidFile(pidFile.get(), pid);

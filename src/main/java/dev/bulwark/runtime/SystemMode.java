@@ -183,6 +183,37 @@ public final class SystemMode {
     }
 
     /**
+     * Returns once the agent on socket supervises container id with init pid: its notify fd
+     * registered and kept. The stage's hand-off is a message the agent registers on a thread of
+     * its own, so without this a create could return, and an exec or the agent's restart come,
+     * before the agent knows the container. Fails closed: an agent that says no, or does not
+     * answer (an older agent), fails the create.
+     */
+    public static void awaitSupervised(Path socket, String id, long pid) {
+        String asked = "supervised? " + id + " " + pid + "\n";
+        String answer;
+        try (java.nio.channels.SocketChannel ch = java.nio.channels.SocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+            ch.connect(java.net.UnixDomainSocketAddress.of(socket));
+            ch.write(java.nio.ByteBuffer.wrap(asked.getBytes(StandardCharsets.UTF_8)));
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(16);
+            while (b.hasRemaining() && ch.read(b) >= 0) {
+                if (b.position() > 0 && b.get(b.position() - 1) == '\n') {
+                    break;
+                }
+            }
+            answer = new String(b.array(), 0, b.position(), StandardCharsets.UTF_8).strip();
+        } catch (IOException e) {
+            throw new RuntimeFailure("ask the agent on " + socket + " whether it supervises container \"" + id + "\": "
+                    + e.getMessage(), e);
+        }
+        if (!answer.equals("yes")) {
+            throw new RuntimeFailure("the agent on " + socket + " does not supervise container \"" + id + "\" (init " + pid
+                    + ", answer \"" + answer + "\"; see its log" + (answer.isEmpty() ? ", or restart an agent older than this runtime" : "")
+                    + "): its mount calls would fail, so it is not created");
+        }
+    }
+
+    /**
      * The config a system container runs with: hostStart is the first host ID of its range.
      * An existing user namespace entry keeps its place, and its mappings are replaced by the range.
      */

@@ -61,7 +61,7 @@ class PlannerCallTest extends ContainerTestBase {
     }
 
     private Result direct(String... args) throws Exception {
-        return client(new ProcessBuilder(Sandbox.cli(withRoot(args))));
+        return client(new ProcessBuilder(Sandbox.directCli(withRoot(args))));
     }
 
     private String[] withRoot(String... args) {

@@ -186,7 +186,8 @@ class SystemExecTest extends ContainerTestBase {
         // the runtime starts an agent itself (detached); it takes the container back from the fd keeper
         Sandbox.Result r = exec("again", "mount -o remount,rw,bind /ro 2>&1 || echo ro=refused");
         assertEquals(0, r.exit(), r.all() + "\nagent: " + read(sys.socket.resolveSibling("agent.log")));
-        assertTrue(r.out().contains("permission denied") && r.out().contains("ro=refused"), "EPERM, the agent's: " + r.out());
+        assertTrue(r.out().contains("permission denied") && r.out().contains("ro=refused"),
+                "EPERM, the agent's: " + r.out() + "\nagent: " + read(sys.socket.resolveSibling("agent.log")));
     }
 
     @Test

@@ -102,7 +102,17 @@ public final class Sandbox implements AutoCloseable {
                 .start();
     }
 
+    /**
+     * The runtime's command line for args: on the direct path (a JVM of its own), or, when the
+     * suite runs with -Dbulwark.test.planner=true, the static client on the suite's planner
+     * ({@link SharedPlanner}).
+     */
     public static List<String> cli(String... args) {
+        return SharedPlanner.enabled() ? SharedPlanner.cli(args) : directCli(args);
+    }
+
+    /** The runtime's command line on the direct path, whatever the suite's mode. */
+    public static List<String> directCli(String... args) {
         List<String> cmd = new ArrayList<>(List.of(TestEnv.java().toString(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                 TestEnv.UNSAFE_ALLOW, "-Dbulwark.stage=" + TestEnv.nativeDir().resolve("bulwark-stage"),
                 "-cp", TestEnv.classPath(), "dev.bulwark.cli.Main"));

@@ -20,7 +20,8 @@ public final class TestAgent {
 
     /** Starts an agent on socket as a child of the test and waits until it answers. */
     public static Process start(Path socket) throws Exception {
-        List<String> cmd = Sandbox.cli("agent", "--socket", socket.toString());
+        // the agent is a JVM of its own on either path: the planner never runs it
+        List<String> cmd = Sandbox.directCli("agent", "--socket", socket.toString());
         cmd.add(1, "--enable-native-access=ALL-UNNAMED");
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().put("BULWARK_AGENT_DEBUG", "1");
