@@ -179,6 +179,34 @@ class SystemExecTest extends ContainerTestBase {
         }
     }
 
+    /**
+     * A listener on the agent's socket that takes the fd but never says it supervises the
+     * container (an agent older than the runtime, or not Bulwark's): create fails closed, and
+     * leaves no state, no process and no ID range (TestSystem.close checks the pool).
+     */
+    @Test
+    void aCreateTheAgentDoesNotConfirmFailsAndLeavesNothing() throws Exception {
+        box.writeConfig();
+        Path mute = box.dir().resolve("mute.sock");
+        try (var srv = java.nio.channels.ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+            srv.bind(java.net.UnixDomainSocketAddress.of(mute));
+            Thread.ofPlatform().daemon().start(() -> {
+                while (true) {
+                    try (var c = srv.accept()) {
+                        c.read(java.nio.ByteBuffer.allocate(1 << 16)); // the fd, if any, is dropped unread
+                    } catch (java.io.IOException e) {
+                        return;
+                    }
+                }
+            });
+            SystemMode.Options o = new SystemMode.Options(true, Optional.empty(), mute, sys.ranges, SystemMode.AgentStarter.PRESENT);
+            RuntimeFailure e = assertThrows(RuntimeFailure.class, () -> Lifecycle.create(box.stateRoot(), "mute", box.bundle(),
+                    Optional.empty(), 0, false, Optional.empty(), true, o));
+            assertTrue(e.getMessage().contains("does not supervise container \"mute\""), e.getMessage());
+        }
+        assertTrue(!Files.exists(box.stateRoot().resolve("mute")), "state directory left");
+    }
+
     @Test
     void aRestartedAgentKnowsTheContainerFromItsRecords() throws Exception {
         createAndStart("again", "--system");
