@@ -222,7 +222,7 @@ class PlannerCallTest extends ContainerTestBase {
             for (int i = 0; i < 3; i++) {
                 round(planner, pool, "r" + i);
             }
-            assertEquals(fds, planner.openFds(), "the planner's open descriptors after 18 more calls: " + fdsBefore + " then " + planner.fdTargets());
+            assertEquals(fds, settledFds(planner, fds), "the planner's open descriptors after 18 more calls: " + fdsBefore + " then " + planner.fdTargets());
             assertTrue(planner.threads() <= threads + 2, "threads " + planner.threads() + " after, " + threads + " before");
         }
     }
@@ -241,7 +241,7 @@ class PlannerCallTest extends ContainerTestBase {
             List<String> fdsBefore = planner.fdTargets();
             long threads = planner.threads();
             cycles(planner, pool, "c", 200);
-            assertEquals(fds, planner.openFds(), "the planner's open descriptors after 200 cycles: " + fdsBefore + " then " + planner.fdTargets());
+            assertEquals(fds, settledFds(planner, fds), "the planner's open descriptors after 200 cycles: " + fdsBefore + " then " + planner.fdTargets());
             assertTrue(planner.threads() <= threads + 2, "threads " + planner.threads() + " after, " + threads + " before");
             try (var left = Files.list(box.stateRoot())) {
                 assertEquals(List.of(), left.filter(p -> !p.getFileName().toString().startsWith(".")).toList(), "state directories left");
@@ -283,6 +283,19 @@ class PlannerCallTest extends ContainerTestBase {
         for (String id : ids) {
             assertCgroupGone(id);
         }
+    }
+
+    /**
+     * The planner's descriptor count once the calls have wound down: a call's thread may still be
+     * closing a file (a mountinfo read) just after its client exited; a leak stays for good.
+     */
+    private static long settledFds(TestPlanner planner, long expected) throws Exception {
+        long n = planner.openFds();
+        for (int i = 0; i < 100 && n != expected; i++) {
+            Thread.sleep(50);
+            n = planner.openFds();
+        }
+        return n;
     }
 
     private void round(TestPlanner planner, ExecutorService pool, String tag) throws Exception {
