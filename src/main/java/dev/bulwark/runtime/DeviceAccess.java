@@ -39,17 +39,31 @@ public final class DeviceAccess {
                 rules.add(d);
             }
         }
+        // runc applies the rules only after its init made the nodes, so every node linux.devices
+        // lists exists whatever the rules say. The stage makes them under the rules, so each
+        // listed node the rules do not name gets mknod only ("m": no read, no write).
+        List<String> defaults = Planner.DEFAULT_DEVICES.stream().map(Device::path).toList();
+        for (Device d : spec.linux().map(Spec.Linux::devices).orElse(List.of())) {
+            if (d.type().equals("p") || defaults.contains(Planner.normalize(d.path()))) {
+                continue;
+            }
+            DeviceCgroup node = new DeviceCgroup(true, d.type().equals("b") ? "b" : "c", Optional.of(d.major()),
+                    Optional.of(d.minor()), "m");
+            if (r.devices().stream().noneMatch(rule -> names(rule, node))) {
+                rules.add(node);
+            }
+        }
         return new Spec.Resources(rules, r.memory(), r.cpu(), r.pids(), r.blockIO(), r.hugepageLimits(), r.network(),
                 r.rdma(), r.unified(), r.raw());
     }
 
-    /** Whether a rule other than a whole reset ("a", no numbers) covers a character device. */
+    /** Whether a rule other than a whole reset ("a", no numbers) covers a device of dev's type. */
     private static boolean names(DeviceCgroup rule, DeviceCgroup dev) {
         String type = rule.type().isEmpty() ? "a" : rule.type();
         if (type.equals("a") && rule.major().isEmpty() && rule.minor().isEmpty()) {
             return false;
         }
-        if (!type.equals("a") && !type.equals("c")) {
+        if (!type.equals("a") && !type.equals(dev.type())) {
             return false;
         }
         boolean major = rule.major().isEmpty() || rule.major().get() < 0 || rule.major().equals(dev.major());

@@ -333,7 +333,9 @@ public final class Planner {
         if (req.newKeyring()) {
             ops.add(new Op.SessionKeyring("_ses." + req.stateDir().getFileName()));
         }
-        boolean newMount = Validator.newNamespace(linux, "mount");
+        // A mount namespace joined by path gets the root set up in it, as a new one does (runc
+        // checks that the config lists a mount namespace, not that it is new).
+        boolean newMount = linux.namespaces().stream().anyMatch(n -> n.type().equals("mount"));
         if (newMount) {
             rootfs(spec, linux, process, newUser);
         }
