@@ -1,22 +1,21 @@
 package dev.bulwark.image;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.URI;
 import java.net.URLEncoder;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import javax.net.ssl.SSLSocketFactory;
 
 /**
  * Registry authentication as the distribution spec describes it: a request answered 401 carries
@@ -89,16 +88,18 @@ public final class RegistryAuth {
         }
     }
 
+    private static final int MAX_TOKEN_REPLY = 1 << 20;
+
     private final String host;
     private final Optional<Credentials> credentials;
-    private final HttpClient http;
+    private final SSLSocketFactory tls;
     private final Map<String, String> tokens = new ConcurrentHashMap<>();
     private volatile String current = "";
 
-    RegistryAuth(String host, Optional<Credentials> credentials, HttpClient http) {
+    RegistryAuth(String host, Optional<Credentials> credentials, SSLSocketFactory tls) {
         this.host = host;
         this.credentials = credentials;
-        this.http = http;
+        this.tls = tls;
     }
 
     /** The Authorization header to send first (empty until a challenge was answered). */
@@ -169,27 +170,32 @@ public final class RegistryAuth {
         }
         String sep = realm.contains("?") ? "&" : "?";
         URI uri = URI.create(realm + (q.isEmpty() ? "" : sep + q));
-        HttpRequest.Builder b = HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(60)).GET()
-                .header("User-Agent", RegistryClient.USER_AGENT);
-        credentials.ifPresent(cr -> b.header("Authorization", cr.basic()));
-        HttpResponse<byte[]> r;
+        List<String[]> headers = new ArrayList<>();
+        headers.add(new String[] {"User-Agent", RegistryClient.USER_AGENT});
+        credentials.ifPresent(cr -> headers.add(new String[] {"Authorization", cr.basic()}));
+        int status;
+        byte[] body;
         try {
-            r = http.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
+            Http1.Response r = Http1.exchange(tls, "GET", uri, headers, Optional.empty(), 30_000, 60_000);
+            status = r.status();
+            try (InputStream in = r.body()) {
+                body = in.readNBytes(MAX_TOKEN_REPLY + 1);
+            }
         } catch (IOException e) {
             throw RegistryClient.transportError("token request to " + base.getHost() + ":" + base.getPort(), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new ImageException("token request to " + realm + ": interrupted");
         }
-        if (r.statusCode() == 401 || r.statusCode() == 403) {
+        if (body.length > MAX_TOKEN_REPLY) {
+            throw new ImageException("token reply from " + realm + ": more than " + MAX_TOKEN_REPLY + " bytes; refused");
+        }
+        if (status == 401 || status == 403) {
             throw new ImageException(request + ": token server " + realm + " refused "
                     + credentials.map(cr -> "user " + cr.user()).orElse("an anonymous request (pass --creds USER:PASS or --authfile FILE)")
-                    + ": HTTP " + r.statusCode());
+                    + ": HTTP " + status);
         }
-        if (r.statusCode() != 200) {
-            throw new ImageException(request + ": token server " + realm + ": HTTP " + r.statusCode());
+        if (status != 200) {
+            throw new ImageException(request + ": token server " + realm + ": HTTP " + status);
         }
-        Doc d = Doc.parse(r.body(), "token reply from " + realm);
+        Doc d = Doc.parse(body, "token reply from " + realm);
         String token = d.string("token", d.string("access_token", ""));
         if (token.isEmpty()) {
             throw new ImageException("token reply from " + realm + ": neither token nor access_token is set");

@@ -4,19 +4,16 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.ConnectException;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.cert.CertificateException;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.LongConsumer;
 import java.util.function.Supplier;
 import javax.net.ssl.SSLHandshakeException;
+import javax.net.ssl.SSLSocketFactory;
 
 /**
  * A client of one registry over the OCI distribution API (Docker Registry HTTP API v2), on the
@@ -33,6 +30,11 @@ public final class RegistryClient {
             MediaTypes.DOCKER_LIST, MediaTypes.DOCKER_MANIFEST);
     private static final int MAX_REDIRECTS = 5;
     private static final int MAX_RESUMES = 5;
+    private static final int CONNECT_TIMEOUT_MS = 30_000;
+    /** How long one read may wait for the registry before the blob is resumed (or the call fails). */
+    private static final int READ_TIMEOUT_MS = 60_000;
+    /** After an upload, the registry may hash the whole blob before it answers. */
+    private static final int UPLOAD_READ_TIMEOUT_MS = 300_000;
 
     /**
      * How to reach registries.
@@ -69,13 +71,13 @@ public final class RegistryClient {
 
     private final String domain;
     private final String host;
-    private final HttpClient http;
+    private final SSLSocketFactory tls;
     private final RegistryAuth auth;
 
-    private RegistryClient(String domain, HttpClient http, RegistryAuth auth) {
+    private RegistryClient(String domain, SSLSocketFactory tls, RegistryAuth auth) {
         this.domain = domain;
         this.host = apiHost(domain);
-        this.http = http;
+        this.tls = tls;
         this.auth = auth;
     }
 
@@ -88,16 +90,10 @@ public final class RegistryClient {
         if (Files.isRegularFile(certsD)) {
             cas.add(certsD);
         }
-        HttpClient http = HttpClient.newBuilder()
-                .sslContext(RegistryTls.context(cas))
-                // One TCP connection per blob in flight, as skopeo; the JDK's HTTP/2 flow
-                // control window would otherwise throttle concurrent layers on one connection.
-                .version(HttpClient.Version.HTTP_1_1)
-                .followRedirects(HttpClient.Redirect.NEVER)
-                .connectTimeout(Duration.ofSeconds(30))
-                .build();
-        RegistryAuth auth = new RegistryAuth(host, RegistryAuth.lookup(domain, config.creds(), config.authfile()), http);
-        return new RegistryClient(domain, http, auth);
+        // HTTP/1.1, one TLS connection per request: one per blob in flight, as skopeo.
+        SSLSocketFactory tls = RegistryTls.context(cas).getSocketFactory();
+        RegistryAuth auth = new RegistryAuth(host, RegistryAuth.lookup(domain, config.creds(), config.authfile()), tls);
+        return new RegistryClient(domain, tls, auth);
     }
 
     private static String apiHost(String domain) {
@@ -119,41 +115,44 @@ public final class RegistryClient {
      * without the registry's Authorization header when the host changes). The request is built
      * again for each try, so a body is sent whole each time.
      */
-    private <T> HttpResponse<T> send(String what, URI first, Supplier<HttpRequest.Builder> req,
-            HttpResponse.BodyHandler<T> handler) {
+    private Http1.Response send(String what, URI first, String method, List<String[]> headers, Optional<Http1.Body> body,
+            int readTimeoutMs) {
         URI u = first;
         boolean answered = false;
         for (int hop = 0; ; ) {
-            HttpRequest.Builder b = req.get().uri(u).header("User-Agent", USER_AGENT);
-            boolean toRegistry = u.getAuthority().equals(first.getAuthority());
+            List<String[]> h = new ArrayList<>(headers);
+            h.add(new String[] {"User-Agent", USER_AGENT});
+            boolean toRegistry = u.getRawAuthority().equals(first.getRawAuthority());
             if (toRegistry && !auth.header().isEmpty()) {
-                b.header("Authorization", auth.header());
+                h.add(new String[] {"Authorization", auth.header()});
             }
-            HttpResponse<T> r;
+            Http1.Response r;
             try {
-                r = http.send(b.build(), handler);
+                r = Http1.exchange(tls, method, u, h, body, CONNECT_TIMEOUT_MS, readTimeoutMs);
             } catch (IOException e) {
-                throw transportError(what + ": " + u.getAuthority(), e);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new ImageException(what + ": interrupted");
+                throw transportError(what + ": " + u.getRawAuthority(), e);
             }
-            int s = r.statusCode();
+            int s = r.status();
             if (s == 401 && toRegistry) {
-                discard(r);
+                r.discard();
                 if (answered) {
                     throw new ImageException(what + ": unauthorized: " + auth.refusal());
                 }
-                auth.answer(r.headers().allValues("WWW-Authenticate"), what);
+                auth.answer(r.all("WWW-Authenticate"), what);
                 answered = true;
                 continue;
             }
-            if ((s == 301 || s == 302 || s == 303 || s == 307 || s == 308) && r.headers().firstValue("Location").isPresent()) {
-                discard(r);
+            if ((s == 301 || s == 302 || s == 303 || s == 307 || s == 308) && r.first("Location").isPresent()) {
+                r.discard();
                 if (++hop > MAX_REDIRECTS) {
                     throw new ImageException(what + ": more than " + MAX_REDIRECTS + " redirects");
                 }
-                URI next = u.resolve(r.headers().firstValue("Location").get());
+                URI next;
+                try {
+                    next = u.resolve(r.first("Location").get());
+                } catch (IllegalArgumentException e) {
+                    throw new ImageException(what + ": redirected to an invalid Location: " + e.getMessage());
+                }
                 if (!"https".equals(next.getScheme())) {
                     throw new ImageException(what + ": redirected to " + next.getScheme() + "://" + next.getAuthority()
                             + ", refused (HTTPS only)");
@@ -162,16 +161,6 @@ public final class RegistryClient {
                 continue;
             }
             return r;
-        }
-    }
-
-    private static void discard(HttpResponse<?> r) {
-        if (r.body() instanceof InputStream in) {
-            try (in) {
-                in.readNBytes(64 << 10);
-            } catch (IOException e) {
-                // the connection is dropped then
-            }
         }
     }
 
@@ -214,6 +203,17 @@ public final class RegistryClient {
         return new ImageException(what + ": " + kind + detail);
     }
 
+    /** The body of a reply that is not content (an upload's answer, an error), at most 64 KiB. */
+    private static byte[] small(Http1.Response r, String what) {
+        try {
+            return readLimited(r.body(), 64 << 10, what);
+        } catch (IOException e) {
+            throw transportError(what, e);
+        } catch (ImageException tooLong) {
+            return new byte[0];
+        }
+    }
+
     private static byte[] readLimited(InputStream in, long max, String what) throws IOException {
         try (in) {
             byte[] b = in.readNBytes((int) max + 1);
@@ -224,8 +224,8 @@ public final class RegistryClient {
         }
     }
 
-    private static HttpRequest.Builder get() {
-        return HttpRequest.newBuilder().timeout(Duration.ofMinutes(10)).GET();
+    private Http1.Response get(String what, URI u, List<String[]> headers) {
+        return send(what, u, "GET", headers, Optional.empty(), READ_TIMEOUT_MS);
     }
 
     // ---- pull ----
@@ -245,25 +245,25 @@ public final class RegistryClient {
 
     private Optional<Fetched> manifest(String repository, String reference, boolean missingOk) {
         String what = "manifest " + domain + "/" + repository + (reference.startsWith("sha256:") ? "@" : ":") + reference;
-        HttpResponse<InputStream> r = send(what, uri(repository, "manifests/" + reference),
-                () -> get().header("Accept", MANIFEST_ACCEPT), HttpResponse.BodyHandlers.ofInputStream());
+        Http1.Response r = get(what, uri(repository, "manifests/" + reference),
+                List.<String[]>of(new String[] {"Accept", MANIFEST_ACCEPT}));
         byte[] body;
         try {
             body = readLimited(r.body(), ContentStore.MAX_DOCUMENT, what);
         } catch (IOException e) {
             throw transportError(what, e);
         }
-        if (r.statusCode() == 404 && missingOk) {
+        if (r.status() == 404 && missingOk) {
             return Optional.empty();
         }
-        if (r.statusCode() != 200) {
-            throw failure(what, r.statusCode(), body);
+        if (r.status() != 200) {
+            throw failure(what, r.status(), body);
         }
         Digest d = Digest.of(body);
         if (reference.startsWith("sha256:") && !Digest.parse(reference).equals(d)) {
             throw new ImageException(what + ": the registry sent content that hashes to " + d + ", not the digest asked for");
         }
-        String ct = r.headers().firstValue("Content-Type").map(v -> v.split(";")[0].strip()).orElse("");
+        String ct = r.first("Content-Type").map(v -> v.split(";")[0].strip()).orElse("");
         String mt = Doc.parse(body, what).string("mediaType", ct);
         if (mt.isEmpty()) {
             throw new ImageException(what + ": neither the document nor the Content-Type names a media type");
@@ -283,16 +283,11 @@ public final class RegistryClient {
         return new Resuming(repository, d, progress, resumed);
     }
 
-    private HttpResponse<InputStream> blobRequest(String repository, Digest digest, long from) {
+    private Http1.Response blobRequest(String repository, Digest digest, long from) {
         String what = "blob " + domain + "/" + repository + "@" + digest;
-        HttpResponse<InputStream> r = send(what, uri(repository, "blobs/" + digest), () -> {
-            HttpRequest.Builder b = get();
-            if (from > 0) {
-                b.header("Range", "bytes=" + from + "-");
-            }
-            return b;
-        }, HttpResponse.BodyHandlers.ofInputStream());
-        int s = r.statusCode();
+        Http1.Response r = get(what, uri(repository, "blobs/" + digest),
+                from > 0 ? List.<String[]>of(new String[] {"Range", "bytes=" + from + "-"}) : List.of());
+        int s = r.status();
         if (s == 200 || (s == 206 && from > 0)) {
             return r;
         }
@@ -368,15 +363,15 @@ public final class RegistryClient {
                         + " of " + d.size() + " bytes: " + cause.getMessage(), cause);
             }
             resumed.run();
-            HttpResponse<InputStream> r;
+            Http1.Response r;
             try {
                 r = blobRequest(repository, d.digest(), pos);
             } catch (ImageException e) {
                 throw new IOException("blob " + d.digest() + ": resuming at byte " + pos + ": " + e.getMessage(), e);
             }
             InputStream in = r.body();
-            if (r.statusCode() == 206) {
-                String cr = r.headers().firstValue("Content-Range").orElse("");
+            if (r.status() == 206) {
+                String cr = r.first("Content-Range").orElse("");
                 if (!cr.startsWith("bytes " + pos + "-")) {
                     in.close();
                     throw new IOException("blob " + d.digest() + ": asked for bytes from " + pos + ", the registry sent Content-Range \"" + cr + "\"");
@@ -410,16 +405,15 @@ public final class RegistryClient {
     /** Whether the registry has the blob in this repository (HEAD). */
     public boolean hasBlob(String repository, Digest digest) {
         String what = "blob " + domain + "/" + repository + "@" + digest;
-        HttpResponse<Void> r = send(what, uri(repository, "blobs/" + digest),
-                () -> HttpRequest.newBuilder().timeout(Duration.ofMinutes(1)).method("HEAD", HttpRequest.BodyPublishers.noBody()),
-                HttpResponse.BodyHandlers.discarding());
-        if (r.statusCode() == 200) {
+        Http1.Response r = send(what, uri(repository, "blobs/" + digest), "HEAD", List.of(), Optional.empty(), READ_TIMEOUT_MS);
+        r.discard();
+        if (r.status() == 200) {
             return true;
         }
-        if (r.statusCode() == 404) {
+        if (r.status() == 404) {
             return false;
         }
-        throw failure(what, r.statusCode(), new byte[0]);
+        throw failure(what, r.status(), new byte[0]);
     }
 
     /**
@@ -432,23 +426,21 @@ public final class RegistryClient {
             return false;
         }
         String what = "upload of blob " + digest + " to " + domain + "/" + repository;
-        HttpResponse<byte[]> start = send(what, uri(repository, "blobs/uploads/"),
-                () -> HttpRequest.newBuilder().timeout(Duration.ofMinutes(1)).POST(HttpRequest.BodyPublishers.noBody()),
-                HttpResponse.BodyHandlers.ofByteArray());
-        if (start.statusCode() != 202) {
-            throw failure(what, start.statusCode(), start.body());
+        Http1.Response start = send(what, uri(repository, "blobs/uploads/"), "POST", List.of(),
+                Optional.of(Http1.Body.of(new byte[0])), READ_TIMEOUT_MS);
+        byte[] startBody = small(start, what);
+        if (start.status() != 202) {
+            throw failure(what, start.status(), startBody);
         }
-        String loc = start.headers().firstValue("Location").orElseThrow(
+        String loc = start.first("Location").orElseThrow(
                 () -> new ImageException(what + ": the registry opened an upload without a Location"));
         URI put = uri(repository, "blobs/uploads/").resolve(loc);
         put = URI.create(put + (put.getRawQuery() == null ? "?" : "&") + "digest=" + digest.toString().replace(":", "%3A"));
-        HttpResponse<byte[]> done = send(what, put,
-                () -> HttpRequest.newBuilder().timeout(Duration.ofMinutes(30))
-                        .header("Content-Type", "application/octet-stream")
-                        .PUT(HttpRequest.BodyPublishers.fromPublisher(HttpRequest.BodyPublishers.ofInputStream(content), size)),
-                HttpResponse.BodyHandlers.ofByteArray());
-        if (done.statusCode() != 201) {
-            throw failure(what, done.statusCode(), done.body());
+        Http1.Response done = send(what, put, "PUT", List.<String[]>of(new String[] {"Content-Type", "application/octet-stream"}),
+                Optional.of(new Http1.Body(size, content)), UPLOAD_READ_TIMEOUT_MS);
+        byte[] doneBody = small(done, what);
+        if (done.status() != 201) {
+            throw failure(what, done.status(), doneBody);
         }
         return true;
     }
@@ -477,15 +469,14 @@ public final class RegistryClient {
 
     Digest putManifest(String repository, String ref, String mediaType, byte[] bytes) {
         String what = "push of manifest " + domain + "/" + repository + (ref.startsWith("sha256:") ? "@" : ":") + ref;
-        HttpResponse<byte[]> r = send(what, uri(repository, "manifests/" + ref),
-                () -> HttpRequest.newBuilder().timeout(Duration.ofMinutes(2)).header("Content-Type", mediaType)
-                        .PUT(HttpRequest.BodyPublishers.ofByteArray(bytes)),
-                HttpResponse.BodyHandlers.ofByteArray());
-        if (r.statusCode() != 201 && r.statusCode() != 200) {
-            throw failure(what, r.statusCode(), r.body());
+        Http1.Response r = send(what, uri(repository, "manifests/" + ref), "PUT",
+                List.<String[]>of(new String[] {"Content-Type", mediaType}), Optional.of(Http1.Body.of(bytes)), UPLOAD_READ_TIMEOUT_MS);
+        byte[] body = small(r, what);
+        if (r.status() != 201 && r.status() != 200) {
+            throw failure(what, r.status(), body);
         }
         Digest d = Digest.of(bytes);
-        Optional<String> said = r.headers().firstValue("Docker-Content-Digest");
+        Optional<String> said = r.first("Docker-Content-Digest");
         if (said.isPresent() && !said.get().equals(d.toString())) {
             throw new ImageException(what + ": the registry stored it as " + said.get() + ", expected " + d);
         }
