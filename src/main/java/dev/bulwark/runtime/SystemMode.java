@@ -182,6 +182,9 @@ public final class SystemMode {
         }
     }
 
+    /** How long create waits for the agent's answer (the agent itself gives up after 10 s); tests shorten it. */
+    static volatile long supervisedAnswerNs = 15_000_000_000L;
+
     /**
      * Returns once the agent on socket supervises container id with init pid: its notify fd
      * registered and kept. The stage's hand-off is a message the agent registers on a thread of
@@ -192,16 +195,30 @@ public final class SystemMode {
     public static void awaitSupervised(Path socket, String id, long pid) {
         String asked = "supervised? " + id + " " + pid + "\n";
         String answer;
-        try (java.nio.channels.SocketChannel ch = java.nio.channels.SocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+        try (java.nio.channels.SocketChannel ch = java.nio.channels.SocketChannel.open(java.net.StandardProtocolFamily.UNIX);
+                java.nio.channels.Selector sel = java.nio.channels.Selector.open()) {
             ch.connect(java.net.UnixDomainSocketAddress.of(socket));
             ch.write(java.nio.ByteBuffer.wrap(asked.getBytes(StandardCharsets.UTF_8)));
+            // The agent answers within SUPERVISED_WAIT (10 s); one that hangs fails the create too.
+            ch.configureBlocking(false);
+            ch.register(sel, java.nio.channels.SelectionKey.OP_READ);
+            long deadline = System.nanoTime() + supervisedAnswerNs;
             java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(16);
-            while (b.hasRemaining() && ch.read(b) >= 0) {
-                if (b.position() > 0 && b.get(b.position() - 1) == '\n') {
+            while (b.hasRemaining()) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    break;
+                }
+                sel.select(Math.max(1, left / 1_000_000));
+                sel.selectedKeys().clear();
+                if (ch.read(b) < 0 || (b.position() > 0 && b.get(b.position() - 1) == '\n')) {
                     break;
                 }
             }
             answer = new String(b.array(), 0, b.position(), StandardCharsets.UTF_8).strip();
+            if (answer.isEmpty() && System.nanoTime() - deadline >= 0) {
+                answer = "none within " + supervisedAnswerNs / 1_000_000 + " ms";
+            }
         } catch (IOException e) {
             throw new RuntimeFailure("ask the agent on " + socket + " whether it supervises container \"" + id + "\": "
                     + e.getMessage(), e);

@@ -207,6 +207,42 @@ class SystemExecTest extends ContainerTestBase {
         assertTrue(!Files.exists(box.stateRoot().resolve("mute")), "state directory left");
     }
 
+    /** An agent that takes the question and never answers fails the create once the wait is over, leaving nothing. */
+    @Test
+    void aCreateTheAgentNeverAnswersFailsAndLeavesNothing() throws Exception {
+        box.writeConfig();
+        Path hung = box.dir().resolve("hung.sock");
+        long before = SystemMode.supervisedAnswerNs;
+        SystemMode.supervisedAnswerNs = 2_000_000_000L;
+        java.util.List<java.nio.channels.SocketChannel> held = new java.util.concurrent.CopyOnWriteArrayList<>();
+        try (var srv = java.nio.channels.ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+            srv.bind(java.net.UnixDomainSocketAddress.of(hung));
+            Thread.ofPlatform().daemon().start(() -> {
+                while (true) {
+                    try {
+                        held.add(srv.accept());   // kept open, never answered
+                    } catch (java.io.IOException e) {
+                        return;
+                    }
+                }
+            });
+            SystemMode.Options o = new SystemMode.Options(true, Optional.empty(), hung, sys.ranges, SystemMode.AgentStarter.PRESENT);
+            long t0 = System.nanoTime();
+            RuntimeFailure e = assertThrows(RuntimeFailure.class, () -> Lifecycle.create(box.stateRoot(), "hung", box.bundle(),
+                    Optional.empty(), 0, false, Optional.empty(), true, o));
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            assertTrue(e.getMessage().contains("does not supervise container \"hung\"") && e.getMessage().contains("none within 2000 ms"),
+                    e.getMessage());
+            assertTrue(ms >= 2000, "gave up after " + ms + " ms");
+        } finally {
+            SystemMode.supervisedAnswerNs = before;
+            for (var c : held) {
+                c.close();
+            }
+        }
+        assertTrue(!Files.exists(box.stateRoot().resolve("hung")), "state directory left");
+    }
+
     @Test
     void aRestartedAgentKnowsTheContainerFromItsRecords() throws Exception {
         createAndStart("again", "--system");
