@@ -211,8 +211,11 @@ public final class BundleBuilder {
         if (!image.stopSignal().isEmpty()) {
             annotations.put(STOP_SIGNAL_ANNOTATION, image.stopSignal());
         }
-        // Landlock by default where the kernel has the ABI the mount-derived ruleset needs (docs/landlock.md)
-        annotations.putIfAbsent(LANDLOCK_ANNOTATION, "auto");
+        // Landlock by default where the kernel has the ABI the mount-derived ruleset needs; not for
+        // system containers, whose own mounts Landlock would refuse (docs/landlock.md)
+        if (!o.system()) {
+            annotations.putIfAbsent(LANDLOCK_ANNOTATION, "auto");
+        }
         if (!annotations.isEmpty()) {
             c.put("annotations", annotations);
         }
