@@ -958,6 +958,20 @@ static void op_landlock_restrict(const struct plan_op *op) {
     if (fifo_fd >= 0 && op->u[0]) {
         landlock_rule(fifo_fd, op->u[0], "exec fifo");
     }
+    /* stdio: reopening a file the container already holds (/dev/stdout to a host file or tty) is
+     * allowed with the modes it holds it in. */
+    for (int fd = 0; fd <= 2; fd++) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0) {
+            continue;
+        }
+        int acc = fl & O_ACCMODE;
+        uint64_t access = (acc != O_WRONLY ? op->u[1] : 0) | (acc != O_RDONLY ? op->u[2] : 0);
+        struct landlock_path_beneath_attr_ a = {access, fd};
+        if (access && syscall(SYS_landlock_add_rule, landlock_fd, LANDLOCK_RULE_PATH_BENEATH, &a, 0) < 0 && errno != EBADFD) {
+            DIE_ERRNO("landlock_add_rule fd %d (access %#llx)", fd, (unsigned long long)access);
+        }
+    }
     if (syscall(SYS_landlock_restrict_self, landlock_fd, 0) < 0) {
         DIE_ERRNO("%s", "landlock_restrict_self");
     }

@@ -82,8 +82,9 @@ public final class Landlock {
             List<Op> out = new ArrayList<>();
             out.add(new Op.LandlockRuleset(handled));
             out.addAll(rules);
-            // the exec FIFO is written after this, just before execve
-            out.add(new Op.LandlockRestrict(handled & WRITE_FILE));
+            // the exec FIFO is written after this, just before execve; stdio may be reopened
+            // (/dev/stdout) in the modes the container holds it in
+            out.add(new Op.LandlockRestrict(handled & WRITE_FILE, handled & READ_FILE, handled & (WRITE_FILE | TRUNCATE)));
             return out;
         }
     }

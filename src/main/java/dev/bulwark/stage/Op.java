@@ -343,8 +343,11 @@ public sealed interface Op {
         public int phase() { return INIT; }
     }
 
-    /** Enforces the ruleset on the process; fifoAccess is granted on the exec FIFO WAIT_FIFO opened. */
-    record LandlockRestrict(long fifoAccess) implements Op {
+    /**
+     * Enforces the ruleset on the process; fifoAccess is granted on the exec FIFO WAIT_FIFO opened,
+     * stdioRead and stdioWrite on each of fds 0-2 open for reading and for writing.
+     */
+    record LandlockRestrict(long fifoAccess, long stdioRead, long stdioWrite) implements Op {
         public int code() { return 75; }
         public int phase() { return INIT; }
     }

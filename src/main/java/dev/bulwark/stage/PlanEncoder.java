@@ -204,7 +204,11 @@ public final class PlanEncoder {
                 u64(p, o.dirAccess());
                 u64(p, o.fileAccess());
             }
-            case Op.LandlockRestrict o -> u64(p, o.fifoAccess());
+            case Op.LandlockRestrict o -> {
+                u64(p, o.fifoAccess());
+                u64(p, o.stdioRead());
+                u64(p, o.stdioWrite());
+            }
         }
     }
 

@@ -148,6 +148,27 @@ class LandlockContainerTest extends ContainerTestBase {
         assertEquals("sh: can't create /data/f: Read-only file system\nwrite=1\nok\n", Files.readString(out.resolve("log")));
     }
 
+    @Test
+    void stdioToAHostFileCanBeReopenedAsDevStdout() throws Exception {
+        if (abi < Landlock.MOUNTS_ABI) {
+            return; // the annotation's error is asserted above
+        }
+        annotate("on");
+        // a host file outside every rule: the container holds it open for writing, and may reopen it so (images
+        // that link their logs to /dev/stdout), but not for reading
+        box.process().put("args", new ArrayList<>(List.of("sh", "-c",
+                "echo direct; echo reopened >> /dev/stdout; cat /dev/stdout 2>/dev/null || echo not-readable")));
+        box.writeConfig();
+        Path out = box.dir().resolve("stdout.txt");
+        Process p = new ProcessBuilder(Sandbox.cli("--root", box.stateRoot().toString(), "run", "--bundle",
+                box.bundle().toString(), "lo" + Long.toHexString(System.nanoTime())))
+                .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(out.toFile())).start();
+        Result r = Sandbox.finish(p);
+        assertEquals(0, r.exit(), r::all);
+        assertEquals("direct\nreopened\nnot-readable\n", Files.readString(out));
+    }
+
     /** A writable host directory at /out: what the container writes there outlives it. */
     private Path outDir() throws Exception {
         Path out = Files.createDirectories(box.dir().resolve("out"));

@@ -89,7 +89,7 @@ class LandlockTest {
         assertTrue(ll.contains(new Op.LandlockRule("/proc", rw, rw & Landlock.FILE_RIGHTS)), ll::toString);
         assertTrue(ll.contains(new Op.LandlockRule("/dev", rw, rw & Landlock.FILE_RIGHTS)), ll::toString);
         assertTrue(ll.contains(new Op.LandlockRule("/sys", ro, ro & Landlock.FILE_RIGHTS)), ll::toString);
-        assertEquals(new Op.LandlockRestrict(Landlock.WRITE_FILE), ll.get(ll.size() - 1), "the exec FIFO may be written");
+        assertEquals(new Op.LandlockRestrict(Landlock.WRITE_FILE, Landlock.READ_FILE, Landlock.WRITE_FILE | Landlock.TRUNCATE), ll.get(ll.size() - 1), "the exec FIFO may be written");
         int nnp = index(ops, Op.NoNewPrivs.class);
         int first = index(ops, Op.LandlockRuleset.class);
         int restrict = index(ops, Op.LandlockRestrict.class);
@@ -149,12 +149,13 @@ class LandlockTest {
         long handled = Landlock.READ_FILE | Landlock.WRITE_FILE | Landlock.TRUNCATE;
         long allowed = Landlock.WRITE_FILE | Landlock.TRUNCATE;
         assertEquals(List.of(new Op.LandlockRuleset(handled), new Op.LandlockRule("/tmp", allowed, allowed),
-                new Op.LandlockRule("/var/log", allowed, allowed), new Op.LandlockRestrict(Landlock.WRITE_FILE)), ll);
+                new Op.LandlockRule("/var/log", allowed, allowed),
+                new Op.LandlockRestrict(Landlock.WRITE_FILE, Landlock.READ_FILE, Landlock.WRITE_FILE | Landlock.TRUNCATE)), ll);
         // directory rights are not given to a non-directory: the stage picks the second mask then
         ruleset(List.of("read_dir", "make_reg", "read_file"), false, List.of("read_dir", "make_reg", "read_file"), "/x");
         assertEquals(new Op.LandlockRule("/x", Landlock.READ_DIR | (1L << 8) | Landlock.READ_FILE, Landlock.READ_FILE),
                 landlockOps(plan(7)).get(1));
-        assertEquals(new Op.LandlockRestrict(0), landlockOps(plan(7)).get(2), "write_file unhandled: the FIFO needs no rule");
+        assertEquals(new Op.LandlockRestrict(0, Landlock.READ_FILE, 0), landlockOps(plan(7)).get(2), "write_file unhandled: the FIFO needs no rule");
     }
 
     @Test

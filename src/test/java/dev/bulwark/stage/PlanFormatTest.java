@@ -101,7 +101,7 @@ class PlanFormatTest {
         ops.add(new Op.NoNewPrivs());
         ops.add(new Op.LandlockRuleset(0x7fffL));
         ops.add(new Op.LandlockRule("/tmp", 0x7fffL, 0x4007L));
-        ops.add(new Op.LandlockRestrict(0x2L));
+        ops.add(new Op.LandlockRestrict(0x2L, 0x4L, 0x2L));
         ops.add(new Op.Seccomp(1, new byte[] {6, 0, 0, 0, 0, 0, (byte) 0xff, 0x7f}, true));
         ops.add(new Op.Exec("/bin:/usr/bin", List.of("sh", "-c", "echo é"), List.of("A=1", "PATH=/bin")));
         return ops;
