@@ -68,6 +68,9 @@ static const struct schema SCHEMA[] = {
     {OP_ROOTFS_TREE, PH_INIT, "s", "ROOTFS_TREE"},
     {OP_BIND_TREE, PH_INIT, "s", "BIND_TREE"},
     {OP_LOOPBACK_UP, PH_INIT, "", "LOOPBACK_UP"},
+    {OP_LANDLOCK_RULESET, PH_INIT, "q", "LANDLOCK_RULESET"},
+    {OP_LANDLOCK_RULE, PH_INIT, "sqq", "LANDLOCK_RULE"},
+    {OP_LANDLOCK_RESTRICT, PH_INIT, "qqq", "LANDLOCK_RESTRICT"},
 };
 
 static const struct schema *find_schema(uint16_t code) {

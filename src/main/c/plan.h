@@ -119,6 +119,12 @@ enum plan_opcode {
     OP_BIND_TREE = 71,      /* s path in root: move the next ID-mapped tree onto it */
     OP_LOOPBACK_UP = 72,    /* bring "lo" up in the (new) network namespace, as runc does */
     OP_WAIT_FIFO = 65,      /* s host path of the exec FIFO, opened O_PATH before pivot; written before EXEC (create/start) */
+    OP_LANDLOCK_RULESET = 73, /* q handled_access_fs: landlock_create_ruleset; the rules and RESTRICT that follow use it */
+    OP_LANDLOCK_RULE = 74,  /* s path in root, q access if a directory, q access otherwise (0: no rule): a path-beneath rule */
+    OP_LANDLOCK_RESTRICT = 75, /* q access on the exec FIFO (a rule on the FIFO opened by WAIT_FIFO, if any),
+                               q access on each of fds 0-2 open for reading, q access on each open for writing (rules on
+                               those files, so /dev/stdout can be reopened; pipes and sockets need none, EBADFD), then
+                               landlock_restrict_self (the plan puts it after NO_NEW_PRIVS, or while caps are held) */
 };
 
 enum plan_field_type { F_U32 = 'u', F_U64 = 'q', F_STR = 's', F_VEC = 'v', F_BLOB = 'b' };

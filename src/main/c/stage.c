@@ -903,6 +903,82 @@ static void op_seccomp(const struct plan_op *op) {
     }
 }
 
+/* Landlock: the kernel's uapi (linux/landlock.h) layouts; every access mask comes from the plan. */
+#define LANDLOCK_CREATE_RULESET_VERSION (1U << 0)
+#define LANDLOCK_RULE_PATH_BENEATH 1
+struct landlock_ruleset_attr_ {
+    uint64_t handled_access_fs;
+};
+struct __attribute__((packed)) landlock_path_beneath_attr_ {
+    uint64_t allowed_access;
+    int32_t parent_fd;
+};
+static int landlock_fd = -1;
+
+static void landlock_rule(int fd, uint64_t access, const char *what) {
+    struct landlock_path_beneath_attr_ a = {access, fd};
+    if (syscall(SYS_landlock_add_rule, landlock_fd, LANDLOCK_RULE_PATH_BENEATH, &a, 0) < 0) {
+        DIE_ERRNO("landlock_add_rule %s (access %#llx)", what, (unsigned long long)access);
+    }
+}
+
+static void op_landlock_ruleset(const struct plan_op *op) {
+    /* Only the filesystem field: a smaller struct is what every ABI version accepts. */
+    struct landlock_ruleset_attr_ attr = {op->u[0]};
+    long fd = syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
+    if (fd < 0) {
+        DIE_ERRNO("landlock_create_ruleset (handled access %#llx)", (unsigned long long)op->u[0]);
+    }
+    landlock_fd = (int)fd; /* the kernel makes it close-on-exec */
+}
+
+static void op_landlock_rule(const struct plan_op *op) {
+    if (landlock_fd < 0) {
+        die("%s: no ruleset before this rule", op->s[0]);
+    }
+    int fd = resolve_or_die(op->s[0], O_PATH);
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        DIE_ERRNO("stat %s", op->s[0]);
+    }
+    /* Directory rights are refused (EINVAL) on anything else, so the plan gives both masks. */
+    uint64_t access = S_ISDIR(st.st_mode) ? op->u[0] : op->u[1];
+    if (access) {
+        landlock_rule(fd, access, op->s[0]);
+    }
+    close(fd);
+}
+
+static void op_landlock_restrict(const struct plan_op *op) {
+    if (landlock_fd < 0) {
+        die("no ruleset to enforce");
+    }
+    /* create/start: execve comes after the FIFO write, which the ruleset would otherwise refuse
+     * (the FIFO is in the state directory, outside every rule). */
+    if (fifo_fd >= 0 && op->u[0]) {
+        landlock_rule(fifo_fd, op->u[0], "exec fifo");
+    }
+    /* stdio: reopening a file the container already holds (/dev/stdout to a host file or tty) is
+     * allowed with the modes it holds it in. */
+    for (int fd = 0; fd <= 2; fd++) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0) {
+            continue;
+        }
+        int acc = fl & O_ACCMODE;
+        uint64_t access = (acc != O_WRONLY ? op->u[1] : 0) | (acc != O_RDONLY ? op->u[2] : 0);
+        struct landlock_path_beneath_attr_ a = {access, fd};
+        if (access && syscall(SYS_landlock_add_rule, landlock_fd, LANDLOCK_RULE_PATH_BENEATH, &a, 0) < 0 && errno != EBADFD) {
+            DIE_ERRNO("landlock_add_rule fd %d (access %#llx)", fd, (unsigned long long)access);
+        }
+    }
+    if (syscall(SYS_landlock_restrict_self, landlock_fd, 0) < 0) {
+        DIE_ERRNO("%s", "landlock_restrict_self");
+    }
+    close(landlock_fd);
+    landlock_fd = -1;
+}
+
 static void op_exec(const struct plan_op *op) {
     char **argv = op->v[0].items, **envp = op->v[1].items;
     if (op->v[0].n == 0) {
@@ -1122,6 +1198,15 @@ static void run_init(void) {
             if (fifo_fd < 0) {
                 DIE_ERRNO("open exec fifo %s", op->s[0]);
             }
+            break;
+        case OP_LANDLOCK_RULESET:
+            op_landlock_ruleset(op);
+            break;
+        case OP_LANDLOCK_RULE:
+            op_landlock_rule(op);
+            break;
+        case OP_LANDLOCK_RESTRICT:
+            op_landlock_restrict(op);
             break;
         case OP_EXEC:
             op_exec(op);
@@ -1540,6 +1625,16 @@ static const int FORWARDED[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUS
 int main(int argc, char **argv, char **envp) {
     if (argc >= 4 && !strcmp(argv[1], "signal")) {
         return signal_mode(argc, argv);
+    }
+    if (argc == 2 && !strcmp(argv[1], "landlock-abi")) {
+        /* The planner's probe: the ABI version, or 0 and why there is none. */
+        long v = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+        if (v < 0) {
+            printf("0 %s\n", strerror(errno));
+        } else {
+            printf("%ld\n", v);
+        }
+        return 0;
     }
     if (argc != 2) {
         dprintf(2, "usage: bulwark-stage PLAN-FILE (run by bulwark, not by hand)\n");

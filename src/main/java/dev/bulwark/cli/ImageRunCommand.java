@@ -49,7 +49,8 @@ import java.util.Set;
  */
 public final class ImageRunCommand {
     static final Set<String> VALUED = Set.of("store", "name", "v", "volume", "e", "env", "env-file", "u", "user", "w",
-            "workdir", "entrypoint", "pids-limit", "memory", "m", "cap-add", "cap-drop", "userns", "platform", "hostname", "policy", "pull");
+            "workdir", "entrypoint", "pids-limit", "memory", "m", "cap-add", "cap-drop", "userns", "platform", "hostname", "policy", "pull",
+            "landlock");
     static final Set<String> BOOL = Set.of("read-only", "rm", "i", "interactive", "t", "tty", "it", "system");
     /** runc's flags of `run`: any of them selects the OCI form. */
     static final Set<String> RUNC_VALUED = Set.of("bundle", "b", "pid-file", "console-socket", "preserve-fds");
@@ -125,7 +126,7 @@ public final class ImageRunCommand {
         if (a.positional().isEmpty()) {
             throw new CliException("usage: bulwark run [--rm] [--name ID] [-it] [-e K=V] [-v SRC:DST[:ro]] [-u USER[:GROUP]] "
                     + "[-w DIR] [--read-only] [--entrypoint CMD] [--pids-limit N] [--memory SIZE] [--cap-add CAP] "
-                    + "[--cap-drop CAP] [--userns=host] [--system] [--policy FILE] [--pull missing|never|always] [--store DIR] IMAGE [CMD...]");
+                    + "[--cap-drop CAP] [--userns=host] [--system] [--policy FILE] [--pull missing|never|always] [--landlock on|auto|off] [--store DIR] IMAGE [CMD...]");
         }
         String ref = a.positional().get(0);
         List<String> cmd = a.positional().subList(1, a.positional().size());
@@ -208,6 +209,13 @@ public final class ImageRunCommand {
         last(a, "memory", "m").ifPresent(m -> b.memory(Sizes.parse("--memory", m)));
         a.all("cap-add").forEach(b::capAdd);
         a.all("cap-drop").forEach(b::capDrop);
+        if (a.has("landlock")) {
+            String ll = a.get("landlock", "");
+            if (!List.of("on", "auto", "off").contains(ll)) {
+                throw new CliException("--landlock takes on, auto or off, not \"" + ll + "\"");
+            }
+            b.annotation(BundleBuilder.LANDLOCK_ANNOTATION, ll);
+        }
 
         Path containers = store.root().resolve("containers");
         Path dir = containers.resolve(id);

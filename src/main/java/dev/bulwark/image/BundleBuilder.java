@@ -25,6 +25,8 @@ import java.util.Set;
 public final class BundleBuilder {
     /** The annotation that selects a system container (DESIGN.md, "System containers"). */
     public static final String SYSTEM_ANNOTATION = "dev.bulwark.system";
+    /** Landlock for the container: on, auto or off (dev.bulwark.runtime.Landlock). */
+    public static final String LANDLOCK_ANNOTATION = "dev.bulwark.landlock";
     /** The reference as the user wrote it, and the digest it resolved to. */
     public static final String REF_ANNOTATION = "dev.bulwark.image.ref";
     public static final String DIGEST_ANNOTATION = "dev.bulwark.image.digest";
@@ -208,6 +210,11 @@ public final class BundleBuilder {
         }
         if (!image.stopSignal().isEmpty()) {
             annotations.put(STOP_SIGNAL_ANNOTATION, image.stopSignal());
+        }
+        // Landlock by default where the kernel has the ABI the mount-derived ruleset needs; not for
+        // system containers, whose own mounts Landlock would refuse (docs/landlock.md)
+        if (!o.system()) {
+            annotations.putIfAbsent(LANDLOCK_ANNOTATION, "auto");
         }
         if (!annotations.isEmpty()) {
             c.put("annotations", annotations);

@@ -12,7 +12,18 @@ import java.util.function.Supplier;
  * cgroup mount never reads mountinfo; tests pass a fixed one.
  */
 public record HostInfo(
-        int capLastCap, long capBounding, Supplier<List<CgroupMount>> cgroupMounts, Supplier<List<String>> ownCgroups) {
+        int capLastCap, long capBounding, Supplier<List<CgroupMount>> cgroupMounts, Supplier<List<String>> ownCgroups,
+        Supplier<Landlock.Abi> landlock) {
+
+    /** A host with no Landlock (tests that do not plan one). */
+    public HostInfo(int capLastCap, long capBounding, Supplier<List<CgroupMount>> cgroupMounts, Supplier<List<String>> ownCgroups) {
+        this(capLastCap, capBounding, cgroupMounts, ownCgroups, () -> new Landlock.Abi(0, "not probed"));
+    }
+
+    /** The kernel's Landlock ABI, probed on first use. */
+    public Landlock.Abi landlockAbi() {
+        return landlock.get();
+    }
 
     /** A cgroup or cgroup2 mount of the host: where, which type and its super options. */
     public record CgroupMount(String mountPoint, String fsType, String superOptions) {}
@@ -34,7 +45,7 @@ public record HostInfo(
         } catch (IOException | NumberFormatException e) {
             bounding = -1L;
         }
-        return new HostInfo(last, bounding, HostInfo::readCgroupMounts, HostInfo::readOwnCgroups);
+        return new HostInfo(last, bounding, HostInfo::readCgroupMounts, HostInfo::readOwnCgroups, Landlock::probe);
     }
 
     static List<CgroupMount> readCgroupMounts() {

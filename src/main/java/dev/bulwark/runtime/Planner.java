@@ -99,6 +99,7 @@ public final class Planner {
     /** check, with compiled filters reused from (and added to) the cache under a state root. */
     public static Checked check(Spec spec, Path bundle, HostInfo host, Optional<Path> cacheRoot) {
         Validator.validate(spec, bundle);
+        Landlock.of(spec, host);
         // A new user namespace starts with a full bounding set (the kernel resets it there), so
         // only without one does the runtime's own bounding set limit what can be granted.
         if (!spec.linux().map(l -> Validator.newNamespace(l, "user")).orElse(false)) {
@@ -229,7 +230,8 @@ public final class Planner {
         }
         ops.add(new Op.Chdir(process.cwd()));
         ops.add(new Op.Umask(process.user().umask().orElse(0022)));
-        credentials(ops, process, checked.seccomp(), host);
+        // the container's ruleset (its config's), whatever the exec'd process asks
+        credentials(ops, process, checked.seccomp(), host, Landlock.of(spec, host));
         ops.add(new Op.Exec(pathOf(process.env()), process.args(), process.env()));
         return List.copyOf(ops);
     }
@@ -363,7 +365,7 @@ public final class Planner {
         ops.add(new Op.Chdir(process.cwd()));
         ops.add(new Op.Umask(process.user().umask().orElse(0022)));
         linux.personality().ifPresent(p -> ops.add(new Op.Personality(p.domain().equals("LINUX32") ? 0x0008 : 0)));
-        credentials(ops, process, checked.seccomp(), host);
+        credentials(ops, process, checked.seccomp(), host, Landlock.of(spec, host));
         ops.add(new Op.Exec(pathOf(process.env()), process.args(), process.env()));
         ops.addAll(mapEnd, idmaps);
     }
@@ -689,7 +691,8 @@ public final class Planner {
         return a.toString();
     }
 
-    private static void credentials(List<Op> ops, Process process, Optional<SeccompProgram> seccomp, HostInfo host) {
+    private static void credentials(List<Op> ops, Process process, Optional<SeccompProgram> seccomp, HostInfo host,
+            Optional<Landlock.Ruleset> landlock) {
         Spec.User user = process.user();
         long bounding = 0;
         long effective = 0;
@@ -709,6 +712,12 @@ public final class Planner {
         // it is loaded while the stage still holds CAP_SYS_ADMIN, before the user switch, and the
         // filter must then allow setgroups, setresuid, capset, prctl and execve.
         boolean late = process.noNewPrivileges() || (effective & (1L << Capabilities.number("CAP_SYS_ADMIN"))) != 0;
+        // landlock_restrict_self needs no_new_privs or CAP_SYS_ADMIN too: right after no_new_privs,
+        // or else first, while the stage still holds every capability; before seccomp either way,
+        // so the filter need not allow the landlock calls.
+        if (landlock.isPresent() && !process.noNewPrivileges()) {
+            ops.addAll(landlock.get().ops());
+        }
         if (seccomp.isPresent() && !late) {
             ops.add(seccompOp(seccomp.get()));
         }
@@ -717,6 +726,7 @@ public final class Planner {
         ops.add(new Op.Caps(effective, permitted, inheritable, ambient));
         if (process.noNewPrivileges()) {
             ops.add(new Op.NoNewPrivs());
+            landlock.ifPresent(l -> ops.addAll(l.ops()));
         }
         if (seccomp.isPresent() && late) {
             ops.add(seccompOp(seccomp.get()));

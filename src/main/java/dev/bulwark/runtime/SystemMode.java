@@ -338,7 +338,7 @@ public final class SystemMode {
                 : p.capabilities().map(e -> new Spec.Capabilities(all, e.effective(), e.inheritable(), e.permitted(), e.ambient()))
                         .orElse(new Spec.Capabilities(all, List.of(), List.of(), List.of(), List.of()));
         return new Spec.Process(p.terminal(), p.user(), p.args(), p.env(), p.cwd(), Optional.of(c), p.rlimits(),
-                p.noNewPrivileges(), p.apparmorProfile(), p.oomScoreAdj(), p.selinuxLabel());
+                p.noNewPrivileges(), p.apparmorProfile(), p.oomScoreAdj(), p.selinuxLabel(), p.landlock());
     }
 
     /**

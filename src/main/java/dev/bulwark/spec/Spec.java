@@ -32,7 +32,25 @@ public record Spec(
             boolean noNewPrivileges,
             String apparmorProfile,
             Optional<Integer> oomScoreAdj,
-            String selinuxLabel) {}
+            String selinuxLabel,
+            Optional<Landlock> landlock) {
+        public Process(boolean terminal, User user, List<String> args, List<String> env, String cwd,
+                Optional<Capabilities> capabilities, List<Rlimit> rlimits, boolean noNewPrivileges, String apparmorProfile,
+                Optional<Integer> oomScoreAdj, String selinuxLabel) {
+            this(terminal, user, args, env, cwd, capabilities, rlimits, noNewPrivileges, apparmorProfile, oomScoreAdj,
+                    selinuxLabel, Optional.empty());
+        }
+    }
+
+    /**
+     * process.landlock as the runtime-spec's Landlock proposal (opencontainers/runtime-spec PRs
+     * 1111 and 1241) writes it: ruleset.handledAccessFS, rules.pathBeneath[] and
+     * disableBestEffort. Access rights are the kernel's LANDLOCK_ACCESS_FS_* names, lower case
+     * and without the prefix ("write_file").
+     */
+    public record Landlock(List<String> handledAccessFS, List<PathBeneath> pathBeneath, boolean disableBestEffort) {}
+
+    public record PathBeneath(List<String> allowedAccess, List<String> paths) {}
 
     public record User(long uid, long gid, Optional<Integer> umask, List<Long> additionalGids, String username) {}
 

@@ -88,7 +88,50 @@ public final class SpecReader {
                 n.optBool("noNewPrivileges", false),
                 n.optString("apparmorProfile", ""),
                 n.opt("oomScoreAdj").map(Node::int32),
-                n.optString("selinuxLabel", ""));
+                n.optString("selinuxLabel", ""),
+                n.opt("landlock").map(SpecReader::landlock));
+    }
+
+    /**
+     * Strict, unlike the rest of the config: a member this reader does not know inside a
+     * security object would be a restriction silently not applied.
+     */
+    static Spec.Landlock landlock(Node n) {
+        only(n, "ruleset", "rules", "disableBestEffort");
+        List<String> handled = List.of();
+        Optional<Node> ruleset = n.opt("ruleset");
+        if (ruleset.isPresent()) {
+            unsupported(ruleset.get(), "handledAccessNetwork", "handledAccessNet", "scoped");
+            only(ruleset.get(), "handledAccessFS");
+            handled = ruleset.get().optStrings("handledAccessFS");
+        }
+        List<Spec.PathBeneath> rules = List.of();
+        Optional<Node> r = n.opt("rules");
+        if (r.isPresent()) {
+            unsupported(r.get(), "netPort");
+            only(r.get(), "pathBeneath");
+            rules = r.get().optList("pathBeneath", p -> {
+                only(p, "allowedAccess", "paths");
+                return new Spec.PathBeneath(p.optStrings("allowedAccess"), p.optStrings("paths"));
+            });
+        }
+        return new Spec.Landlock(handled, rules, n.optBool("disableBestEffort", false));
+    }
+
+    private static void only(Node n, String... known) {
+        for (var e : n.members().entrySet()) {
+            if (!List.of(known).contains(e.getKey())) {
+                throw e.getValue().error("unknown member (known here: " + String.join(", ", known) + ")");
+            }
+        }
+    }
+
+    private static void unsupported(Node n, String... names) {
+        for (String k : names) {
+            n.opt(k).ifPresent(v -> {
+                throw v.error("Landlock network and scope rules are not supported by Bulwark; refusing rather than running without them");
+            });
+        }
     }
 
     static User user(Node n) {

@@ -330,4 +330,25 @@ public sealed interface Op {
         public int code() { return 65; }
         public int phase() { return INIT; }
     }
+
+    /** A Landlock ruleset handling these filesystem rights (LANDLOCK_ACCESS_FS_* bits). */
+    record LandlockRuleset(long handledAccessFs) implements Op {
+        public int code() { return 73; }
+        public int phase() { return INIT; }
+    }
+
+    /** A path-beneath rule on a path in root: the rights if it is a directory, else fileAccess (0: none). */
+    record LandlockRule(String path, long dirAccess, long fileAccess) implements Op {
+        public int code() { return 74; }
+        public int phase() { return INIT; }
+    }
+
+    /**
+     * Enforces the ruleset on the process; fifoAccess is granted on the exec FIFO WAIT_FIFO opened,
+     * stdioRead and stdioWrite on each of fds 0-2 open for reading and for writing.
+     */
+    record LandlockRestrict(long fifoAccess, long stdioRead, long stdioWrite) implements Op {
+        public int code() { return 75; }
+        public int phase() { return INIT; }
+    }
 }

@@ -198,6 +198,17 @@ public final class PlanEncoder {
                 vec(p, o.envp());
             }
             case Op.WaitFifo o -> str(p, o.hostPath());
+            case Op.LandlockRuleset o -> u64(p, o.handledAccessFs());
+            case Op.LandlockRule o -> {
+                str(p, o.path());
+                u64(p, o.dirAccess());
+                u64(p, o.fileAccess());
+            }
+            case Op.LandlockRestrict o -> {
+                u64(p, o.fifoAccess());
+                u64(p, o.stdioRead());
+                u64(p, o.stdioWrite());
+            }
         }
     }
 

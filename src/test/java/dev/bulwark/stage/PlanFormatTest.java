@@ -99,6 +99,9 @@ class PlanFormatTest {
         ops.add(new Op.SetUser(1000, 1001, List.of(10L, 4294967295L)));
         ops.add(new Op.Caps(1, 2, 4, 8));
         ops.add(new Op.NoNewPrivs());
+        ops.add(new Op.LandlockRuleset(0x7fffL));
+        ops.add(new Op.LandlockRule("/tmp", 0x7fffL, 0x4007L));
+        ops.add(new Op.LandlockRestrict(0x2L, 0x4L, 0x2L));
         ops.add(new Op.Seccomp(1, new byte[] {6, 0, 0, 0, 0, 0, (byte) 0xff, 0x7f}, true));
         ops.add(new Op.Exec("/bin:/usr/bin", List.of("sh", "-c", "echo é"), List.of("A=1", "PATH=/bin")));
         return ops;
@@ -120,8 +123,9 @@ class PlanFormatTest {
         assertEquals("BIND_TREE s=/etc/resolv.conf", lines.get(29));
         assertEquals("MOUNT s=tmpfs s=/dev s=tmpfs s=mode=755", lines.get(31));
         assertEquals("SET_USER v=[10,4294967295]", lines.get(49));
-        assertEquals("SECCOMP b=8:06000000" + "0000ff7f", lines.get(52));
-        assertEquals("EXEC s=/bin:/usr/bin v=[sh,-c,echo é] v=[A=1,PATH=/bin]", lines.get(53));
+        assertEquals("LANDLOCK_RULE s=/tmp", lines.get(53));
+        assertEquals("SECCOMP b=8:06000000" + "0000ff7f", lines.get(55));
+        assertEquals("EXEC s=/bin:/usr/bin v=[sh,-c,echo é] v=[A=1,PATH=/bin]", lines.get(56));
         for (int i = 0; i < lines.size(); i++) {
             String name = everyOp().get(i).getClass().getSimpleName().replaceAll("([a-z])([A-Z])", "$1_$2").toUpperCase();
             assertTrue(lines.get(i).startsWith(name), lines.get(i) + " is not " + name);
