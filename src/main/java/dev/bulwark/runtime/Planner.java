@@ -104,6 +104,8 @@ public final class Planner {
         if (!spec.linux().map(l -> Validator.newNamespace(l, "user")).orElse(false)) {
             spec.process().flatMap(Process::capabilities).ifPresent(c -> grantable(c, host));
         }
+        spec.process().map(p -> CapabilitySets.of(p.capabilities(), host).warnings()).orElse(List.of())
+                .forEach(Warnings::warn);
         Optional<SeccompProgram> program = Optional.empty();
         Optional<Spec.Seccomp> seccomp = spec.linux().flatMap(Linux::seccomp);
         if (seccomp.isPresent()) {
@@ -136,11 +138,12 @@ public final class Planner {
     /**
      * The runtime cannot give what it does not have: a capability outside its own bounding set
      * would make capset fail deep in the stage, so it is refused here by name. (The bounding set
-     * itself may list more: those bits are simply not there to drop.)
+     * itself may list more: those bits are simply not there to drop; an ambient capability is
+     * raised only from the permitted and inheritable sets, so it is checked there.)
      */
     private static void grantable(Spec.Capabilities c, HostInfo host) {
-        String[] sets = {"effective", "permitted", "inheritable", "ambient"};
-        List<List<String>> lists = List.of(c.effective(), c.permitted(), c.inheritable(), c.ambient());
+        String[] sets = {"effective", "permitted", "inheritable"};
+        List<List<String>> lists = List.of(c.effective(), c.permitted(), c.inheritable());
         for (int s = 0; s < sets.length; s++) {
             List<String> names = lists.get(s);
             for (int i = 0; i < names.size(); i++) {
@@ -182,6 +185,7 @@ public final class Planner {
         if (!user) {
             process.capabilities().ifPresent(c -> grantable(c, host));
         }
+        CapabilitySets.of(process.capabilities(), host).warnings().forEach(Warnings::warn);
         boolean notify = checked.seccomp().isPresent() && checked.seccomp().get().needsListener();
         if (notify && target.isEmpty()) {
             throw new SpecException("linux.seccomp", "exec into a container whose filter uses SCMP_ACT_NOTIFY needs the"
@@ -691,19 +695,8 @@ public final class Planner {
 
     private static void credentials(List<Op> ops, Process process, Optional<SeccompProgram> seccomp, HostInfo host) {
         Spec.User user = process.user();
-        long bounding = 0;
-        long effective = 0;
-        long permitted = 0;
-        long inheritable = 0;
-        long ambient = 0;
-        if (process.capabilities().isPresent()) {
-            Spec.Capabilities c = process.capabilities().get();
-            bounding = supported(Validator.caps(c.bounding(), ""), host);
-            effective = supported(Validator.caps(c.effective(), ""), host);
-            permitted = supported(Validator.caps(c.permitted(), ""), host);
-            inheritable = supported(Validator.caps(c.inheritable(), ""), host);
-            ambient = supported(Validator.caps(c.ambient(), ""), host);
-        }
+        CapabilitySets caps = CapabilitySets.of(process.capabilities(), host);
+        long effective = caps.effective();
         // Loading a filter needs no_new_privs or CAP_SYS_ADMIN. With no_new_privs (or when the
         // process keeps CAP_SYS_ADMIN) it is the last step before execve; otherwise, as runc does,
         // it is loaded while the stage still holds CAP_SYS_ADMIN, before the user switch, and the
@@ -712,9 +705,9 @@ public final class Planner {
         if (seccomp.isPresent() && !late) {
             ops.add(seccompOp(seccomp.get()));
         }
-        ops.add(new Op.CapsBounding(bounding, host.capLastCap()));
+        ops.add(new Op.CapsBounding(caps.bounding(), host.capLastCap()));
         ops.add(new Op.SetUser(user.uid(), user.gid(), user.additionalGids()));
-        ops.add(new Op.Caps(effective, permitted, inheritable, ambient));
+        ops.add(new Op.Caps(caps.effective(), caps.permitted(), caps.inheritable(), caps.ambient()));
         if (process.noNewPrivileges()) {
             ops.add(new Op.NoNewPrivs());
         }
@@ -725,11 +718,6 @@ public final class Planner {
 
     private static Op seccompOp(SeccompProgram p) {
         return new Op.Seccomp(p.flags(), p.filter(), p.needsListener());
-    }
-
-    /** Capabilities this kernel does not know cannot be granted; runc drops them too. */
-    private static long supported(long mask, HostInfo host) {
-        return host.capLastCap() >= 63 ? mask : mask & ((1L << (host.capLastCap() + 1)) - 1);
     }
 
     private static String pathOf(List<String> env) {
