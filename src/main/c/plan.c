@@ -68,6 +68,7 @@ static const struct schema SCHEMA[] = {
     {OP_ROOTFS_TREE, PH_INIT, "s", "ROOTFS_TREE"},
     {OP_BIND_TREE, PH_INIT, "s", "BIND_TREE"},
     {OP_LOOPBACK_UP, PH_INIT, "", "LOOPBACK_UP"},
+    {OP_PROC_ATTR, PH_INIT, "ss", "PROC_ATTR"},
 };
 
 static const struct schema *find_schema(uint16_t code) {

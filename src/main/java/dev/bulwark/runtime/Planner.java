@@ -32,6 +32,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * Turns a validated config into the linear plan the stage executes. Every decision is made here:
@@ -104,6 +105,7 @@ public final class Planner {
         if (!spec.linux().map(l -> Validator.newNamespace(l, "user")).orElse(false)) {
             spec.process().flatMap(Process::capabilities).ifPresent(c -> grantable(c, host));
         }
+        spec.process().ifPresent(Lsm::check);
         spec.process().map(p -> CapabilitySets.of(p.capabilities(), host).warnings()).orElse(List.of())
                 .forEach(Warnings::warn);
         Optional<SeccompProgram> program = Optional.empty();
@@ -185,6 +187,7 @@ public final class Planner {
         if (!user) {
             process.capabilities().ifPresent(c -> grantable(c, host));
         }
+        Lsm.check(process);
         CapabilitySets.of(process.capabilities(), host).warnings().forEach(Warnings::warn);
         boolean notify = checked.seccomp().isPresent() && checked.seccomp().get().needsListener();
         if (notify && target.isEmpty()) {
@@ -428,12 +431,12 @@ public final class Planner {
                 if (!hasPts) {
                     ops.add(new Op.Mkpath("/dev/pts", 1, 0755));
                     ops.add(new Op.Mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-                            "newinstance,ptmxmode=0666,mode=0620" + (newUser ? "" : ",gid=5")));
+                            Lsm.mountData("newinstance,ptmxmode=0666,mode=0620" + (newUser ? "" : ",gid=5"), linux.mountLabel())));
                 }
                 if (!hasShm) {
                     ops.add(new Op.Mkpath("/dev/shm", 1, 0755));
                     ops.add(new Op.Mount("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV,
-                            "mode=1777,size=65536k"));
+                            Lsm.mountData("mode=1777,size=65536k", linux.mountLabel())));
                 }
             }
         }
@@ -552,7 +555,8 @@ public final class Planner {
             cgroupMount(dest, o, linux);
         } else {
             ops.add(new Op.Mkpath(dest, 1, 0755));
-            ops.add(new Op.Mount(m.source().isEmpty() ? m.type() : m.source(), dest, m.type(), o.flags(), o.data(), o.copyUp()));
+            String data = Set.of("proc", "sysfs", "mqueue").contains(m.type()) ? o.data() : Lsm.mountData(o.data(), linux.mountLabel());
+            ops.add(new Op.Mount(m.source().isEmpty() ? m.type() : m.source(), dest, m.type(), o.flags(), data, o.copyUp()));
         }
         if (o.propagation() != 0) {
             ops.add(new Op.Setattr(dest, o.propagationRecursive(), 0, 0, o.propagation()));
@@ -580,7 +584,7 @@ public final class Planner {
             }
             return;
         }
-        ops.add(new Op.Mount("tmpfs", dest, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755"));
+        ops.add(new Op.Mount("tmpfs", dest, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, Lsm.mountData("mode=755", linux.mountLabel())));
         for (HostInfo.CgroupMount c : mounts) {
             if (c.mountPoint().equals("/sys/fs/cgroup")) {
                 continue;
@@ -695,6 +699,7 @@ public final class Planner {
 
     private static void credentials(List<Op> ops, Process process, Optional<SeccompProgram> seccomp, HostInfo host) {
         Spec.User user = process.user();
+        ops.addAll(Lsm.ops(process));
         CapabilitySets caps = CapabilitySets.of(process.capabilities(), host);
         long effective = caps.effective();
         // Loading a filter needs no_new_privs or CAP_SYS_ADMIN. With no_new_privs (or when the

@@ -119,12 +119,6 @@ public final class Validator {
                 throw new SpecException("process.env[" + i + "]", "expected NAME=value, found \"" + p.env().get(i) + "\"");
             }
         }
-        if (!p.apparmorProfile().isEmpty()) {
-            throw new SpecException("process.apparmorProfile", "AppArmor is not supported by Bulwark; refusing rather than running unconfined");
-        }
-        if (!p.selinuxLabel().isEmpty()) {
-            throw new SpecException("process.selinuxLabel", "SELinux labels are not supported by Bulwark; refusing rather than running unlabelled");
-        }
         p.oomScoreAdj().ifPresent(v -> {
             if (v < -1000 || v > 1000) {
                 throw new SpecException("process.oomScoreAdj", "expected a value from -1000 to 1000, found " + v);
@@ -228,9 +222,6 @@ public final class Validator {
         }
         for (Map.Entry<String, String> e : l.sysctl().entrySet()) {
             sysctl(e.getKey(), ns, l, spec);
-        }
-        if (!l.mountLabel().isEmpty()) {
-            throw new SpecException("linux.mountLabel", "SELinux mount labels are not supported by Bulwark");
         }
         l.personality().ifPresent(p -> {
             if (!p.domain().equals("LINUX") && !p.domain().equals("LINUX32")) {

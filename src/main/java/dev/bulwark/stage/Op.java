@@ -326,6 +326,12 @@ public sealed interface Op {
         public int phase() { return INIT; }
     }
 
+    /** An LSM attribute under /proc/self/attr ("apparmor/exec", "exec"), applied at execve. */
+    record ProcAttr(String attr, String value) implements Op {
+        public int code() { return 73; }
+        public int phase() { return INIT; }
+    }
+
     record WaitFifo(String hostPath) implements Op {
         public int code() { return 65; }
         public int phase() { return INIT; }

@@ -77,7 +77,6 @@ class MalformedConfigTest extends ContainerTestBase {
                     b.process().put("terminal", true);
                     b.mounts().removeIf(m -> ((Map<?, ?>) m).get("destination").toString().startsWith("/dev"));
                 }, "process.terminal: a terminal needs a devpts mount at /dev/pts"),
-                bad("apparmor", b -> b.process().put("apparmorProfile", "docker-default"), "process.apparmorProfile: AppArmor is not supported"),
                 bad("unknown namespace", b -> b.namespaces().add(map("type", "foo")), "linux.namespaces[6].type: unknown namespace type \"foo\""),
                 bad("duplicate namespace", b -> b.namespaces().add(map("type", "pid")), "linux.namespaces[6].type: namespace \"pid\" is listed twice"),
                 bad("namespace path missing", b -> {
