@@ -69,6 +69,7 @@ static const struct schema SCHEMA[] = {
     {OP_BIND_TREE, PH_INIT, "s", "BIND_TREE"},
     {OP_LOOPBACK_UP, PH_INIT, "", "LOOPBACK_UP"},
     {OP_PROC_ATTR, PH_INIT, "ss", "PROC_ATTR"},
+    {OP_CHROOT, PH_INIT, "s", "CHROOT"},
 };
 
 static const struct schema *find_schema(uint16_t code) {

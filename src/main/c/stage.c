@@ -715,6 +715,28 @@ static void op_pivot_root(const struct plan_op *op) {
     }
 }
 
+/*
+ * The root without a mount namespace of the container's own, as runc does then: pivot_root
+ * would move the root of every process on the host, so the process chroots into the ROOTFS
+ * (create) or into its container's root, /proc/INIT/root (exec).
+ */
+static void op_chroot(const struct plan_op *op) {
+    const char *path = op->s[0];
+    if (!path[0] && root_fd < 0) {
+        die("no ROOTFS before CHROOT");
+    }
+    if ((path[0] ? chdir(path) : fchdir(root_fd)) < 0 || chroot(".") < 0 || chdir("/") < 0) {
+        DIE_ERRNO("chroot to %s", path[0] ? path : rootfs_path);
+    }
+    if (root_fd >= 0) {
+        close(root_fd);
+    }
+    root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0) {
+        DIE_ERRNO("open %s", "/");
+    }
+}
+
 static void op_mask(const struct plan_op *op) {
     int fd = resolve(op->s[0], O_PATH);
     if (fd < 0) {
@@ -1067,6 +1089,9 @@ static void run_init(void) {
             break;
         case OP_READONLY:
             op_readonly(op);
+            break;
+        case OP_CHROOT:
+            op_chroot(op);
             break;
         case OP_PROC_ATTR:
             op_proc_attr(op);

@@ -106,6 +106,12 @@ public final class Planner {
             spec.process().flatMap(Process::capabilities).ifPresent(c -> grantable(c, host));
         }
         spec.process().ifPresent(Lsm::check);
+        boolean hostMountNs = spec.linux().map(l -> l.namespaces().stream().noneMatch(n -> n.type().equals("mount"))).orElse(false);
+        if (hostMountNs && spec.process().flatMap(Process::capabilities)
+                .map(c -> c.bounding().contains("CAP_SYS_CHROOT")).orElse(false)) {
+            Warnings.warn("linux.namespaces has no \"mount\": the container's root is a chroot in the host's mount namespace,"
+                    + " which a process holding CAP_SYS_CHROOT can leave");
+        }
         spec.process().map(p -> CapabilitySets.of(p.capabilities(), host).warnings()).orElse(List.of())
                 .forEach(Warnings::warn);
         Optional<SeccompProgram> program = Optional.empty();
@@ -230,6 +236,10 @@ public final class Planner {
         if (user) {
             ops.add(new Op.BecomeRoot());
         }
+        if (linux.namespaces().stream().noneMatch(n -> n.type().equals("mount"))) {
+            // the container shares the host's mount namespace: its root is where its init chrooted
+            ops.add(new Op.Chroot("/proc/" + initPid + "/root"));
+        }
         ops.add(new Op.OpenRoot());
         if (process.terminal()) {
             ops.add(new Op.Console(0, 0, false));
@@ -342,10 +352,10 @@ public final class Planner {
         }
         // A mount namespace joined by path gets the root set up in it, as a new one does (runc
         // checks that the config lists a mount namespace, not that it is new).
-        boolean newMount = linux.namespaces().stream().anyMatch(n -> n.type().equals("mount"));
-        if (newMount) {
-            rootfs(spec, linux, process, newUser);
-        }
+        // With no mount namespace listed the root is set up in the host's, as runc does, and
+        // chrooted into; what that mounts on the host goes when the container is deleted (HostMounts).
+        boolean ownMount = linux.namespaces().stream().anyMatch(n -> n.type().equals("mount"));
+        rootfs(spec, linux, process, newUser, ownMount);
         if (!spec.hostname().isEmpty()) {
             ops.add(new Op.Hostname(spec.hostname()));
         }
@@ -355,7 +365,7 @@ public final class Planner {
         if (Validator.newNamespace(linux, "network")) {
             ops.add(new Op.LoopbackUp());
         }
-        if (newMount) {
+        {
             linux.sysctl().forEach((k, v) -> ops.add(new Op.Write("/proc/sys/" + k.replace('.', '/'), v)));
             for (String p : linux.readonlyPaths()) {
                 ops.add(new Op.Readonly(p));
@@ -389,12 +399,16 @@ public final class Planner {
         return sb.toString();
     }
 
-    private void rootfs(Spec spec, Linux linux, Process process, boolean newUser) {
+    private void rootfs(Spec spec, Linux linux, Process process, boolean newUser, boolean ownMount) {
         // Keep host mount events out, and ours from reaching the host: rslave unless the config
         // asks for private. (shared is applied to the new root after pivot_root, which refuses a
-        // shared parent.)
+        // shared parent.) In the host's own mount namespace "/" is left as it is (runc makes the
+        // host's root rslave there); the root's bind is made private instead, so nothing mounted
+        // in it reaches another namespace.
         String rp = linux.rootfsPropagation();
-        ops.add(new Op.Propagation("/", (rp.endsWith("private") ? MS_PRIVATE : MS_SLAVE) | MS_REC));
+        if (ownMount) {
+            ops.add(new Op.Propagation("/", (rp.endsWith("private") ? MS_PRIVATE : MS_SLAVE) | MS_REC));
+        }
         Path rootPath = req.bundle().resolve(spec.root().path()).toAbsolutePath().normalize();
         if (req.idmapped()) {
             // The whole tree under the root (Docker's overlay and whatever is mounted beneath it):
@@ -407,6 +421,9 @@ public final class Planner {
             ops.add(new Op.RootfsTree(rootPath.toString()));
         } else {
             ops.add(new Op.Rootfs(rootPath.toString()));
+            if (!ownMount) {
+                ops.add(new Op.Propagation(rootPath.toString(), MS_PRIVATE | MS_REC));
+            }
         }
 
         boolean devTmpfs = false;
@@ -464,7 +481,7 @@ public final class Planner {
             // opened (O_PATH) while the host path is still reachable; written just before execve
             ops.add(new Op.WaitFifo(req.stateDir().resolve(EXEC_FIFO).toString()));
         }
-        ops.add(new Op.PivotRoot(req.noPivot()));
+        ops.add(ownMount ? new Op.PivotRoot(req.noPivot()) : new Op.Chroot(""));
         if (rp.endsWith("shared") || rp.endsWith("unbindable")) {
             ops.add(new Op.Setattr("/", rp.startsWith("r"), 0, 0, rp.endsWith("shared") ? MS_SHARED : MS_UNBINDABLE));
         }

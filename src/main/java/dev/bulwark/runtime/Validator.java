@@ -54,6 +54,18 @@ public final class Validator {
         process(process, ns);
         linux(linux, ns, spec);
         mounts(spec.mounts(), bundle);
+        // runc's check: masking and read-only paths need a mount namespace of the container's own
+        // (in the host's they would mask the host's /proc and /sys)
+        if (!ns.contains("mount")) {
+            if (!linux.maskedPaths().isEmpty()) {
+                throw new SpecException("linux.maskedPaths", "unable to restrict sys entries without a private mount"
+                        + " namespace (linux.namespaces has no \"mount\")");
+            }
+            if (!linux.readonlyPaths().isEmpty()) {
+                throw new SpecException("linux.readonlyPaths", "unable to restrict sys entries without a private mount"
+                        + " namespace (linux.namespaces has no \"mount\")");
+            }
+        }
         if (!spec.hostname().isEmpty() && !ns.contains("uts")) {
             throw new SpecException("hostname", "setting it needs a private UTS namespace (linux.namespaces has no \"uts\")");
         }
@@ -97,9 +109,6 @@ public final class Validator {
                     throw new SpecException(p + ".path", "\"" + n.path() + "\" does not exist");
                 }
             }
-        }
-        if (!seen.contains("mount")) {
-            throw new SpecException("linux.namespaces", "a mount namespace is required to set up the container's root");
         }
         return seen;
     }

@@ -84,7 +84,7 @@ class MalformedConfigTest extends ContainerTestBase {
                     b.namespaces().add(map("type", "network", "path", "/proc/999999999/ns/net"));
                 }, "linux.namespaces[5].path: \"/proc/999999999/ns/net\" does not exist"),
                 bad("no mount namespace", b -> b.namespaces().removeIf(n -> ((Map<?, ?>) n).get("type").equals("mount")),
-                        "linux.namespaces: a mount namespace is required"),
+                        "linux.maskedPaths: unable to restrict sys entries without a private mount namespace"),
                 bad("mappings without user namespace", b -> b.linux().put("uidMappings", List.of(map("containerID", 0, "hostID", 1000, "size", 1))),
                         "linux.uidMappings: ID mappings need a new user namespace"),
                 bad("user namespace without mappings", b -> b.namespaces().add(map("type", "user")),

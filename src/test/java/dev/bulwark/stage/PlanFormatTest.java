@@ -101,6 +101,7 @@ class PlanFormatTest {
         ops.add(new Op.NoNewPrivs());
         ops.add(new Op.Seccomp(1, new byte[] {6, 0, 0, 0, 0, 0, (byte) 0xff, 0x7f}, true));
         ops.add(new Op.ProcAttr("apparmor/exec", "exec x"));
+        ops.add(new Op.Chroot("/proc/1/root"));
         ops.add(new Op.Exec("/bin:/usr/bin", List.of("sh", "-c", "echo é"), List.of("A=1", "PATH=/bin")));
         return ops;
     }
@@ -123,7 +124,8 @@ class PlanFormatTest {
         assertEquals("SET_USER v=[10,4294967295]", lines.get(49));
         assertEquals("SECCOMP b=8:06000000" + "0000ff7f", lines.get(52));
         assertEquals("PROC_ATTR s=apparmor/exec s=exec x", lines.get(53));
-        assertEquals("EXEC s=/bin:/usr/bin v=[sh,-c,echo é] v=[A=1,PATH=/bin]", lines.get(54));
+        assertEquals("CHROOT s=/proc/1/root", lines.get(54));
+        assertEquals("EXEC s=/bin:/usr/bin v=[sh,-c,echo é] v=[A=1,PATH=/bin]", lines.get(55));
         for (int i = 0; i < lines.size(); i++) {
             String name = everyOp().get(i).getClass().getSimpleName().replaceAll("([a-z])([A-Z])", "$1_$2").toUpperCase();
             assertTrue(lines.get(i).startsWith(name), lines.get(i) + " is not " + name);
