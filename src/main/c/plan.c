@@ -71,6 +71,8 @@ static const struct schema SCHEMA[] = {
     {OP_LANDLOCK_RULESET, PH_INIT, "q", "LANDLOCK_RULESET"},
     {OP_LANDLOCK_RULE, PH_INIT, "sqq", "LANDLOCK_RULE"},
     {OP_LANDLOCK_RESTRICT, PH_INIT, "qqq", "LANDLOCK_RESTRICT"},
+    {OP_PROC_ATTR, PH_INIT, "ss", "PROC_ATTR"},
+    {OP_CHROOT, PH_INIT, "s", "CHROOT"},
 };
 
 static const struct schema *find_schema(uint16_t code) {

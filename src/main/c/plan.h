@@ -118,6 +118,8 @@ enum plan_opcode {
     OP_ROOTFS_TREE = 70,    /* s host path: move the next ID-mapped tree onto it; then as ROOTFS */
     OP_BIND_TREE = 71,      /* s path in root: move the next ID-mapped tree onto it */
     OP_LOOPBACK_UP = 72,    /* bring "lo" up in the (new) network namespace, as runc does */
+    OP_CHROOT = 77,         /* s host path, or "" for the ROOTFS: chroot there (no mount namespace of its own); later in-root ops resolve in "/" */
+    OP_PROC_ATTR = 76,      /* s attribute under /proc/self/attr (in root, checked to be procfs), s value: an LSM's exec label */
     OP_WAIT_FIFO = 65,      /* s host path of the exec FIFO, opened O_PATH before pivot; written before EXEC (create/start) */
     OP_LANDLOCK_RULESET = 73, /* q handled_access_fs: landlock_create_ruleset; the rules and RESTRICT that follow use it */
     OP_LANDLOCK_RULE = 74,  /* s path in root, q access if a directory, q access otherwise (0: no rule): a path-beneath rule */

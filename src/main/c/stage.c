@@ -39,6 +39,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/ioctl.h>
@@ -529,7 +530,7 @@ static void op_mount(const struct plan_op *op) {
     char target[64];
     fd_path(fd, target, sizeof target);
     if (mount(src, target, type[0] ? type : NULL, (unsigned long)op->u[0], data[0] ? data : NULL) < 0) {
-        DIE_ERRNO("mount %s (%s) on %s", src, type, dst);
+        DIE_ERRNO("mount %s (%s) on %s, data \"%s\"", src, type, dst, data);
     }
     close(fd);
     if (below >= 0) {
@@ -714,6 +715,28 @@ static void op_pivot_root(const struct plan_op *op) {
     }
 }
 
+/*
+ * The root without a mount namespace of the container's own, as runc does then: pivot_root
+ * would move the root of every process on the host, so the process chroots into the ROOTFS
+ * (create) or into its container's root, /proc/INIT/root (exec).
+ */
+static void op_chroot(const struct plan_op *op) {
+    const char *path = op->s[0];
+    if (!path[0] && root_fd < 0) {
+        die("no ROOTFS before CHROOT");
+    }
+    if ((path[0] ? chdir(path) : fchdir(root_fd)) < 0 || chroot(".") < 0 || chdir("/") < 0) {
+        DIE_ERRNO("chroot to %s", path[0] ? path : rootfs_path);
+    }
+    if (root_fd >= 0) {
+        close(root_fd);
+    }
+    root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0) {
+        DIE_ERRNO("open %s", "/");
+    }
+}
+
 static void op_mask(const struct plan_op *op) {
     int fd = resolve(op->s[0], O_PATH);
     if (fd < 0) {
@@ -774,6 +797,32 @@ static void op_write(const struct plan_op *op) {
     size_t len = strlen(op->s[1]);
     if (write(fd, op->s[1], len) != (ssize_t)len) {
         DIE_ERRNO("write %s", op->s[0]);
+    }
+    close(fd);
+}
+
+/*
+ * An LSM attribute of this process, e.g. AppArmor's "exec PROFILE" or an SELinux exec label,
+ * which the kernel applies at the next execve. The file must be procfs's own: a rootfs that puts
+ * a plain file at /proc/self/attr/exec would otherwise take the write and leave the process
+ * unconfined. A kernel without the LSM refuses the write (EINVAL), and so does the stage.
+ */
+static void op_proc_attr(const struct plan_op *op) {
+    char path[256];
+    if (snprintf(path, sizeof path, "proc/self/attr/%s", op->s[0]) >= (int)sizeof path) {
+        die("%s: attribute name too long", op->s[0]);
+    }
+    int fd = resolve(path, O_WRONLY);
+    if (fd < 0) {
+        DIE_ERRNO("open /%s", path);
+    }
+    struct statfs fs;
+    if (fstatfs(fd, &fs) < 0 || fs.f_type != 0x9fa0 /* PROC_SUPER_MAGIC */) {
+        die("/%s is not on procfs: refusing to set the process's security label there", path);
+    }
+    size_t len = strlen(op->s[1]);
+    if (write(fd, op->s[1], len) != (ssize_t)len) {
+        DIE_ERRNO("write \"%s\" to /%s", op->s[1], path);
     }
     close(fd);
 }
@@ -1116,6 +1165,12 @@ static void run_init(void) {
             break;
         case OP_READONLY:
             op_readonly(op);
+            break;
+        case OP_CHROOT:
+            op_chroot(op);
+            break;
+        case OP_PROC_ATTR:
+            op_proc_attr(op);
             break;
         case OP_WRITE:
             op_write(op);

@@ -32,7 +32,7 @@ final class ExecCommand {
         if (!a.get("preserve-fds", "0").equals("0")) {
             throw new CliException("exec --preserve-fds is not supported in this version");
         }
-        for (String f : List.of("apparmor", "process-label", "cgroup")) {
+        for (String f : List.of("cgroup")) {
             if (a.has(f)) {
                 throw new CliException("exec --" + f + " is not supported by Bulwark");
             }
@@ -98,8 +98,8 @@ final class ExecCommand {
                     plus(c.permitted(), add), c.ambient()));
         }
         return new Spec.Process(a.flag("tty") || a.flag("t"), user, List.copyOf(args), List.copyOf(env), a.get("cwd", base.cwd()), caps,
-                base.rlimits(), base.noNewPrivileges() || a.flag("no-new-privs"), base.apparmorProfile(), Optional.empty(),
-                base.selinuxLabel());
+                base.rlimits(), base.noNewPrivileges() || a.flag("no-new-privs"), a.get("apparmor", base.apparmorProfile()), Optional.empty(),
+                a.get("process-label", base.selinuxLabel()));
     }
 
     private static List<String> plus(List<String> set, List<String> add) {

@@ -87,6 +87,7 @@ public final class Main {
                     a.flag("systemd-cgroup"),
                     systemOptions(a));
             log = new Log(globals);
+            dev.bulwark.runtime.Warnings.sink(log::warn);
             if (!globals.logFormat().equals("text") && !globals.logFormat().equals("json")) {
                 throw new CliException("--log-format must be text or json, not \"" + globals.logFormat() + "\"");
             }
@@ -119,6 +120,8 @@ public final class Main {
                 e.printStackTrace();
             }
             return 1;
+        } finally {
+            dev.bulwark.runtime.Warnings.sink(null);
         }
     }
 

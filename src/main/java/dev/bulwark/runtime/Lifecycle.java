@@ -182,6 +182,9 @@ public final class Lifecycle {
             // Recorded before the cgroups exist: a process killed at any moment leaves a state
             // that `delete --force` can clean up completely.
             write(p, "creating", 0, 0);
+            if (spec.linux().map(l -> l.namespaces().stream().noneMatch(n -> n.type().equals("mount"))).orElse(false)) {
+                HostMounts.record(state.dir(), p.rootfs());
+            }
             Timing.mark("state recorded");
             Optional<DeviceProgram> devices;
             try {
@@ -211,6 +214,7 @@ public final class Lifecycle {
         try {
             killAll(p.cgroup(), 9);
             p.cgroup().destroy();
+            HostMounts.release(p.state().dir());
         } finally {
             try {
                 IdRanges.release(p.state().id(), p.state().dir());
@@ -858,7 +862,8 @@ public final class Lifecycle {
                     HookRunner.warn(List.of("poststop hooks not run: " + e.getMessage()));
                 }
             }
-            // Its processes are gone: the ID range can go to another container.
+            // Its processes are gone: what it mounted on the host can go, and its ID range to another container.
+            HostMounts.release(root.resolve(id));
             IdRanges.release(id, root.resolve(id));
         }
         StateDir.existing(root, id).remove();

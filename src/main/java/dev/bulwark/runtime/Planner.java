@@ -32,6 +32,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * Turns a validated config into the linear plan the stage executes. Every decision is made here:
@@ -105,6 +106,15 @@ public final class Planner {
         if (!spec.linux().map(l -> Validator.newNamespace(l, "user")).orElse(false)) {
             spec.process().flatMap(Process::capabilities).ifPresent(c -> grantable(c, host));
         }
+        spec.process().ifPresent(Lsm::check);
+        boolean hostMountNs = spec.linux().map(l -> l.namespaces().stream().noneMatch(n -> n.type().equals("mount"))).orElse(false);
+        if (hostMountNs && spec.process().flatMap(Process::capabilities)
+                .map(c -> c.bounding().contains("CAP_SYS_CHROOT")).orElse(false)) {
+            Warnings.warn("linux.namespaces has no \"mount\": the container's root is a chroot in the host's mount namespace,"
+                    + " which a process holding CAP_SYS_CHROOT can leave");
+        }
+        spec.process().map(p -> CapabilitySets.of(p.capabilities(), host).warnings()).orElse(List.of())
+                .forEach(Warnings::warn);
         Optional<SeccompProgram> program = Optional.empty();
         Optional<Spec.Seccomp> seccomp = spec.linux().flatMap(Linux::seccomp);
         if (seccomp.isPresent()) {
@@ -137,11 +147,12 @@ public final class Planner {
     /**
      * The runtime cannot give what it does not have: a capability outside its own bounding set
      * would make capset fail deep in the stage, so it is refused here by name. (The bounding set
-     * itself may list more: those bits are simply not there to drop.)
+     * itself may list more: those bits are simply not there to drop; an ambient capability is
+     * raised only from the permitted and inheritable sets, so it is checked there.)
      */
     private static void grantable(Spec.Capabilities c, HostInfo host) {
-        String[] sets = {"effective", "permitted", "inheritable", "ambient"};
-        List<List<String>> lists = List.of(c.effective(), c.permitted(), c.inheritable(), c.ambient());
+        String[] sets = {"effective", "permitted", "inheritable"};
+        List<List<String>> lists = List.of(c.effective(), c.permitted(), c.inheritable());
         for (int s = 0; s < sets.length; s++) {
             List<String> names = lists.get(s);
             for (int i = 0; i < names.size(); i++) {
@@ -183,6 +194,8 @@ public final class Planner {
         if (!user) {
             process.capabilities().ifPresent(c -> grantable(c, host));
         }
+        Lsm.check(process);
+        CapabilitySets.of(process.capabilities(), host).warnings().forEach(Warnings::warn);
         boolean notify = checked.seccomp().isPresent() && checked.seccomp().get().needsListener();
         if (notify && target.isEmpty()) {
             throw new SpecException("linux.seccomp", "exec into a container whose filter uses SCMP_ACT_NOTIFY needs the"
@@ -223,6 +236,10 @@ public final class Planner {
         ops.add(new Op.Setsid());
         if (user) {
             ops.add(new Op.BecomeRoot());
+        }
+        if (linux.namespaces().stream().noneMatch(n -> n.type().equals("mount"))) {
+            // the container shares the host's mount namespace: its root is where its init chrooted
+            ops.add(new Op.Chroot("/proc/" + initPid + "/root"));
         }
         ops.add(new Op.OpenRoot());
         if (process.terminal()) {
@@ -337,10 +354,10 @@ public final class Planner {
         }
         // A mount namespace joined by path gets the root set up in it, as a new one does (runc
         // checks that the config lists a mount namespace, not that it is new).
-        boolean newMount = linux.namespaces().stream().anyMatch(n -> n.type().equals("mount"));
-        if (newMount) {
-            rootfs(spec, linux, process, newUser);
-        }
+        // With no mount namespace listed the root is set up in the host's, as runc does, and
+        // chrooted into; what that mounts on the host goes when the container is deleted (HostMounts).
+        boolean ownMount = linux.namespaces().stream().anyMatch(n -> n.type().equals("mount"));
+        rootfs(spec, linux, process, newUser, ownMount);
         if (!spec.hostname().isEmpty()) {
             ops.add(new Op.Hostname(spec.hostname()));
         }
@@ -350,7 +367,7 @@ public final class Planner {
         if (Validator.newNamespace(linux, "network")) {
             ops.add(new Op.LoopbackUp());
         }
-        if (newMount) {
+        {
             linux.sysctl().forEach((k, v) -> ops.add(new Op.Write("/proc/sys/" + k.replace('.', '/'), v)));
             for (String p : linux.readonlyPaths()) {
                 ops.add(new Op.Readonly(p));
@@ -384,12 +401,16 @@ public final class Planner {
         return sb.toString();
     }
 
-    private void rootfs(Spec spec, Linux linux, Process process, boolean newUser) {
+    private void rootfs(Spec spec, Linux linux, Process process, boolean newUser, boolean ownMount) {
         // Keep host mount events out, and ours from reaching the host: rslave unless the config
         // asks for private. (shared is applied to the new root after pivot_root, which refuses a
-        // shared parent.)
+        // shared parent.) In the host's own mount namespace "/" is left as it is (runc makes the
+        // host's root rslave there); the root's bind is made private instead, so nothing mounted
+        // in it reaches another namespace.
         String rp = linux.rootfsPropagation();
-        ops.add(new Op.Propagation("/", (rp.endsWith("private") ? MS_PRIVATE : MS_SLAVE) | MS_REC));
+        if (ownMount) {
+            ops.add(new Op.Propagation("/", (rp.endsWith("private") ? MS_PRIVATE : MS_SLAVE) | MS_REC));
+        }
         Path rootPath = req.bundle().resolve(spec.root().path()).toAbsolutePath().normalize();
         if (req.idmapped()) {
             // The whole tree under the root (Docker's overlay and whatever is mounted beneath it):
@@ -402,6 +423,9 @@ public final class Planner {
             ops.add(new Op.RootfsTree(rootPath.toString()));
         } else {
             ops.add(new Op.Rootfs(rootPath.toString()));
+            if (!ownMount) {
+                ops.add(new Op.Propagation(rootPath.toString(), MS_PRIVATE | MS_REC));
+            }
         }
 
         boolean devTmpfs = false;
@@ -426,12 +450,12 @@ public final class Planner {
                 if (!hasPts) {
                     ops.add(new Op.Mkpath("/dev/pts", 1, 0755));
                     ops.add(new Op.Mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-                            "newinstance,ptmxmode=0666,mode=0620" + (newUser ? "" : ",gid=5")));
+                            Lsm.mountData("newinstance,ptmxmode=0666,mode=0620" + (newUser ? "" : ",gid=5"), linux.mountLabel())));
                 }
                 if (!hasShm) {
                     ops.add(new Op.Mkpath("/dev/shm", 1, 0755));
                     ops.add(new Op.Mount("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV,
-                            "mode=1777,size=65536k"));
+                            Lsm.mountData("mode=1777,size=65536k", linux.mountLabel())));
                 }
             }
         }
@@ -459,7 +483,7 @@ public final class Planner {
             // opened (O_PATH) while the host path is still reachable; written just before execve
             ops.add(new Op.WaitFifo(req.stateDir().resolve(EXEC_FIFO).toString()));
         }
-        ops.add(new Op.PivotRoot(req.noPivot()));
+        ops.add(ownMount ? new Op.PivotRoot(req.noPivot()) : new Op.Chroot(""));
         if (rp.endsWith("shared") || rp.endsWith("unbindable")) {
             ops.add(new Op.Setattr("/", rp.startsWith("r"), 0, 0, rp.endsWith("shared") ? MS_SHARED : MS_UNBINDABLE));
         }
@@ -550,7 +574,8 @@ public final class Planner {
             cgroupMount(dest, o, linux);
         } else {
             ops.add(new Op.Mkpath(dest, 1, 0755));
-            ops.add(new Op.Mount(m.source().isEmpty() ? m.type() : m.source(), dest, m.type(), o.flags(), o.data(), o.copyUp()));
+            String data = Set.of("proc", "sysfs", "mqueue").contains(m.type()) ? o.data() : Lsm.mountData(o.data(), linux.mountLabel());
+            ops.add(new Op.Mount(m.source().isEmpty() ? m.type() : m.source(), dest, m.type(), o.flags(), data, o.copyUp()));
         }
         if (o.propagation() != 0) {
             ops.add(new Op.Setattr(dest, o.propagationRecursive(), 0, 0, o.propagation()));
@@ -578,7 +603,7 @@ public final class Planner {
             }
             return;
         }
-        ops.add(new Op.Mount("tmpfs", dest, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755"));
+        ops.add(new Op.Mount("tmpfs", dest, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, Lsm.mountData("mode=755", linux.mountLabel())));
         for (HostInfo.CgroupMount c : mounts) {
             if (c.mountPoint().equals("/sys/fs/cgroup")) {
                 continue;
@@ -694,19 +719,9 @@ public final class Planner {
     private static void credentials(List<Op> ops, Process process, Optional<SeccompProgram> seccomp, HostInfo host,
             Optional<Landlock.Ruleset> landlock) {
         Spec.User user = process.user();
-        long bounding = 0;
-        long effective = 0;
-        long permitted = 0;
-        long inheritable = 0;
-        long ambient = 0;
-        if (process.capabilities().isPresent()) {
-            Spec.Capabilities c = process.capabilities().get();
-            bounding = supported(Validator.caps(c.bounding(), ""), host);
-            effective = supported(Validator.caps(c.effective(), ""), host);
-            permitted = supported(Validator.caps(c.permitted(), ""), host);
-            inheritable = supported(Validator.caps(c.inheritable(), ""), host);
-            ambient = supported(Validator.caps(c.ambient(), ""), host);
-        }
+        ops.addAll(Lsm.ops(process));
+        CapabilitySets caps = CapabilitySets.of(process.capabilities(), host);
+        long effective = caps.effective();
         // Loading a filter needs no_new_privs or CAP_SYS_ADMIN. With no_new_privs (or when the
         // process keeps CAP_SYS_ADMIN) it is the last step before execve; otherwise, as runc does,
         // it is loaded while the stage still holds CAP_SYS_ADMIN, before the user switch, and the
@@ -721,9 +736,9 @@ public final class Planner {
         if (seccomp.isPresent() && !late) {
             ops.add(seccompOp(seccomp.get()));
         }
-        ops.add(new Op.CapsBounding(bounding, host.capLastCap()));
+        ops.add(new Op.CapsBounding(caps.bounding(), host.capLastCap()));
         ops.add(new Op.SetUser(user.uid(), user.gid(), user.additionalGids()));
-        ops.add(new Op.Caps(effective, permitted, inheritable, ambient));
+        ops.add(new Op.Caps(caps.effective(), caps.permitted(), caps.inheritable(), caps.ambient()));
         if (process.noNewPrivileges()) {
             ops.add(new Op.NoNewPrivs());
             landlock.ifPresent(l -> ops.addAll(l.ops()));
@@ -735,11 +750,6 @@ public final class Planner {
 
     private static Op seccompOp(SeccompProgram p) {
         return new Op.Seccomp(p.flags(), p.filter(), p.needsListener());
-    }
-
-    /** Capabilities this kernel does not know cannot be granted; runc drops them too. */
-    private static long supported(long mask, HostInfo host) {
-        return host.capLastCap() >= 63 ? mask : mask & ((1L << (host.capLastCap() + 1)) - 1);
     }
 
     private static String pathOf(List<String> env) {

@@ -54,6 +54,18 @@ public final class Validator {
         process(process, ns);
         linux(linux, ns, spec);
         mounts(spec.mounts(), bundle);
+        // runc's check: masking and read-only paths need a mount namespace of the container's own
+        // (in the host's they would mask the host's /proc and /sys)
+        if (!ns.contains("mount")) {
+            if (!linux.maskedPaths().isEmpty()) {
+                throw new SpecException("linux.maskedPaths", "unable to restrict sys entries without a private mount"
+                        + " namespace (linux.namespaces has no \"mount\")");
+            }
+            if (!linux.readonlyPaths().isEmpty()) {
+                throw new SpecException("linux.readonlyPaths", "unable to restrict sys entries without a private mount"
+                        + " namespace (linux.namespaces has no \"mount\")");
+            }
+        }
         if (!spec.hostname().isEmpty() && !ns.contains("uts")) {
             throw new SpecException("hostname", "setting it needs a private UTS namespace (linux.namespaces has no \"uts\")");
         }
@@ -98,9 +110,6 @@ public final class Validator {
                 }
             }
         }
-        if (!seen.contains("mount")) {
-            throw new SpecException("linux.namespaces", "a mount namespace is required to set up the container's root");
-        }
         return seen;
     }
 
@@ -119,27 +128,21 @@ public final class Validator {
                 throw new SpecException("process.env[" + i + "]", "expected NAME=value, found \"" + p.env().get(i) + "\"");
             }
         }
-        if (!p.apparmorProfile().isEmpty()) {
-            throw new SpecException("process.apparmorProfile", "AppArmor is not supported by Bulwark; refusing rather than running unconfined");
-        }
-        if (!p.selinuxLabel().isEmpty()) {
-            throw new SpecException("process.selinuxLabel", "SELinux labels are not supported by Bulwark; refusing rather than running unlabelled");
-        }
         p.oomScoreAdj().ifPresent(v -> {
             if (v < -1000 || v > 1000) {
                 throw new SpecException("process.oomScoreAdj", "expected a value from -1000 to 1000, found " + v);
             }
         });
+        // Unknown names and ambient capabilities the kernel will not raise are dropped with a
+        // warning (CapabilitySets), as runc does; what is left here is what the kernel's capset
+        // refuses outright, which fails runc too.
         p.capabilities().ifPresent(c -> {
-            long bounding = caps(c.bounding(), "process.capabilities.bounding");
-            long effective = caps(c.effective(), "process.capabilities.effective");
-            long permitted = caps(c.permitted(), "process.capabilities.permitted");
-            long inheritable = caps(c.inheritable(), "process.capabilities.inheritable");
-            long ambient = caps(c.ambient(), "process.capabilities.ambient");
+            long bounding = caps(c.bounding());
+            long effective = caps(c.effective());
+            long permitted = caps(c.permitted());
+            long inheritable = caps(c.inheritable());
             checkSubset(effective, permitted, c.effective(), "process.capabilities.effective", "permitted");
-            checkSubset(permitted, bounding, c.permitted(), "process.capabilities.permitted", "bounding");
-            checkSubset(ambient, permitted & inheritable, c.ambient(), "process.capabilities.ambient",
-                    "both permitted and inheritable");
+            checkSubset(inheritable, bounding, c.inheritable(), "process.capabilities.inheritable", "bounding");
         });
         Set<String> seen = new HashSet<>();
         for (int i = 0; i < p.rlimits().size(); i++) {
@@ -158,14 +161,14 @@ public final class Validator {
         }
     }
 
-    static long caps(List<String> names, String path) {
+    /** The mask of the names this table knows; unknown ones are CapabilitySets' to warn about. */
+    static long caps(List<String> names) {
         long mask = 0;
-        for (int i = 0; i < names.size(); i++) {
-            int n = Capabilities.number(names.get(i));
-            if (n < 0) {
-                throw new SpecException(path + "[" + i + "]", "unknown capability \"" + names.get(i) + "\"");
+        for (String name : names) {
+            int n = Capabilities.number(name);
+            if (n >= 0) {
+                mask |= 1L << n;
             }
-            mask |= 1L << n;
         }
         return mask;
     }
@@ -228,9 +231,6 @@ public final class Validator {
         }
         for (Map.Entry<String, String> e : l.sysctl().entrySet()) {
             sysctl(e.getKey(), ns, l, spec);
-        }
-        if (!l.mountLabel().isEmpty()) {
-            throw new SpecException("linux.mountLabel", "SELinux mount labels are not supported by Bulwark");
         }
         l.personality().ifPresent(p -> {
             if (!p.domain().equals("LINUX") && !p.domain().equals("LINUX32")) {

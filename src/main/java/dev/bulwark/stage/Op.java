@@ -326,6 +326,18 @@ public sealed interface Op {
         public int phase() { return INIT; }
     }
 
+    /** chroot to a host path, or to the ROOTFS when empty: the root without a mount namespace of its own. */
+    record Chroot(String path) implements Op {
+        public int code() { return 77; }
+        public int phase() { return INIT; }
+    }
+
+    /** An LSM attribute under /proc/self/attr ("apparmor/exec", "exec"), applied at execve. */
+    record ProcAttr(String attr, String value) implements Op {
+        public int code() { return 76; }
+        public int phase() { return INIT; }
+    }
+
     record WaitFifo(String hostPath) implements Op {
         public int code() { return 65; }
         public int phase() { return INIT; }

@@ -160,6 +160,11 @@ public final class PlanEncoder {
             case Op.PivotRoot o -> u32(p, o.noPivot() ? 1 : 0);
             case Op.Mask o -> str(p, o.path());
             case Op.Readonly o -> str(p, o.path());
+            case Op.Chroot o -> str(p, o.path());
+            case Op.ProcAttr o -> {
+                str(p, o.attr());
+                str(p, o.value());
+            }
             case Op.Write o -> {
                 str(p, o.path());
                 str(p, o.content());

@@ -103,6 +103,8 @@ class PlanFormatTest {
         ops.add(new Op.LandlockRule("/tmp", 0x7fffL, 0x4007L));
         ops.add(new Op.LandlockRestrict(0x2L, 0x4L, 0x2L));
         ops.add(new Op.Seccomp(1, new byte[] {6, 0, 0, 0, 0, 0, (byte) 0xff, 0x7f}, true));
+        ops.add(new Op.ProcAttr("apparmor/exec", "exec x"));
+        ops.add(new Op.Chroot("/proc/1/root"));
         ops.add(new Op.Exec("/bin:/usr/bin", List.of("sh", "-c", "echo é"), List.of("A=1", "PATH=/bin")));
         return ops;
     }
@@ -125,7 +127,9 @@ class PlanFormatTest {
         assertEquals("SET_USER v=[10,4294967295]", lines.get(49));
         assertEquals("LANDLOCK_RULE s=/tmp", lines.get(53));
         assertEquals("SECCOMP b=8:06000000" + "0000ff7f", lines.get(55));
-        assertEquals("EXEC s=/bin:/usr/bin v=[sh,-c,echo é] v=[A=1,PATH=/bin]", lines.get(56));
+        assertEquals("PROC_ATTR s=apparmor/exec s=exec x", lines.get(56));
+        assertEquals("CHROOT s=/proc/1/root", lines.get(57));
+        assertEquals("EXEC s=/bin:/usr/bin v=[sh,-c,echo é] v=[A=1,PATH=/bin]", lines.get(58));
         for (int i = 0; i < lines.size(); i++) {
             String name = everyOp().get(i).getClass().getSimpleName().replaceAll("([a-z])([A-Z])", "$1_$2").toUpperCase();
             assertTrue(lines.get(i).startsWith(name), lines.get(i) + " is not " + name);
