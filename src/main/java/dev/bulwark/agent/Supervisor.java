@@ -63,6 +63,7 @@ final class Supervisor implements Runnable {
         } catch (RuntimeException e) {
             Agent.log(name + ": stopped supervising: " + e.getMessage());
         } finally {
+            stopResident();
             Native.close(fd);
             onExit.run();
             Agent.log(name + ": container gone");
@@ -103,12 +104,12 @@ final class Supervisor implements Runnable {
 
     private void emulate(Call call, Native.Notif n) throws IOException {
         long[] a = n.args();
-        List<String> argv = new ArrayList<>(List.of(helper.toString(), Integer.toString(n.pid()), call.helperName()));
+        List<String> argv = new ArrayList<>(List.of(Integer.toString(n.pid()), call.helperName()));
         long[] attr = new long[4];
         try (FileChannel mem = FileChannel.open(Path.of("/proc", Integer.toString(n.pid()), "mem"), StandardOpenOption.READ)) {
             switch (call) {
                 case MOUNT -> argv.addAll(List.of(str(mem, a[0], false), str(mem, a[1], true), str(mem, a[2], false),
-                        Long.toUnsignedString(Policy.mountFlags(a[3])), str(mem, a[4], false)));
+                        Long.toUnsignedString(Policy.mountFlags(a[3])), remountData(n.pid(), a[3], str(mem, a[4], false))));
                 case UMOUNT2 -> argv.addAll(List.of(str(mem, a[0], true), Integer.toString((int) a[1])));
                 case MOVE_MOUNT -> argv.addAll(List.of(Integer.toString((int) a[0]), str(mem, a[1], true),
                         Integer.toString((int) a[2]), str(mem, a[3], true), Long.toString(a[4] & 0xffffffffL)));
@@ -139,19 +140,21 @@ final class Supervisor implements Runnable {
         if (!Native.idValid(fd, n.id())) {
             return;
         }
-        Process p = new ProcessBuilder(argv).redirectError(ProcessBuilder.Redirect.INHERIT).start();
-        try (OutputStream toHelper = p.getOutputStream();
-                BufferedReader fromHelper = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+        Resident h = resident();
+        boolean finished = false;
+        try {
+            h.request(String.join(" ", argv));
             Map<String, Policy.Resolved> paths = new HashMap<>();
             String line;
-            while ((line = fromHelper.readLine()) != null && line.startsWith("path ")) {
+            while ((line = h.in.readLine()) != null && line.startsWith("path ")) {
                 String[] f = line.split(" ");
                 String where = f.length > 5 ? new String(HexFormat.of().parseHex(f[5]), StandardCharsets.UTF_8) : "";
                 paths.put(f[1], new Policy.Resolved(Integer.parseInt(f[2]), f[3].equals("1"), f[4], where));
             }
             if (line == null || line.startsWith("errno ")) {
                 String early = line;
-                Agent.debug(() -> name + ": " + argv.subList(2, argv.size()) + " " + paths + " -> " + early);
+                Agent.debug(() -> name + ": " + argv + " " + paths + " -> " + early);
+                finished = line != null;
                 answer(n, line);
                 return;
             }
@@ -160,21 +163,27 @@ final class Supervisor implements Runnable {
             }
             // the helper opened the caller's /proc entries: they were the trapped task's only if it is still waiting
             if (!Native.idValid(fd, n.id())) {
+                h.request("no");
+                finished = true;
                 return;
             }
             List<Mount> current = Mount.parse(Procfs.read(Path.of("/proc", Integer.toString(n.pid()), "mountinfo")));
             boolean inCreationNs = Files.readSymbolicLink(Path.of("/proc", Integer.toString(n.pid()), "ns", "mnt")).toString().equals(mntNs);
             int verdict = policy.decide(call, a, attr, paths, current, inCreationNs);
             if (verdict != 0) {
-                Agent.log(name + ": pid " + n.pid() + " " + call.helperName() + " " + argv.subList(3, argv.size()) + ": denied");
+                h.request("no");
+                finished = true;
+                Agent.log(name + ": pid " + n.pid() + " " + call.helperName() + " " + argv.subList(2, argv.size()) + ": denied");
                 Native.respond(fd, n.id(), 0, -verdict, 0);
                 return;
             }
-            toHelper.write("go\n".getBytes(StandardCharsets.UTF_8));
-            toHelper.flush();
-            line = fromHelper.readLine();
+            h.request("go");
+            line = h.in.readLine();
             if (line != null && line.startsWith("fd ")) {
-                int theirs = Native.takeFd(p.pid(), Integer.parseInt(line.substring(3)));
+                String[] f = line.split(" ");
+                int theirs = Native.takeFd(Long.parseLong(f[2]), Integer.parseInt(f[1]));
+                h.request("taken");
+                finished = true;
                 try {
                     boolean cloexec = (a[2] & 1 /* FSPICK_CLOEXEC */) != 0;
                     Native.respondWithFd(fd, n.id(), theirs, cloexec);
@@ -184,14 +193,66 @@ final class Supervisor implements Runnable {
                 return;
             }
             String result = line;
-            Agent.debug(() -> name + ": " + argv.subList(2, argv.size()) + " " + paths + " -> " + result);
+            Agent.debug(() -> name + ": " + argv + " " + paths + " -> " + result);
+            finished = line != null && line.startsWith("errno ");
             answer(n, line);
         } finally {
-            try {
-                p.waitFor();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+            if (!finished) {
+                // where the helper is in its protocol is unknown: the next call gets a new one
+                stopResident();
             }
+        }
+    }
+
+    /** The resident helper (bulwark-mountctl --serve) of this notify fd, started at the first emulated call. */
+    private static final class Resident {
+        final Process process;
+        final OutputStream out;
+        final BufferedReader in;
+
+        Resident(Process process) {
+            this.process = process;
+            this.out = process.getOutputStream();
+            this.in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+        }
+
+        void request(String line) throws IOException {
+            out.write((line + "\n").getBytes(StandardCharsets.UTF_8));
+            out.flush();
+        }
+    }
+
+    private Resident resident;
+
+    private Resident resident() throws IOException {
+        if (resident == null || !resident.process.isAlive()) {
+            stopResident();
+            // started from this thread: the helper's PR_SET_PDEATHSIG ends it when this thread ends
+            resident = new Resident(new ProcessBuilder(helper.toString(), "--serve").redirectError(ProcessBuilder.Redirect.INHERIT).start());
+        }
+        return resident;
+    }
+
+    /** Closes the helper's stdin (it exits, and its workers with it) and makes sure it is gone. */
+    private void stopResident() {
+        Resident r = resident;
+        resident = null;
+        if (r == null) {
+            return;
+        }
+        try {
+            r.out.close();
+        } catch (IOException e) {
+            // it is being killed anyway
+        }
+        r.process.destroyForcibly();
+        try {
+            r.process.waitFor();
+            r.in.close();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (IOException e) {
+            // closed already
         }
     }
 
@@ -203,7 +264,26 @@ final class Supervisor implements Runnable {
         Native.respond(fd, n.id(), 0, -e, 0);
     }
 
-    /** A NUL-terminated string from the caller's memory, hex-encoded for the helper; "-" for NULL. */
+    /**
+     * A superblock remount's options with uid= and gid= as the caller's namespace names them
+     * (RemountIds); hex in, hex out. The maps are read from the host's side, so they name host IDs.
+     */
+    private static String remountData(int pid, long flags, String data) throws IOException {
+        long f = Policy.mountFlags(flags);
+        if ((f & Policy.MS_REMOUNT) == 0 || (f & Policy.MS_BIND) != 0 || data.equals("-") || data.equals(".")) {
+            return data;
+        }
+        String text = new String(HexFormat.of().parseHex(data), StandardCharsets.UTF_8);
+        if (!text.contains("uid=") && !text.contains("gid=")) {
+            return data;
+        }
+        Path proc = Path.of("/proc", Integer.toString(pid));
+        String out = RemountIds.translate(text, RemountIds.parseMap(Procfs.read(proc.resolve("uid_map"))),
+                RemountIds.parseMap(Procfs.read(proc.resolve("gid_map"))));
+        return HexFormat.of().formatHex(out.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** A NUL-terminated string from the caller's memory, hex-encoded for the helper; "-" for NULL, "." for "". */
     private static String str(FileChannel mem, long addr, boolean required) throws IOException, Fault {
         if (addr == 0) {
             if (required) {
@@ -229,7 +309,7 @@ final class Supervisor implements Runnable {
             }
             for (int i = 0; i < r; i++) {
                 if (b.get(i) == 0) {
-                    return len == 0 ? "" : HexFormat.of().formatHex(out, 0, len);
+                    return len == 0 ? "." : HexFormat.of().formatHex(out, 0, len);
                 }
                 out[len++] = b.get(i);
             }
