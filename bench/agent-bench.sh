@@ -10,7 +10,7 @@
 #   untrapped  the same container without the profile
 # Memory: the agent's VmRSS with 1 and with 50 registered containers (each `sleep`, detached).
 set -euo pipefail
-N=${N:-300}             # emulated calls per container (each one spawns the helper)
+N=${N:-5000}            # emulated calls per container
 NFAST=${NFAST:-20000}   # continued and untrapped calls per container
 RUNS=${RUNS:-3}         # containers per configuration; the best is kept
 MANY=${MANY:-50}

@@ -8,8 +8,13 @@
  *
  *   PID CALL ARG...        (strings hex-encoded, "-" for NULL, "." for ""; numbers decimal)
  *
- * The answer: for each path argument, what it resolved to,
+ * The answer: "context N", the worker's number (a context's mount table stays the same until the
+ * kernel flags a change, so the agent keeps one per context), then for each path argument what it
+ * resolved to,
  *   "path NAME MNT_ID IS_MOUNT_ROOT MAJOR:MINOR WHERE"     (NAME: target, source, from, to)
+ * and, for the target of a remount or fspick, the mount it is on (statmount(2), so the agent
+ * needs no mount table for those):
+ *   "mount MNT_ID PARENT_ID MAJOR:MINOR RO ROOT"             (RO: 1 if the mount or its superblock is)
  * then "ready"; the agent answers "go" or "no"; on "go" the call is performed on the resolved fds
  * (never on the paths again) and the answer is "errno N", or "fd N WORKER" for fspick (the one
  * call here that returns a file descriptor; the agent takes it with pidfd_getfd from WORKER and
@@ -62,6 +67,14 @@
 #define MS_MOVE_ 8192
 #define MS_BIND_ 4096
 #define STATX_MNT_ID 0x1000U
+#define STATX_MNT_ID_UNIQUE 0x4000U
+#define STATMOUNT 457
+#define STATMOUNT_SB_BASIC 0x1U
+#define STATMOUNT_MNT_BASIC 0x2U
+#define STATMOUNT_MNT_ROOT 0x8U
+#define STATMOUNT_STR 512 /* offsetof(struct statmount, str) */
+#define MOUNT_ATTR_RDONLY_ 0x1ULL
+#define SB_RDONLY_ 0x1U
 #define STATX_ATTR_MOUNT_ROOT 0x2000
 #define PIDFD_GETFD 438
 #define PIDFD_OPEN 434
@@ -207,6 +220,54 @@ static int held[2 * MAX_FDS + 8], nheld;
 static int selffd = -1;     /* our /proc/self/fd, opened before chroot: inside, /proc is the container's */
 static int callerproc = -1; /* this call's caller's /proc/PID in the host's procfs */
 static int cwdfd = -1;      /* this call's caller's cwd */
+static unsigned long long generation; /* this worker's number, never reused by its helper */
+static int want_mount;                /* this call's target is reported with its mount */
+
+/* "mount ..." for the mount fd is on; nothing when statmount cannot say (the agent reads the table then). */
+static void report_mount(int fd, uint64_t old_id) {
+    struct statx_ st;
+    memset(&st, 0, sizeof st);
+    if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH_ | AT_SYMLINK_NOFOLLOW_, STATX_MNT_ID_UNIQUE, &st) < 0 ||
+        !(st.mask & STATX_MNT_ID_UNIQUE)) {
+        return;
+    }
+    struct {
+        uint32_t size, spare;
+        uint64_t mnt_id, param;
+    } req = {24, 0, st.mnt_id, STATMOUNT_SB_BASIC | STATMOUNT_MNT_BASIC | STATMOUNT_MNT_ROOT};
+    static union {
+        unsigned char b[STATMOUNT_STR + 8192];
+        uint64_t align;
+    } sm;
+    if (syscall(STATMOUNT, &req, sm.b, sizeof sm.b, 0) < 0) {
+        return;
+    }
+    uint32_t size, major, minor, sb_flags, id, parent, root;
+    uint64_t mask, attr;
+    memcpy(&size, sm.b, 4);
+    memcpy(&mask, sm.b + 8, 8);
+    memcpy(&major, sm.b + 16, 4);
+    memcpy(&minor, sm.b + 20, 4);
+    memcpy(&sb_flags, sm.b + 32, 4);
+    memcpy(&id, sm.b + 56, 4);
+    memcpy(&parent, sm.b + 60, 4);
+    memcpy(&attr, sm.b + 64, 8);
+    memcpy(&root, sm.b + 104, 4);
+    uint32_t want = STATMOUNT_SB_BASIC | STATMOUNT_MNT_BASIC | STATMOUNT_MNT_ROOT;
+    if ((mask & want) != want || id != old_id || size > sizeof sm.b || STATMOUNT_STR + root >= size) {
+        return;
+    }
+    const char *r = (const char *)sm.b + STATMOUNT_STR + root;
+    size_t len = strnlen(r, size - STATMOUNT_STR - root);
+    if (len == 0 || r[0] != '/') {
+        return;
+    }
+    printf("mount %u %u %u:%u %d ", id, parent, major, minor, ((attr & MOUNT_ATTR_RDONLY_) || (sb_flags & SB_RDONLY_)) ? 1 : 0);
+    for (size_t i = 0; i < len; i++) {
+        printf("%02x", (unsigned char)r[i]);
+    }
+    printf("\n");
+}
 
 static void out_errno(int e) {
     longjmp(call_failed, e ? e : EIO);
@@ -279,6 +340,9 @@ static int resolve(const char *name, int dfd, const char *path, int follow, int 
         k += snprintf(line + k, sizeof line - (size_t)k, "%02x", (unsigned char)where[i]);
     }
     printf("%s\n", line);
+    if (want_mount && !strcmp(name, "target")) {
+        report_mount(fd, st.mnt_id);
+    }
     return fd;
 }
 
@@ -454,6 +518,7 @@ static void perform(struct req *r, const int *fds, int nfds) {
     char **a = r->a;
     char n1[16], n2[16];
     long res;
+    want_mount = (!strcmp(call, "mount") && (strtoul(a[3], NULL, 10) & MS_REMOUNT)) || !strcmp(call, "fspick");
     if (!strcmp(call, "mount")) {
         char *src = hex(a[0], b0, sizeof b0), *tgt = hex(a[1], b1, sizeof b1), *type = hex(a[2], b2, sizeof b2), *data = hex(a[4], b3, sizeof b3);
         unsigned long flags = (unsigned long)strtoul(a[3], NULL, 10);
@@ -559,6 +624,7 @@ static void worker(int sv, pid_t pid, pid_t helper) {
         } else {
             cwdfd = fds[0];
             callerproc = fds[1];
+            printf("context %llu\n", generation);
             perform(&r, fds, nfds);
         }
         for (int i = 0; i < nheld; i++) {
@@ -576,13 +642,14 @@ static void worker(int sv, pid_t pid, pid_t helper) {
 
 struct wk {
     pid_t pid;
+    unsigned long long gen;
     int sock;
     unsigned long long used;
     char key[1024];
 };
 
 static struct wk workers[MAX_WORKERS];
-static unsigned long long clock_;
+static unsigned long long clock_, generations;
 
 static void kill_worker(struct wk *w) {
     if (w->pid > 0) {
@@ -649,6 +716,7 @@ static struct wk *spawn_worker(const char *key, pid_t pid, int *err) {
         return NULL;
     }
     fflush(stdout);
+    generation = ++generations;
     pid_t helper = getpid(), c = fork();
     if (c < 0) {
         *err = errno;
@@ -673,6 +741,7 @@ static struct wk *spawn_worker(const char *key, pid_t pid, int *err) {
         return NULL;
     }
     w->pid = c;
+    w->gen = generation;
     w->sock = sv[0];
     snprintf(w->key, sizeof w->key, "%s", key);
     return w;
@@ -720,9 +789,10 @@ static void dispatch(char *req) {
     int fds[MAX_FDS], nfds = 0, e = 0;
     char p[64], key[1024];
     snprintf(p, sizeof p, "/proc/%d", (int)pid);
-    int pidfd = (int)syscall(PIDFD_OPEN, pid, 0);
+    int pos[MAX_FDS], k = fd_args(&r, pos);
+    int pidfd = k > 0 ? (int)syscall(PIDFD_OPEN, pid, 0) : -2; /* only to take fd arguments */
     int proc = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (pidfd < 0 || proc < 0 || context_key(proc, key, sizeof key) < 0) {
+    if (pidfd == -1 || proc < 0 || context_key(proc, key, sizeof key) < 0) {
         e = errno ? errno : ESRCH;
     }
     int cwd = e ? -1 : openat(proc, "cwd", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -733,7 +803,6 @@ static void dispatch(char *req) {
         fds[nfds++] = cwd;
         fds[nfds++] = proc;
         /* the caller's fd arguments are taken here, as root in the host's user namespace */
-        int pos[MAX_FDS], k = fd_args(&r, pos);
         for (int i = 0; i < k && !e; i++) {
             int fd = (int)syscall(PIDFD_GETFD, pidfd, (int)num(r.a[pos[i]]), 0);
             if (fd < 0) {
