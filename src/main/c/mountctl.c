@@ -821,11 +821,19 @@ static void dispatch(char *req) {
     if (!e && !w) {
         w = spawn_worker(key, pid, &e);
     }
+    if (!e && send_fds(w->sock, rest, fds, nfds) < 0) {
+        /* the worker is gone (killed from outside) and has said nothing: a new one takes the call */
+        kill_worker(w);
+        w = spawn_worker(key, pid, &e);
+        if (!e && send_fds(w->sock, rest, fds, nfds) < 0) {
+            e = errno ? errno : EIO;
+        }
+    }
     if (!e) {
         w->used = ++clock_;
         char m[16];
         int mf[MAX_FDS], mn;
-        if (send_fds(w->sock, rest, fds, nfds) < 0 || recv_fds(w->sock, m, sizeof m, mf, &mn) <= 0 || strcmp(m, "done") != 0) {
+        if (recv_fds(w->sock, m, sizeof m, mf, &mn) <= 0 || strcmp(m, "done") != 0) {
             /* the worker died in the middle of a call: what it said is unknown, so the agent
              * must not go on with this helper (it fails the call closed and starts another) */
             say("lost\n");

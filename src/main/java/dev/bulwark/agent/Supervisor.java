@@ -141,9 +141,16 @@ final class Supervisor implements Runnable {
             return;
         }
         Resident h = resident();
-        boolean finished = false;
         try {
             h.request(String.join(" ", argv));
+        } catch (IOException e) {
+            // the helper is gone (killed from outside) and has read nothing: a new one takes the call
+            stopResident();
+            h = resident();
+            h.request(String.join(" ", argv));
+        }
+        boolean finished = false;
+        try {
             Map<String, Policy.Resolved> paths = new HashMap<>();
             long context = -1;
             String line;

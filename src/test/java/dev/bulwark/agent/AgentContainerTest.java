@@ -398,6 +398,38 @@ class AgentContainerTest extends ContainerTestBase {
         }
     }
 
+    @Test
+    void aHelperOrWorkerKilledBetweenCallsIsReplacedAndTheNextCallWorks() throws Exception {
+        Process c = waitingContainer("replaced", """
+                mkdir /tmp/n && mount -t tmpfs t /tmp/n && mount -o remount,ro,bind /tmp/n && mnt remount-rw /tmp/n
+                mount -o remount,ro,bind /tmp/n
+                touch /rw/ready2
+                while [ ! -e /rw/go2 ]; do sleep 0.05; done
+                mnt remount-rw /tmp/n
+                mnt remount-rw /ro
+                """);
+        List<ProcessHandle> during = helpers();
+        ProcessHandle helper = during.stream().filter(h -> h.parent().map(p -> p.pid() == agent.pid()).orElse(false)).findFirst().orElseThrow();
+        ProcessHandle worker = during.stream().filter(h -> h.parent().map(p -> p.pid() == helper.pid()).orElse(false)).findFirst().orElseThrow();
+        worker.destroyForcibly();
+        // the helper reaps it at its next call: until then it is a zombie, its socket closed
+        Path stat = Path.of("/proc", Long.toString(worker.pid()), "stat");
+        for (int i = 0; i < 500 && Files.exists(stat) && !Files.readString(stat).replaceAll(".*\\) ", "").startsWith("Z"); i++) {
+            Thread.sleep(10);
+        }
+        Files.writeString(rw.resolve("go"), "");
+        for (int i = 0; i < 1500 && !Files.exists(rw.resolve("ready2")); i++) {
+            Thread.sleep(20);
+        }
+        assertTrue(Files.exists(rw.resolve("ready2")), log(socket));
+        assertTrue(helper.isAlive(), "the helper replaces a worker it lost between calls");
+        helper.destroyForcibly();
+        helper.onExit().get(10, TimeUnit.SECONDS);
+        Files.writeString(rw.resolve("go2"), "");
+        Result r = Sandbox.finish(c);
+        assertEquals(List.of(EPERM, "ok", "ok", EPERM), r.out().lines().toList(), r.err() + log(socket));
+    }
+
     /** A container that makes one supervised call, waits for the test's go, then runs script. */
     private Process waitingContainer(String id, String script) throws Exception {
         box.process().put("args", new ArrayList<>(List.of("sh", "-c", """
