@@ -4,13 +4,15 @@
 #
 # Latency: a system container (user namespace, all capabilities) runs src/test/c/agent/mnt.c's
 # loop, N calls of mount(MS_REMOUNT|MS_BIND) on its own tmpfs, in three configurations:
-#   emulated   remount read-write: the agent copies the arguments and runs its helper in the
-#              caller's namespaces and credentials (the path that guards immutable mounts)
+#   emulated   remount read-write: the agent copies the arguments and its resident helper's
+#              worker for the caller's context resolves and performs the call in the caller's
+#              namespaces, root and credentials (the path that guards immutable mounts)
 #   continued  remount read-only: decided on the registers alone, the kernel runs the call
 #   untrapped  the same container without the profile
-# Memory: the agent's VmRSS with 1 and with 50 registered containers (each `sleep`, detached).
+# Memory: the agent's VmRSS with 1 and with 50 registered containers (each makes one emulated
+# call, then `sleep`s, detached), and that of their resident helpers and workers.
 set -euo pipefail
-N=${N:-300}             # emulated calls per container (each one spawns the helper)
+N=${N:-5000}            # emulated calls per container
 NFAST=${NFAST:-20000}   # continued and untrapped calls per container
 RUNS=${RUNS:-3}         # containers per configuration; the best is kept
 MANY=${MANY:-50}
@@ -73,7 +75,9 @@ continued=$(loop continued "$work/agent.sock" "$NFAST" 4129) # ... |MS_RDONLY
 untrapped=$(loop untrapped - "$NFAST" 4129)
 
 mkdir -p "$work/hold"
-tool config "$work/base/config.json" "$work/hold/config.json" "$work/rootfs" "$work/agent.sock" sleep 600
+# each makes one emulated call first, so it has its resident helper and one worker
+tool config "$work/base/config.json" "$work/hold/config.json" "$work/rootfs" "$work/agent.sock" \
+    sh -c "mkdir /tmp/n && mount -t tmpfs t /tmp/n && mnt loop 1 /tmp/n 4128 >/dev/null && exec sleep 600"
 rss0=$(rss)
 $B run --detach --bundle "$work/hold" hold-1 </dev/null
 sleep 1
@@ -87,10 +91,22 @@ for _ in $(seq 100); do
 done
 sleep 1
 rssN=$(rss)
+# the helpers and their workers: processes of their own, below the agent
+helpers() {
+    local total=0 n=0 p
+    for p in $(pgrep -P "$agent"); do
+        case $(readlink "/proc/$p/exe") in */bulwark-mountctl) ;; *) continue ;; esac
+        for q in $p $(pgrep -P "$p"); do
+            total=$((total + $(awk '/^VmRSS/ { print $2 }' "/proc/$q/status"))); n=$((n + 1))
+        done
+    done
+    echo "$n $(awk -v t=$total 'BEGIN { print t / 1024 }')"
+}
+read -r nhelpers helpers_mib < <(helpers)
 threads=$(awk '/^Threads/ { print $2 }' "/proc/$agent/status")
 
 echo "Agent round trip of a trapped mount(2), microseconds per call (best of $RUNS containers):"
-printf "  %-58s %8.1f\n" "emulated (remount rw: copy, helper in caller's context)" "$emulated"
+printf "  %-58s %8.1f\n" "emulated (remount rw: copy, resident helper in caller's context)" "$emulated"
 printf "  %-58s %8.1f\n" "continued (remount ro: decided on registers)" "$continued"
 printf "  %-58s %8.1f\n" "untrapped (no profile)" "$untrapped"
 echo "Agent memory (VmRSS, MiB):"
@@ -98,3 +114,4 @@ printf "  %-58s %8.1f\n" "just started" "$rss_start"
 printf "  %-58s %8.1f\n" "after the latency runs, no container" "$rss0"
 printf "  %-58s %8.1f\n" "1 registered container" "$rss1"
 printf "  %-58s %8.1f\n" "$MANY registered containers ($threads threads)" "$rssN"
+printf "  %-58s %8.1f\n" "their $nhelpers helper and worker processes, together" "$helpers_mib"

@@ -1,29 +1,56 @@
 /*
- * bulwark-mountctl: performs one trapped mount-family syscall for the agent, in the trapped
- * caller's user and mount namespaces, root, cwd and credentials, with arguments the agent copied
- * out of the caller's memory (so the caller cannot change them after the agent's check).
+ * bulwark-mountctl --serve: the agent's resident helper for one supervised notify fd. It performs
+ * trapped mount-family syscalls in the trapped caller's user and mount namespaces, root, cwd and
+ * credentials, with arguments the agent copied out of the caller's memory (so the caller cannot
+ * change them after the agent's check). It makes no decision.
  *
- *   bulwark-mountctl PID CALL ARG...        (strings hex-encoded, "-" for NULL; numbers decimal)
+ * The agent writes one request at a time on stdin and reads the answer on stdout:
  *
- * It makes no decision. It resolves each path argument to an O_PATH fd, prints what it resolved
- *   "path NAME MNT_ID IS_MOUNT_ROOT MAJOR:MINOR"     (NAME: target, source, from, to)
- * then "ready", waits for the agent's verdict on stdin ("go" or anything else), performs the call
- * on the resolved fds (never on the paths again) and prints "errno N", or "fd N" for fspick
- * (the one call here that returns a file descriptor) (then it waits for stdin to close, so the agent can take the fd with
- * pidfd_getfd before it goes). Any failure before the call is "errno N" too.
+ *   PID CALL ARG...        (strings hex-encoded, "-" for NULL, "." for ""; numbers decimal)
+ *
+ * The answer: "context N", the worker's number (a context's mount table stays the same until the
+ * kernel flags a change, so the agent keeps one per context), then for each path argument what it
+ * resolved to,
+ *   "path NAME MNT_ID IS_MOUNT_ROOT MAJOR:MINOR WHERE"     (NAME: target, source, from, to)
+ * and, for the target of a remount or fspick, the mount it is on (statmount(2), so the agent
+ * needs no mount table for those):
+ *   "mount MNT_ID PARENT_ID MAJOR:MINOR RO ROOT"             (RO: 1 if the mount or its superblock is)
+ * then "ready"; the agent answers "go" or "no"; on "go" the call is performed on the resolved fds
+ * (never on the paths again) and the answer is "errno N", or "fd N WORKER" for fspick (the one
+ * call here that returns a file descriptor; the agent takes it with pidfd_getfd from WORKER and
+ * answers "taken"). Any failure before the call is "errno N" with no "ready".
+ *
+ * Two processes: this one stays host root in the host's namespaces (it takes the caller's fd
+ * arguments with pidfd_getfd and opens its /proc entries), and it forks one worker per caller
+ * context: the user and mount namespaces, root and credentials of the caller. A worker enters
+ * that context once and then serves every call made from it: per call it gets the caller's cwd,
+ * its /proc/PID and its fd arguments over a socketpair, and it answers the agent directly on the
+ * shared stdout and reads the verdict byte by byte from the shared stdin. Nothing is spawned per
+ * call. A context is the identity of all of those, as the host sees it (the worker holds a
+ * reference on its namespaces and root, so their inode and mount numbers cannot be reused while
+ * it lives); at most MAX_WORKERS are kept, the least recently used is killed first.
+ *
+ * Lifetime: the helper dies with the agent's thread that started it (PR_SET_PDEATHSIG) and exits
+ * when its stdin closes (the agent does that when every task of the filter is gone); each worker
+ * dies with the helper (PR_SET_PDEATHSIG, and EOF on its socket).
  *
  * A JVM cannot setns() into a user namespace (it is multi-threaded), hence this helper.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define AT_EMPTY_PATH_ 0x1000
@@ -40,11 +67,26 @@
 #define MS_MOVE_ 8192
 #define MS_BIND_ 4096
 #define STATX_MNT_ID 0x1000U
+#define STATX_MNT_ID_UNIQUE 0x4000U
+#define STATMOUNT 457
+#define STATMOUNT_SB_BASIC 0x1U
+#define STATMOUNT_MNT_BASIC 0x2U
+#define STATMOUNT_MNT_ROOT 0x8U
+#define STATMOUNT_STR 512 /* offsetof(struct statmount, str) */
+#define MOUNT_ATTR_RDONLY_ 0x1ULL
+#define SB_RDONLY_ 0x1U
 #define STATX_ATTR_MOUNT_ROOT 0x2000
 #define PIDFD_GETFD 438
 #define PIDFD_OPEN 434
+#define CLOSE_RANGE 436
 #define MOUNT_SETATTR 442
 #define FSPICK 433
+#define MOUNT_ATTR_IDMAP_ 0x00100000ULL
+
+#define MAX_ARGS 8
+#define MAX_FDS 8
+#define MAX_WORKERS 16
+#define REQ_MAX (MAX_ARGS * 2 * 4096 + 256)
 
 struct statx_ { /* the kernel's struct statx, up to stx_mnt_id */
     uint32_t mask, blksize;
@@ -62,28 +104,194 @@ struct mount_attr_ {
     uint64_t attr_set, attr_clr, propagation, userns_fd;
 };
 
-static int caller_pidfd = -1;
-static int callerproc = -1; /* the caller's /proc/PID in the host's procfs */
-static int selffd = -1; /* our /proc/self/fd, opened before chroot: inside, /proc is the container's */
+/* ---- a request: CALL and its arguments, and which of them are the caller's fds ------------ */
+
+struct req {
+    char *call;
+    char *a[MAX_ARGS];
+    int n;
+};
+
+/* Splits "CALL ARG..." in place; 0 if the call is not one of ours or has the wrong arity. */
+static int parse(char *line, struct req *r) {
+    memset(r, 0, sizeof *r);
+    char *save = NULL;
+    r->call = strtok_r(line, " \n", &save);
+    for (char *t; r->call && r->n < MAX_ARGS && (t = strtok_r(NULL, " \n", &save));) {
+        r->a[r->n++] = t;
+    }
+    if (!r->call || strtok_r(NULL, " \n", &save)) {
+        return 0;
+    }
+    const char *c = r->call;
+    return (!strcmp(c, "mount") && r->n == 5) || (!strcmp(c, "umount2") && r->n == 2) || (!strcmp(c, "move_mount") && r->n == 5) ||
+           (!strcmp(c, "fspick") && r->n == 3) || (!strcmp(c, "mount_setattr") && r->n == 7);
+}
+
+static long num(const char *s) {
+    return strtol(s, NULL, 10);
+}
+
+/*
+ * The argument positions that name a descriptor of the caller, in the order they travel to the
+ * worker (after its cwd and /proc/PID). A dirfd of AT_FDCWD is none: the worker uses the cwd.
+ */
+static int fd_args(const struct req *r, int pos[MAX_FDS]) {
+    int k = 0;
+    if (!strcmp(r->call, "move_mount")) {
+        if (num(r->a[0]) != AT_FDCWD) {
+            pos[k++] = 0;
+        }
+        if (num(r->a[2]) != AT_FDCWD) {
+            pos[k++] = 2;
+        }
+    } else if (!strcmp(r->call, "fspick") || !strcmp(r->call, "mount_setattr")) {
+        if (num(r->a[0]) != AT_FDCWD) {
+            pos[k++] = 0;
+        }
+        if (!strcmp(r->call, "mount_setattr") && (strtoull(r->a[3], NULL, 10) & MOUNT_ATTR_IDMAP_)) {
+            pos[k++] = 6;
+        }
+    }
+    return k;
+}
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+}
+
+/* A message and up to MAX_FDS descriptors over the worker's socket. */
+static int send_fds(int sock, const char *msg, const int *fds, int nfds) {
+    union {
+        char b[CMSG_SPACE(sizeof(int) * MAX_FDS)];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {(void *)msg, strlen(msg)};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (nfds > 0) {
+        mh.msg_control = ctl.b;
+        mh.msg_controllen = (socklen_t)CMSG_SPACE(sizeof(int) * (size_t)nfds);
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = (socklen_t)CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+    }
+    return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+/* Receives one message (NUL-terminated) and its descriptors; the length, 0 on EOF, -1 on error. */
+static ssize_t recv_fds(int sock, char *buf, size_t cap, int *fds, int *nfds) {
+    union {
+        char b[CMSG_SPACE(sizeof(int) * MAX_FDS)];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {buf, cap - 1};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof ctl.b};
+    ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+    *nfds = 0;
+    if (n < 0) {
+        return -1;
+    }
+    buf[n] = 0;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+            int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            memcpy(fds + *nfds, CMSG_DATA(cm), sizeof(int) * (size_t)k);
+            *nfds += k;
+        }
+    }
+    if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+        errno = EMSGSIZE;
+        return -1;
+    }
+    return n;
+}
+
+/* ==== the worker: one caller context, entered once =========================================== */
+
+static jmp_buf call_failed; /* where a failure in the middle of a call goes: "errno N", next call */
+static int held[2 * MAX_FDS + 8], nheld;
+static int selffd = -1;     /* our /proc/self/fd, opened before chroot: inside, /proc is the container's */
+static int callerproc = -1; /* this call's caller's /proc/PID in the host's procfs */
+static int cwdfd = -1;      /* this call's caller's cwd */
+static unsigned long long generation; /* this worker's number, never reused by its helper */
+static int want_mount;                /* this call's target is reported with its mount */
+
+/* "mount ..." for the mount fd is on; nothing when statmount cannot say (the agent reads the table then). */
+static void report_mount(int fd, uint64_t old_id) {
+    struct statx_ st;
+    memset(&st, 0, sizeof st);
+    if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH_ | AT_SYMLINK_NOFOLLOW_, STATX_MNT_ID_UNIQUE, &st) < 0 ||
+        !(st.mask & STATX_MNT_ID_UNIQUE)) {
+        return;
+    }
+    struct {
+        uint32_t size, spare;
+        uint64_t mnt_id, param;
+    } req = {24, 0, st.mnt_id, STATMOUNT_SB_BASIC | STATMOUNT_MNT_BASIC | STATMOUNT_MNT_ROOT};
+    static union {
+        unsigned char b[STATMOUNT_STR + 8192];
+        uint64_t align;
+    } sm;
+    if (syscall(STATMOUNT, &req, sm.b, sizeof sm.b, 0) < 0) {
+        return;
+    }
+    uint32_t size, major, minor, sb_flags, id, parent, root;
+    uint64_t mask, attr;
+    memcpy(&size, sm.b, 4);
+    memcpy(&mask, sm.b + 8, 8);
+    memcpy(&major, sm.b + 16, 4);
+    memcpy(&minor, sm.b + 20, 4);
+    memcpy(&sb_flags, sm.b + 32, 4);
+    memcpy(&id, sm.b + 56, 4);
+    memcpy(&parent, sm.b + 60, 4);
+    memcpy(&attr, sm.b + 64, 8);
+    memcpy(&root, sm.b + 104, 4);
+    uint32_t want = STATMOUNT_SB_BASIC | STATMOUNT_MNT_BASIC | STATMOUNT_MNT_ROOT;
+    if ((mask & want) != want || id != old_id || size > sizeof sm.b || STATMOUNT_STR + root >= size) {
+        return;
+    }
+    const char *r = (const char *)sm.b + STATMOUNT_STR + root;
+    size_t len = strnlen(r, size - STATMOUNT_STR - root);
+    if (len == 0 || r[0] != '/') {
+        return;
+    }
+    printf("mount %u %u %u:%u %d ", id, parent, major, minor, ((attr & MOUNT_ATTR_RDONLY_) || (sb_flags & SB_RDONLY_)) ? 1 : 0);
+    for (size_t i = 0; i < len; i++) {
+        printf("%02x", (unsigned char)r[i]);
+    }
+    printf("\n");
+}
 
 static void out_errno(int e) {
-    printf("errno %d\n", e);
-    fflush(stdout);
-    exit(0);
+    longjmp(call_failed, e ? e : EIO);
 }
 
 static void fail(void) {
-    out_errno(errno ? errno : EIO);
+    out_errno(errno);
 }
 
-static char *hex(const char *s) {
+/* Closed when the call is over. */
+static int hold(int fd) {
+    if (fd >= 0 && nheld < (int)(sizeof held / sizeof held[0])) {
+        held[nheld++] = fd;
+    }
+    return fd;
+}
+
+static char *hex(const char *s, char *b, size_t cap) {
     if (!strcmp(s, "-")) {
         return NULL;
     }
     size_t n = strlen(s) / 2;
-    char *b = calloc(n + 1, 1);
-    if (!b) {
-        fail();
+    if (n >= cap) {
+        out_errno(ENAMETOOLONG);
     }
     for (size_t i = 0; i < n; i++) {
         unsigned v;
@@ -92,29 +300,14 @@ static char *hex(const char *s) {
         }
         b[i] = (char)v;
     }
+    b[n] = 0;
     return b;
-}
-
-static long num(const char *s) {
-    return strtol(s, NULL, 10);
-}
-
-/* The caller's fd (a dirfd argument) as our own; AT_FDCWD stays AT_FDCWD (our cwd is the caller's). */
-static int caller_fd(long fd) {
-    if (fd == AT_FDCWD) {
-        return AT_FDCWD;
-    }
-    int r = (int)syscall(PIDFD_GETFD, caller_pidfd, (int)fd, 0);
-    if (r < 0) {
-        fail();
-    }
-    return r;
 }
 
 static int resolve(const char *name, int dfd, const char *path, int follow, int empty_ok) {
     int fd;
     if (path && path[0] == 0 && empty_ok) {
-        fd = dfd == AT_FDCWD ? open(".", O_PATH | O_CLOEXEC) : fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+        fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
     } else if (!path) {
         errno = EFAULT;
         fd = -1;
@@ -129,6 +322,7 @@ static int resolve(const char *name, int dfd, const char *path, int follow, int 
     if (fd < 0) {
         fail();
     }
+    hold(fd);
     struct statx_ st;
     memset(&st, 0, sizeof st);
     if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH_ | AT_SYMLINK_NOFOLLOW_, STATX_MNT_ID, &st) < 0) {
@@ -137,48 +331,52 @@ static int resolve(const char *name, int dfd, const char *path, int follow, int 
     if (!(st.mask & STATX_MNT_ID)) {
         out_errno(ENOSYS);
     }
-    char link[16], where[4096];
+    char link[16], where[4096], line[2 * 4096 + 128];
     snprintf(link, sizeof link, "%d", fd);
     ssize_t n = syscall(SYS_readlinkat, selffd, link, where, sizeof where - 1);
-    printf("path %s %llu %d %u:%u ", name, (unsigned long long)st.mnt_id, (st.attributes & STATX_ATTR_MOUNT_ROOT) ? 1 : 0,
-           st.dev_major, st.dev_minor);
+    int k = snprintf(line, sizeof line, "path %s %llu %d %u:%u ", name, (unsigned long long)st.mnt_id,
+                     (st.attributes & STATX_ATTR_MOUNT_ROOT) ? 1 : 0, st.dev_major, st.dev_minor);
     for (ssize_t i = 0; i < n; i++) { /* where it is, as the caller sees it (hex) */
-        printf("%02x", (unsigned char)where[i]);
+        k += snprintf(line + k, sizeof line - (size_t)k, "%02x", (unsigned char)where[i]);
     }
-    printf("\n");
+    printf("%s\n", line);
+    if (want_mount && !strcmp(name, "target")) {
+        report_mount(fd, st.mnt_id);
+    }
     return fd;
 }
 
-/* Enter the caller's namespaces, root, cwd and credentials (in that order: chroot needs our caps). */
-static void become_caller(const char *pid) {
+/* Enter the caller's namespaces, root and credentials (in that order: chroot needs our caps). */
+static int become_caller(pid_t pid) {
     char p[64];
-    snprintf(p, sizeof p, "/proc/%s", pid);
+    snprintf(p, sizeof p, "/proc/%d", (int)pid);
     int proc = open(p, O_DIRECTORY | O_CLOEXEC);
     if (proc < 0) {
-        fail();
+        return -1;
     }
     int userns = openat(proc, "ns/user", O_RDONLY | O_CLOEXEC), mntns = openat(proc, "ns/mnt", O_RDONLY | O_CLOEXEC);
-    int root = openat(proc, "root", O_PATH | O_DIRECTORY | O_CLOEXEC), cwd = openat(proc, "cwd", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (userns < 0 || mntns < 0 || root < 0 || cwd < 0) {
-        fail();
+    int root = openat(proc, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (userns < 0 || mntns < 0 || root < 0) {
+        return -1;
     }
     /* Joining our own user namespace is EINVAL: the caller may be in the host's (a test). */
     int selfns = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
     struct statx_ a, b;
     if (syscall(SYS_statx, selfns, "", AT_EMPTY_PATH_, 0, &a) < 0 || syscall(SYS_statx, userns, "", AT_EMPTY_PATH_, 0, &b) < 0) {
-        fail();
+        return -1;
     }
+    close(selfns);
     if (a.ino != b.ino && setns(userns, CLONE_NEWUSER) < 0) {
-        fail();
+        return -1;
     }
-    if (setns(mntns, CLONE_NEWNS) < 0 || fchdir(root) < 0 || chroot(".") < 0 || fchdir(cwd) < 0) {
-        fail();
+    if (setns(mntns, CLONE_NEWNS) < 0 || fchdir(root) < 0 || chroot(".") < 0 || chdir("/") < 0) {
+        return -1;
     }
     /* Opened after setns(user): the kernel shows the IDs as that namespace sees them. */
     int sfd = openat(proc, "status", O_RDONLY | O_CLOEXEC);
     FILE *f = sfd < 0 ? NULL : fdopen(sfd, "r");
     if (!f) {
-        fail();
+        return -1;
     }
     char line[4096];
     unsigned ruid = 0, euid = 0, suid = 0, rgid = 0, egid = 0, sgid = 0, ngroups = 0;
@@ -207,11 +405,12 @@ static void become_caller(const char *pid) {
     }
     fclose(f);
     if (have != 63) {
-        out_errno(EIO);
+        errno = EIO;
+        return -1;
     }
     if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || setgroups(ngroups, groups) < 0 || setresgid(rgid, egid, sgid) < 0 ||
         setresuid(ruid, euid, suid) < 0) {
-        fail();
+        return -1;
     }
     struct {
         uint32_t version;
@@ -221,22 +420,30 @@ static void become_caller(const char *pid) {
         uint32_t eff, prm, inh;
     } data[2] = {{(uint32_t)eff, (uint32_t)prm, (uint32_t)inh}, {(uint32_t)(eff >> 32), (uint32_t)(prm >> 32), (uint32_t)(inh >> 32)}};
     if (syscall(SYS_capset, &hdr, data) < 0) {
-        fail();
+        return -1;
     }
-    callerproc = proc;
+    /* setresuid may have made us dumpable again: nothing of the container may ptrace us */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+        return -1;
+    }
     close(userns);
     close(mntns);
     close(root);
-    close(cwd);
+    close(proc);
+    return 0;
 }
 
-static void await_go(void) {
+/* The verdict, read byte by byte so that nothing after it (the next request) is consumed. */
+static int await_go(void) {
     printf("ready\n");
     fflush(stdout);
-    char v[16] = {0};
-    if (!fgets(v, sizeof v, stdin) || strcmp(v, "go\n") != 0) {
-        exit(0);
+    char v[8];
+    size_t n = 0;
+    while (n < sizeof v - 1 && read(0, v + n, 1) == 1 && v[n] != '\n') {
+        n++;
     }
+    v[n] = 0;
+    return !strcmp(v, "go");
 }
 
 /* mount(2) takes paths only: name the resolved fd through our own /proc/self/fd (cwd there). */
@@ -264,13 +471,18 @@ static long umount_fd(int t, int flags) {
         return -1;
     }
     path[n] = 0;
+    for (int i = 0; i < nheld; i++) { /* every hold on the mount: ours would keep it busy */
+        if (held[i] == t) {
+            held[i] = -1;
+        }
+    }
     close(t);
     if (!strcmp(path, "/")) {
         return umount2("/", flags); /* our root is the caller's and cannot move under us */
     }
     char *slash = strrchr(path, '/'), *base = slash + 1;
     *slash = 0;
-    int dir = open(path[0] ? path : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int dir = hold(open(path[0] ? path : "/", O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (dir < 0 || syscall(SYS_statx, dir, base, AT_SYMLINK_NOFOLLOW_, STATX_MNT_ID, &got) < 0) {
         return -1;
     }
@@ -281,100 +493,385 @@ static long umount_fd(int t, int flags) {
     if (fchdir(dir) < 0) {
         return -1;
     }
-    close(dir);
     return umount2(base, flags | UMOUNT_NOFOLLOW_);
 }
 
-static void done_fd(int fd) {
-    if (fd < 0) {
-        fail();
+/* The caller's dirfd argument at position pos: the fd that came with the call, or its cwd. */
+static int dirfd_of(const struct req *r, int pos, const int *fds, int nfds) {
+    int p[MAX_FDS], k = fd_args(r, p);
+    for (int i = 0, j = 2; i < k; i++, j++) {
+        if (p[i] == pos) {
+            if (j >= nfds) {
+                out_errno(EBADF);
+            }
+            return fds[j];
+        }
     }
-    printf("fd %d\n", fd);
-    fflush(stdout);
-    char b[16];
-    while (fgets(b, sizeof b, stdin)) {
-    }
-    exit(0);
+    return cwdfd;
 }
 
-int main(int argc, char **argv) {
-    if (argc < 3) {
-        fprintf(stderr, "usage: bulwark-mountctl PID CALL ARG...\n");
-        return 2;
-    }
-    /* Nothing of the container may ptrace us or open our /proc entries once we are inside it. */
-    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
-        fail();
-    }
-    /* Opened before the namespaces change: our own fd table, for mount(2)'s path arguments. */
-    selffd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (selffd < 0) {
-        fail();
-    }
-    const char *call = argv[2];
-    int n = argc - 3;
-    char **a = argv + 3;
-    /* The caller's fd arguments are taken while we are still root in the host's user namespace. */
-    caller_pidfd = (int)syscall(PIDFD_OPEN, (pid_t)num(argv[1]), 0);
-    if (caller_pidfd < 0) {
-        fail();
-    }
-    long dfd1 = AT_FDCWD, dfd2 = AT_FDCWD, userns = -1;
-    if (!strcmp(call, "move_mount") && n == 5) {
-        dfd1 = caller_fd(num(a[0]));
-        dfd2 = caller_fd(num(a[2]));
-    } else if (!strcmp(call, "fspick") && n == 3) {
-        dfd1 = caller_fd(num(a[0]));
-    } else if (!strcmp(call, "mount_setattr") && n == 7) {
-        dfd1 = caller_fd(num(a[0]));
-        if (strtoull(a[3], NULL, 10) & 0x00100000 /* MOUNT_ATTR_IDMAP */) {
-            userns = caller_fd(num(a[6]));
-        }
-    } else if (!((!strcmp(call, "mount") && n == 5) || (!strcmp(call, "umount2") && n == 2))) {
-        out_errno(EINVAL);
-    }
-    become_caller(argv[1]);
-    char b1[16], b2[16];
-    long r;
+static char b0[4097], b1[4097], b2[4097], b3[4097];
+
+/* One call, in this worker's context; prints the answer. fds: cwd, /proc/PID, then fd_args. */
+static void perform(struct req *r, const int *fds, int nfds) {
+    const char *call = r->call;
+    char **a = r->a;
+    char n1[16], n2[16];
+    long res;
+    want_mount = (!strcmp(call, "mount") && (strtoul(a[3], NULL, 10) & MS_REMOUNT)) || !strcmp(call, "fspick");
     if (!strcmp(call, "mount")) {
-        char *src = hex(a[0]), *tgt = hex(a[1]), *type = hex(a[2]), *data = hex(a[4]);
+        char *src = hex(a[0], b0, sizeof b0), *tgt = hex(a[1], b1, sizeof b1), *type = hex(a[2], b2, sizeof b2), *data = hex(a[4], b3, sizeof b3);
         unsigned long flags = (unsigned long)strtoul(a[3], NULL, 10);
-        int t = resolve("target", AT_FDCWD, tgt, 1, 0);
+        int t = resolve("target", cwdfd, tgt, 1, 0);
         int s = -1;
         if ((flags & MS_MOVE_) || ((flags & MS_BIND_) && !(flags & MS_REMOUNT))) {
-            s = resolve("source", AT_FDCWD, src, 1, 0);
+            s = resolve("source", cwdfd, src, 1, 0);
         }
-        await_go();
+        if (!await_go()) {
+            return;
+        }
         if (fchdir(selffd) < 0) {
             fail();
         }
-        r = mount(s >= 0 ? fd_name(s, b1, sizeof b1) : src, fd_name(t, b2, sizeof b2), type, flags, data);
+        res = mount(s >= 0 ? fd_name(s, n1, sizeof n1) : src, fd_name(t, n2, sizeof n2), type, flags, data);
     } else if (!strcmp(call, "umount2")) {
         long flags = num(a[1]);
-        int t = resolve("target", AT_FDCWD, hex(a[0]), !(flags & UMOUNT_NOFOLLOW_), 0);
-        await_go();
-        r = umount_fd(t, (int)(flags & ~UMOUNT_NOFOLLOW_));
+        int t = resolve("target", cwdfd, hex(a[0], b0, sizeof b0), !(flags & UMOUNT_NOFOLLOW_), 0);
+        if (!await_go()) {
+            return;
+        }
+        res = umount_fd(t, (int)(flags & ~UMOUNT_NOFOLLOW_));
     } else if (!strcmp(call, "move_mount")) {
         long flags = num(a[4]);
-        int f = resolve("from", (int)dfd1, hex(a[1]), flags & MOVE_MOUNT_F_SYMLINKS, flags & MOVE_MOUNT_F_EMPTY_PATH);
-        int t = resolve("to", (int)dfd2, hex(a[3]), flags & MOVE_MOUNT_T_SYMLINKS, flags & MOVE_MOUNT_T_EMPTY_PATH);
-        await_go();
-        r = syscall(SYS_move_mount, f, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH | (flags & ~0x77L));
+        int f = resolve("from", dirfd_of(r, 0, fds, nfds), hex(a[1], b0, sizeof b0), flags & MOVE_MOUNT_F_SYMLINKS, flags & MOVE_MOUNT_F_EMPTY_PATH);
+        int t = resolve("to", dirfd_of(r, 2, fds, nfds), hex(a[3], b1, sizeof b1), flags & MOVE_MOUNT_T_SYMLINKS, flags & MOVE_MOUNT_T_EMPTY_PATH);
+        if (!await_go()) {
+            return;
+        }
+        res = syscall(SYS_move_mount, f, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH | (flags & ~0x77L));
     } else if (!strcmp(call, "fspick")) {
         long flags = num(a[2]);
-        int t = resolve("target", (int)dfd1, hex(a[1]), !(flags & FSPICK_SYMLINK_NOFOLLOW), flags & FSPICK_EMPTY_PATH);
-        await_go();
-        done_fd((int)syscall(FSPICK, t, "", FSPICK_EMPTY_PATH | (flags & FSPICK_CLOEXEC)));
-        return 0;
+        int t = resolve("target", dirfd_of(r, 0, fds, nfds), hex(a[1], b0, sizeof b0), !(flags & FSPICK_SYMLINK_NOFOLLOW), flags & FSPICK_EMPTY_PATH);
+        if (!await_go()) {
+            return;
+        }
+        int fd = (int)syscall(FSPICK, t, "", FSPICK_EMPTY_PATH | (flags & FSPICK_CLOEXEC));
+        if (fd < 0) {
+            fail();
+        }
+        hold(fd);
+        say("fd %d %d\n", fd, (int)getpid());
+        char v[8];
+        size_t n = 0;
+        while (n < sizeof v - 1 && read(0, v + n, 1) == 1 && v[n] != '\n') { /* "taken": the agent has it */
+            n++;
+        }
+        return;
     } else {
         long flags = num(a[2]);
-        int t = resolve("target", (int)dfd1, hex(a[1]), !(flags & AT_SYMLINK_NOFOLLOW_), flags & AT_EMPTY_PATH_);
+        int t = resolve("target", dirfd_of(r, 0, fds, nfds), hex(a[1], b0, sizeof b0), !(flags & AT_SYMLINK_NOFOLLOW_), flags & AT_EMPTY_PATH_);
         struct mount_attr_ attr = {(uint64_t)strtoull(a[3], NULL, 10), (uint64_t)strtoull(a[4], NULL, 10),
                                    (uint64_t)strtoull(a[5], NULL, 10), 0};
-        attr.userns_fd = (uint64_t)userns;
-        await_go();
-        r = syscall(MOUNT_SETATTR, t, "", AT_EMPTY_PATH_ | (flags & AT_RECURSIVE_), &attr, sizeof attr);
+        if (attr.attr_set & MOUNT_ATTR_IDMAP_) {
+            attr.userns_fd = (uint64_t)dirfd_of(r, 6, fds, nfds);
+        }
+        if (!await_go()) {
+            return;
+        }
+        res = syscall(MOUNT_SETATTR, t, "", AT_EMPTY_PATH_ | (flags & AT_RECURSIVE_), &attr, sizeof attr);
     }
-    out_errno(r < 0 ? errno : 0);
+    say("errno %d\n", res < 0 ? errno : 0);
+}
+
+static char wbuf[REQ_MAX];
+
+/* The worker's life: enter the context of pid, say "up" (or "errno N") to the helper, then serve. */
+static void worker(int sv, pid_t pid, pid_t helper) {
+    const int sock = 3;
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != helper) {
+        _exit(1);
+    }
+    /* only our socket and the agent's pipes: nothing of the helper's other calls or workers */
+    if (dup2(sv, sock) < 0 || syscall(CLOSE_RANGE, 4U, ~0U, 0U) < 0) {
+        _exit(1);
+    }
+    selffd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (selffd < 0 || become_caller(pid) < 0) {
+        char m[32];
+        snprintf(m, sizeof m, "errno %d", errno ? errno : EIO);
+        send_fds(sock, m, NULL, 0);
+        _exit(0);
+    }
+    if (send_fds(sock, "up", NULL, 0) < 0) {
+        _exit(0);
+    }
+    for (;;) {
+        int fds[MAX_FDS], nfds;
+        ssize_t n = recv_fds(sock, wbuf, sizeof wbuf, fds, &nfds);
+        if (n <= 0) {
+            _exit(0); /* the helper is gone */
+        }
+        nheld = 0;
+        for (int i = 0; i < nfds; i++) {
+            hold(fds[i]);
+        }
+        static struct req r; /* static: kept over the longjmp */
+        int e = setjmp(call_failed);
+        if (e) {
+            say("errno %d\n", e);
+        } else if (nfds < 2 || !parse(wbuf, &r)) {
+            say("errno %d\n", EINVAL);
+        } else {
+            cwdfd = fds[0];
+            callerproc = fds[1];
+            printf("context %llu\n", generation);
+            perform(&r, fds, nfds);
+        }
+        for (int i = 0; i < nheld; i++) {
+            if (held[i] >= 0) {
+                close(held[i]);
+            }
+        }
+        if (send_fds(sock, "done", NULL, 0) < 0) {
+            _exit(0);
+        }
+    }
+}
+
+/* ==== the helper: host root, one worker per caller context =================================== */
+
+struct wk {
+    pid_t pid;
+    unsigned long long gen;
+    int sock;
+    unsigned long long used;
+    char key[1024];
+};
+
+static struct wk workers[MAX_WORKERS];
+static unsigned long long clock_, generations;
+
+static void kill_worker(struct wk *w) {
+    if (w->pid > 0) {
+        kill(w->pid, SIGKILL);
+        waitpid(w->pid, NULL, 0);
+        close(w->sock);
+    }
+    memset(w, 0, sizeof *w);
+}
+
+/*
+ * What a worker for this caller must be: its user and mount namespaces, root, and credentials
+ * (as the host shows them: the IDs in the host's user namespace, the capability sets). 0, or -1.
+ */
+static int context_key(int proc, char *key, size_t cap) {
+    struct statx_ u, m, r;
+    memset(&r, 0, sizeof r);
+    if (syscall(SYS_statx, proc, "ns/user", 0, 0, &u) < 0 || syscall(SYS_statx, proc, "ns/mnt", 0, 0, &m) < 0 ||
+        syscall(SYS_statx, proc, "root", 0, STATX_MNT_ID, &r) < 0) {
+        return -1;
+    }
+    int k = snprintf(key, cap, "%llu %llu %llu:%u:%u", (unsigned long long)u.ino, (unsigned long long)m.ino,
+                     (unsigned long long)r.mnt_id, r.dev_major << 20 | r.dev_minor, (unsigned)r.ino);
+    int sfd = openat(proc, "status", O_RDONLY | O_CLOEXEC);
+    if (sfd < 0) {
+        return -1;
+    }
+    char st[8192];
+    ssize_t n = read(sfd, st, sizeof st - 1);
+    close(sfd);
+    if (n <= 0) {
+        return -1;
+    }
+    st[n] = 0;
+    static const char *const want[] = {"\nUid:", "\nGid:", "\nGroups:", "\nCapInh:", "\nCapPrm:", "\nCapEff:"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        char *s = strstr(st, want[i]);
+        char *e = s ? strchr(s + 1, '\n') : NULL;
+        if (!e || k + (e - s) + 1 >= (long)cap) {
+            return -1;
+        }
+        memcpy(key + k, s, (size_t)(e - s));
+        k += (int)(e - s);
+        key[k] = 0;
+    }
+    return 0;
+}
+
+static struct wk *spawn_worker(const char *key, pid_t pid, int *err) {
+    struct wk *w = NULL;
+    for (int i = 0; i < MAX_WORKERS; i++) {
+        if (!workers[i].pid) {
+            w = &workers[i];
+            break;
+        }
+        if (!w || workers[i].used < w->used) {
+            w = &workers[i];
+        }
+    }
+    kill_worker(w); /* a free slot, or the least recently used worker's */
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        *err = errno;
+        return NULL;
+    }
+    fflush(stdout);
+    generation = ++generations;
+    pid_t helper = getpid(), c = fork();
+    if (c < 0) {
+        *err = errno;
+        close(sv[0]);
+        close(sv[1]);
+        return NULL;
+    }
+    if (c == 0) {
+        close(sv[0]);
+        worker(sv[1], pid, helper);
+        _exit(0);
+    }
+    close(sv[1]);
+    char m[64];
+    int fds[MAX_FDS], nfds;
+    ssize_t n = recv_fds(sv[0], m, sizeof m, fds, &nfds);
+    if (n <= 0 || strcmp(m, "up") != 0) {
+        *err = n > 0 && !strncmp(m, "errno ", 6) ? (int)num(m + 6) : EIO;
+        kill(c, SIGKILL);
+        waitpid(c, NULL, 0);
+        close(sv[0]);
+        return NULL;
+    }
+    w->pid = c;
+    w->gen = generation;
+    w->sock = sv[0];
+    snprintf(w->key, sizeof w->key, "%s", key);
+    return w;
+}
+
+static char line[REQ_MAX];
+
+/* One request line from the agent; NULL at EOF. More than one line at once is a protocol error. */
+static char *read_request(void) {
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = read(0, line + n, sizeof line - 1 - n);
+        if (r <= 0) {
+            return NULL;
+        }
+        n += (size_t)r;
+        line[n] = 0;
+        char *nl = memchr(line, '\n', n);
+        if (nl) {
+            return nl + 1 == line + n ? line : NULL;
+        }
+        if (n == sizeof line - 1) {
+            return NULL;
+        }
+    }
+}
+
+/* Forwards one request to the worker of its caller's context; it answers the agent itself. */
+static void dispatch(char *req) {
+    char *sp = strchr(req, ' ');
+    if (!sp) {
+        say("errno %d\n", EINVAL);
+        return;
+    }
+    *sp = 0;
+    pid_t pid = (pid_t)num(req);
+    char *rest = sp + 1;
+    char copy[REQ_MAX];
+    snprintf(copy, sizeof copy, "%s", rest);
+    struct req r;
+    if (!parse(copy, &r)) {
+        say("errno %d\n", EINVAL);
+        return;
+    }
+    int fds[MAX_FDS], nfds = 0, e = 0;
+    char p[64], key[1024];
+    snprintf(p, sizeof p, "/proc/%d", (int)pid);
+    int pos[MAX_FDS], k = fd_args(&r, pos);
+    int pidfd = k > 0 ? (int)syscall(PIDFD_OPEN, pid, 0) : -2; /* only to take fd arguments */
+    int proc = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (pidfd == -1 || proc < 0 || context_key(proc, key, sizeof key) < 0) {
+        e = errno ? errno : ESRCH;
+    }
+    int cwd = e ? -1 : openat(proc, "cwd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (!e && cwd < 0) {
+        e = errno;
+    }
+    if (!e) {
+        fds[nfds++] = cwd;
+        fds[nfds++] = proc;
+        /* the caller's fd arguments are taken here, as root in the host's user namespace */
+        for (int i = 0; i < k && !e; i++) {
+            int fd = (int)syscall(PIDFD_GETFD, pidfd, (int)num(r.a[pos[i]]), 0);
+            if (fd < 0) {
+                e = errno;
+            } else {
+                fds[nfds++] = fd;
+            }
+        }
+    }
+    struct wk *w = NULL;
+    for (int i = 0; !e && i < MAX_WORKERS; i++) {
+        if (workers[i].pid && !strcmp(workers[i].key, key)) {
+            w = &workers[i];
+        }
+    }
+    if (!e && !w) {
+        w = spawn_worker(key, pid, &e);
+    }
+    if (!e && send_fds(w->sock, rest, fds, nfds) < 0) {
+        /* the worker is gone (killed from outside) and has said nothing: a new one takes the call */
+        kill_worker(w);
+        w = spawn_worker(key, pid, &e);
+        if (!e && send_fds(w->sock, rest, fds, nfds) < 0) {
+            e = errno ? errno : EIO;
+        }
+    }
+    if (!e) {
+        w->used = ++clock_;
+        char m[16];
+        int mf[MAX_FDS], mn;
+        if (recv_fds(w->sock, m, sizeof m, mf, &mn) <= 0 || strcmp(m, "done") != 0) {
+            /* the worker died in the middle of a call: what it said is unknown, so the agent
+             * must not go on with this helper (it fails the call closed and starts another) */
+            say("lost\n");
+            exit(1);
+        }
+    } else {
+        say("errno %d\n", e);
+    }
+    for (int i = 0; i < nfds; i++) {
+        close(fds[i]);
+    }
+    if (pidfd >= 0) {
+        close(pidfd);
+    }
+    if (proc >= 0 && (nfds == 0 || fds[1] != proc)) {
+        close(proc);
+    }
+    if (cwd >= 0 && (nfds == 0 || fds[0] != cwd)) {
+        close(cwd);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2 || strcmp(argv[1], "--serve") != 0) {
+        fprintf(stderr, "usage: bulwark-mountctl --serve   (the agent's helper; see mountctl.c)\n");
+        return 2;
+    }
+    /* dies with the agent's thread that started it; nothing of a container may ptrace it */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+        return 1;
+    }
+    signal(SIGPIPE, SIG_DFL);
+    for (char *req; (req = read_request());) {
+        errno = 0;
+        dispatch(req);
+    }
+    for (int i = 0; i < MAX_WORKERS; i++) {
+        kill_worker(&workers[i]);
+    }
     return 0;
 }

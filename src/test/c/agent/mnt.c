@@ -17,9 +17,11 @@
  *   mnt toctou GOOD BAD N        N remounts rw of a path another thread flips between GOOD and BAD;
  *                                prints "ok K denied D bad-writable 0|1"
  *   mnt loop N PATH FLAGS        N calls mount(NULL, PATH, NULL, FLAGS, NULL); prints microseconds per call
+ *   mnt as UID PROG ARG...       runs PROG as UID (and GID UID, no groups): no capabilities left
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -153,6 +155,14 @@ int main(int argc, char **argv) {
         statvfs(bad, &s);
         printf("ok %d denied %d bad-writable %d\n", ok, denied, (s.f_flag & ST_RDONLY) ? 0 : 1);
         return 0;
+    }
+    if (!strcmp(c, "as") && argc >= 4) {
+        unsigned id = (unsigned)strtoul(argv[2], NULL, 10);
+        if (setgroups(0, NULL) < 0 || setresgid(id, id, id) < 0 || setresuid(id, id, id) < 0) {
+            return report(-1);
+        }
+        execvp(argv[3], argv + 3);
+        return report(-1);
     }
     if (!strcmp(c, "loop") && argc == 5) {
         int n = atoi(argv[2]);

@@ -49,6 +49,8 @@ final class Native {
     private static final MethodHandle SENDMSG = fn("sendmsg", FunctionDescriptor.of(L, I, P, I));
     private static final MethodHandle CONNECT = fn("connect", FunctionDescriptor.of(I, I, P, I));
     private static final MethodHandle READ = fn("read", FunctionDescriptor.of(L, I, P, L));
+    private static final MethodHandle OPEN = fn("open", FunctionDescriptor.of(I, P, I));
+    private static final MethodHandle PROCESS_VM_READV = fn("process_vm_readv", FunctionDescriptor.of(L, I, P, L, P, L, L));
     private static final MethodHandle CLOSE = fn("close", FunctionDescriptor.of(I, I));
     private static final MethodHandle IOCTL = fn("ioctl", FunctionDescriptor.of(I, I, L, P));
     private static final MethodHandle POLL = fn("poll", FunctionDescriptor.of(I, P, L, I));
@@ -234,6 +236,81 @@ final class Native {
                 return errno(ccs) == EINTR ? 0 : (int) check("poll", r, ccs);
             }
             return r == 0 ? 0 : p.get(ValueLayout.JAVA_SHORT, 6);
+        } catch (Throwable t) {
+            throw wrap("poll", t);
+        }
+    }
+
+    /**
+     * Up to len bytes of process pid's memory at addr (process_vm_readv: one call, no open of
+     * /proc/PID/mem); fewer when the range ends in unmapped memory, none (an empty array) when
+     * addr itself is unmapped or the process is gone.
+     */
+    static byte[] readMem(int pid, long addr, int len) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ccs = a.allocate(CCS);
+            MemorySegment buf = a.allocate(len);
+            MemorySegment local = a.allocate(16, 8);
+            MemorySegment remote = a.allocate(16, 8);
+            local.set(L, 0, buf.address());
+            local.set(L, 8, len);
+            remote.set(L, 0, addr);
+            remote.set(L, 8, len);
+            long n = (long) PROCESS_VM_READV.invokeExact(ccs, pid, local, 1L, remote, 1L, 0L);
+            return n <= 0 ? new byte[0] : buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE);
+        } catch (Throwable t) {
+            throw wrap("process_vm_readv", t);
+        }
+    }
+
+    /** open(path, O_RDONLY | O_CLOEXEC). */
+    static int openRead(String path) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ccs = a.allocate(CCS);
+            return (int) check("open(" + path + ")", (int) OPEN.invokeExact(ccs, a.allocateFrom(path), O_CLOEXEC), ccs);
+        } catch (Throwable t) {
+            throw wrap("open(" + path + ")", t);
+        }
+    }
+
+    /** Reads fd to its end (a /proc file: one open, read once). */
+    static String readAll(int fd) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ccs = a.allocate(CCS);
+            int cap = 65536;
+            MemorySegment buf = a.allocate(cap);
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            while (true) {
+                long n = (long) READ.invokeExact(ccs, fd, buf, (long) cap);
+                if (n < 0 && errno(ccs) == EINTR) {
+                    continue;
+                }
+                check("read", n, ccs);
+                if (n == 0) {
+                    return out.toString(StandardCharsets.UTF_8);
+                }
+                out.write(buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE));
+            }
+        } catch (Throwable t) {
+            throw wrap("read", t);
+        }
+    }
+
+    /**
+     * Whether the mount table behind an open /proc/PID/mountinfo changed since it was opened or
+     * last polled (the kernel flags POLLPRI | POLLERR once per change, as libmount relies on).
+     */
+    static boolean mountsChanged(int fd) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ccs = a.allocate(CCS);
+            MemorySegment p = a.allocate(8, 4);
+            p.set(I, 0, fd);
+            p.set(ValueLayout.JAVA_SHORT, 4, (short) 2 /* POLLPRI */);
+            int r = (int) POLL.invokeExact(ccs, p, 1L, 0);
+            if (r < 0) {
+                return true; // unknown: read it again
+            }
+            return r > 0 && (p.get(ValueLayout.JAVA_SHORT, 6) & (2 | 8 /* POLLPRI | POLLERR */)) != 0;
         } catch (Throwable t) {
             throw wrap("poll", t);
         }

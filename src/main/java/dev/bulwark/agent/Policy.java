@@ -73,8 +73,11 @@ final class Policy {
             case MOUNT -> {
                 long f = mountFlags(args[3]);
                 if ((f & MS_REMOUNT) != 0) {
-                    // to read-only is allowed wherever it points
-                    yield (f & MS_RDONLY) != 0 ? Pre.CONTINUE : Pre.EMULATE;
+                    // To read-only is allowed wherever it points. A superblock remount with options
+                    // is emulated all the same: the options may name IDs as mountinfo shows them
+                    // (the host's), which the kernel takes in the caller's namespace (RemountIds).
+                    boolean options = (f & MS_BIND) == 0 && args[4] != 0;
+                    yield (f & MS_RDONLY) != 0 && !options ? Pre.CONTINUE : Pre.EMULATE;
                 }
                 if ((f & MS_BIND) != 0) {
                     // a recursive bind copies what is mounted below; a plain one could show what a mask hides

@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -63,6 +62,7 @@ final class Supervisor implements Runnable {
         } catch (RuntimeException e) {
             Agent.log(name + ": stopped supervising: " + e.getMessage());
         } finally {
+            stopResident();
             Native.close(fd);
             onExit.run();
             Agent.log(name + ": container gone");
@@ -103,12 +103,13 @@ final class Supervisor implements Runnable {
 
     private void emulate(Call call, Native.Notif n) throws IOException {
         long[] a = n.args();
-        List<String> argv = new ArrayList<>(List.of(helper.toString(), Integer.toString(n.pid()), call.helperName()));
+        List<String> argv = new ArrayList<>(List.of(Integer.toString(n.pid()), call.helperName()));
         long[] attr = new long[4];
-        try (FileChannel mem = FileChannel.open(Path.of("/proc", Integer.toString(n.pid()), "mem"), StandardOpenOption.READ)) {
+        int mem = n.pid();
+        try {
             switch (call) {
                 case MOUNT -> argv.addAll(List.of(str(mem, a[0], false), str(mem, a[1], true), str(mem, a[2], false),
-                        Long.toUnsignedString(Policy.mountFlags(a[3])), str(mem, a[4], false)));
+                        Long.toUnsignedString(Policy.mountFlags(a[3])), remountData(n.pid(), a[3], str(mem, a[4], false))));
                 case UMOUNT2 -> argv.addAll(List.of(str(mem, a[0], true), Integer.toString((int) a[1])));
                 case MOVE_MOUNT -> argv.addAll(List.of(Integer.toString((int) a[0]), str(mem, a[1], true),
                         Integer.toString((int) a[2]), str(mem, a[3], true), Long.toString(a[4] & 0xffffffffL)));
@@ -139,42 +140,74 @@ final class Supervisor implements Runnable {
         if (!Native.idValid(fd, n.id())) {
             return;
         }
-        Process p = new ProcessBuilder(argv).redirectError(ProcessBuilder.Redirect.INHERIT).start();
-        try (OutputStream toHelper = p.getOutputStream();
-                BufferedReader fromHelper = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+        Resident h = resident();
+        try {
+            h.request(String.join(" ", argv));
+        } catch (IOException e) {
+            // the helper is gone (killed from outside) and has read nothing: a new one takes the call
+            stopResident();
+            h = resident();
+            h.request(String.join(" ", argv));
+        }
+        boolean finished = false;
+        try {
             Map<String, Policy.Resolved> paths = new HashMap<>();
+            long context = -1;
             String line;
-            while ((line = fromHelper.readLine()) != null && line.startsWith("path ")) {
+            Mount targetMount = null;
+            while ((line = h.in.readLine()) != null && (line.startsWith("path ") || line.startsWith("context ") || line.startsWith("mount "))) {
+                if (line.startsWith("context ")) {
+                    context = Long.parseLong(line.substring(8));
+                    continue;
+                }
+                if (line.startsWith("mount ")) {
+                    // "mount ID PARENT DEV RO ROOT": the target's mount, as statmount(2) gave it in the caller's context
+                    String[] f = line.split(" ");
+                    targetMount = new Mount(Integer.parseInt(f[1]), Integer.parseInt(f[2]), f[3],
+                            new String(HexFormat.of().parseHex(f[5]), StandardCharsets.UTF_8), "", f[4].equals("1"));
+                    continue;
+                }
                 String[] f = line.split(" ");
                 String where = f.length > 5 ? new String(HexFormat.of().parseHex(f[5]), StandardCharsets.UTF_8) : "";
                 paths.put(f[1], new Policy.Resolved(Integer.parseInt(f[2]), f[3].equals("1"), f[4], where));
             }
             if (line == null || line.startsWith("errno ")) {
                 String early = line;
-                Agent.debug(() -> name + ": " + argv.subList(2, argv.size()) + " " + paths + " -> " + early);
+                Agent.debug(() -> name + ": " + argv + " " + paths + " -> " + early);
+                finished = line != null;
                 answer(n, line);
                 return;
             }
             if (!line.equals("ready")) {
                 throw new AgentException("helper " + helper + " said \"" + line + "\", expected ready");
             }
-            // the helper opened the caller's /proc entries: they were the trapped task's only if it is still waiting
+            // A remount or fspick is decided on its target's mount alone, which the helper reported
+            // when the kernel could say; every other call on the caller's whole mount table.
+            boolean targetOnly = targetMount != null && paths.containsKey("target") && paths.get("target").mountId() == targetMount.id()
+                    && (call == Call.FSPICK || (call == Call.MOUNT && (Policy.mountFlags(a[3]) & Policy.MS_REMOUNT) != 0));
+            MountTable table = targetOnly ? null : mounts(context, n.pid());
+            // the helper opened the caller's /proc entries, and so may have we: they were the trapped task's only if it is still waiting
             if (!Native.idValid(fd, n.id())) {
+                h.request("no");
+                finished = true;
                 return;
             }
-            List<Mount> current = Mount.parse(Procfs.read(Path.of("/proc", Integer.toString(n.pid()), "mountinfo")));
-            boolean inCreationNs = Files.readSymbolicLink(Path.of("/proc", Integer.toString(n.pid()), "ns", "mnt")).toString().equals(mntNs);
-            int verdict = policy.decide(call, a, attr, paths, current, inCreationNs);
+            int verdict = targetOnly ? policy.decide(call, a, attr, paths, List.of(targetMount), true)
+                    : policy.decide(call, a, attr, paths, table.mounts, table.inCreationNs);
             if (verdict != 0) {
-                Agent.log(name + ": pid " + n.pid() + " " + call.helperName() + " " + argv.subList(3, argv.size()) + ": denied");
+                h.request("no");
+                finished = true;
+                Agent.log(name + ": pid " + n.pid() + " " + call.helperName() + " " + argv.subList(2, argv.size()) + ": denied");
                 Native.respond(fd, n.id(), 0, -verdict, 0);
                 return;
             }
-            toHelper.write("go\n".getBytes(StandardCharsets.UTF_8));
-            toHelper.flush();
-            line = fromHelper.readLine();
+            h.request("go");
+            line = h.in.readLine();
             if (line != null && line.startsWith("fd ")) {
-                int theirs = Native.takeFd(p.pid(), Integer.parseInt(line.substring(3)));
+                String[] f = line.split(" ");
+                int theirs = Native.takeFd(Long.parseLong(f[2]), Integer.parseInt(f[1]));
+                h.request("taken");
+                finished = true;
                 try {
                     boolean cloexec = (a[2] & 1 /* FSPICK_CLOEXEC */) != 0;
                     Native.respondWithFd(fd, n.id(), theirs, cloexec);
@@ -184,14 +217,135 @@ final class Supervisor implements Runnable {
                 return;
             }
             String result = line;
-            Agent.debug(() -> name + ": " + argv.subList(2, argv.size()) + " " + paths + " -> " + result);
+            Agent.debug(() -> name + ": " + argv + " " + paths + " -> " + result);
+            finished = line != null && line.startsWith("errno ");
             answer(n, line);
         } finally {
-            try {
-                p.waitFor();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+            if (!finished) {
+                // where the helper is in its protocol is unknown: the next call gets a new one
+                stopResident();
             }
+        }
+    }
+
+    /**
+     * The mount table of one caller context (the helper's worker N: one user and mount namespace,
+     * root and credentials), parsed from its mountinfo, whose open fd tells when it changes: the
+     * kernel flags POLLPRI on it after any change to that namespace's mounts, and the table is
+     * read again then. So an unchanged table is not read and parsed for every call.
+     */
+    private static final class MountTable {
+        final int fd;
+        final boolean inCreationNs;
+        List<Mount> mounts;
+
+        MountTable(int fd, boolean inCreationNs) {
+            this.fd = fd;
+            this.inCreationNs = inCreationNs;
+        }
+    }
+
+    /** At most as many as the helper keeps workers; the least recently used is closed first. */
+    private final Map<Long, MountTable> tables = new java.util.LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Long, MountTable> e) {
+            if (size() > 32) {
+                Native.close(e.getValue().fd);
+                return true;
+            }
+            return false;
+        }
+    };
+
+    /** The caller's mount table: its context's, read again when the kernel says it changed (or when the context is unknown). */
+    private MountTable mounts(long context, int pid) throws IOException {
+        MountTable t = context < 0 ? null : tables.get(context);
+        if (t != null && !Native.mountsChanged(t.fd)) {
+            return t;
+        }
+        if (t != null) {
+            tables.remove(context);
+            Native.close(t.fd);
+        }
+        // opened before it is read: a change in between is flagged at the next poll, so it is read again then
+        int mfd = Native.openRead("/proc/" + pid + "/mountinfo");
+        MountTable fresh;
+        try {
+            boolean inCreationNs = Files.readSymbolicLink(Path.of("/proc", Integer.toString(pid), "ns", "mnt")).toString().equals(mntNs);
+            fresh = new MountTable(mfd, inCreationNs);
+            fresh.mounts = Mount.parse(Native.readAll(mfd));
+        } catch (IOException | RuntimeException e) {
+            Native.close(mfd);
+            throw e;
+        }
+        if (context < 0) {
+            Native.close(mfd);
+        } else {
+            tables.put(context, fresh);
+        }
+        return fresh;
+    }
+
+    private void forgetTables() {
+        for (MountTable t : tables.values()) {
+            Native.close(t.fd);
+        }
+        tables.clear();
+    }
+
+    /** The resident helper (bulwark-mountctl --serve) of this notify fd, started at the first emulated call. */
+    private static final class Resident {
+        final Process process;
+        final OutputStream out;
+        final BufferedReader in;
+
+        Resident(Process process) {
+            this.process = process;
+            this.out = process.getOutputStream();
+            this.in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+        }
+
+        void request(String line) throws IOException {
+            out.write((line + "\n").getBytes(StandardCharsets.UTF_8));
+            out.flush();
+        }
+    }
+
+    private Resident resident;
+
+    private Resident resident() throws IOException {
+        if (resident == null || !resident.process.isAlive()) {
+            stopResident();
+            // started from this thread: the helper's PR_SET_PDEATHSIG ends it when this thread ends
+            resident = new Resident(new ProcessBuilder(helper.toString(), "--serve").redirectError(ProcessBuilder.Redirect.INHERIT).start());
+        }
+        return resident;
+    }
+
+    /** Closes the helper's stdin (it exits, and its workers with it) and makes sure it is gone. */
+    private void stopResident() {
+        Resident r = resident;
+        resident = null;
+        forgetTables(); // the worker numbers are the helper's
+        if (r == null) {
+            return;
+        }
+        try {
+            r.out.close();
+        } catch (IOException e) {
+            // it is being killed anyway
+        }
+        try {
+            // on EOF it kills and reaps its workers; killed at once, they would die unreaped (PR_SET_PDEATHSIG)
+            if (!r.process.waitFor(2, java.util.concurrent.TimeUnit.SECONDS)) {
+                r.process.destroyForcibly();
+                r.process.waitFor();
+            }
+            r.in.close();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (IOException e) {
+            // closed already
         }
     }
 
@@ -203,8 +357,27 @@ final class Supervisor implements Runnable {
         Native.respond(fd, n.id(), 0, -e, 0);
     }
 
-    /** A NUL-terminated string from the caller's memory, hex-encoded for the helper; "-" for NULL. */
-    private static String str(FileChannel mem, long addr, boolean required) throws IOException, Fault {
+    /**
+     * A superblock remount's options with uid= and gid= as the caller's namespace names them
+     * (RemountIds); hex in, hex out. The maps are read from the host's side, so they name host IDs.
+     */
+    private static String remountData(int pid, long flags, String data) throws IOException {
+        long f = Policy.mountFlags(flags);
+        if ((f & Policy.MS_REMOUNT) == 0 || (f & Policy.MS_BIND) != 0 || data.equals("-") || data.equals(".")) {
+            return data;
+        }
+        String text = new String(HexFormat.of().parseHex(data), StandardCharsets.UTF_8);
+        if (!text.contains("uid=") && !text.contains("gid=")) {
+            return data;
+        }
+        Path proc = Path.of("/proc", Integer.toString(pid));
+        String out = RemountIds.translate(text, RemountIds.parseMap(Procfs.read(proc.resolve("uid_map"))),
+                RemountIds.parseMap(Procfs.read(proc.resolve("gid_map"))));
+        return HexFormat.of().formatHex(out.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** A NUL-terminated string from the caller's memory, hex-encoded for the helper; "-" for NULL, "." for "". */
+    private static String str(int pid, long addr, boolean required) throws Fault {
         if (addr == 0) {
             if (required) {
                 throw new Fault(EFAULT);
@@ -217,38 +390,30 @@ final class Supervisor implements Runnable {
         while (len < PATH_MAX) {
             // read up to the page end: the next page may be unmapped, as with the kernel's strncpy_from_user
             int chunk = (int) Math.min(PATH_MAX - len, 4096 - (at & 4095));
-            ByteBuffer b = ByteBuffer.allocate(chunk);
-            int r;
-            try {
-                r = mem.read(b, at);
-            } catch (IOException e) {
+            byte[] b = Native.readMem(pid, at, chunk);
+            if (b.length == 0) {
                 throw new Fault(EFAULT);
             }
-            if (r <= 0) {
-                throw new Fault(EFAULT);
-            }
-            for (int i = 0; i < r; i++) {
-                if (b.get(i) == 0) {
-                    return len == 0 ? "" : HexFormat.of().formatHex(out, 0, len);
+            for (byte c : b) {
+                if (c == 0) {
+                    return len == 0 ? "." : HexFormat.of().formatHex(out, 0, len);
                 }
-                out[len++] = b.get(i);
+                out[len++] = c;
             }
-            at += r;
+            at += b.length;
         }
         throw new Fault(36); // ENAMETOOLONG
     }
 
-    private static ByteBuffer read(FileChannel mem, long addr, int n) throws Fault {
+    private static ByteBuffer read(int pid, long addr, int n) throws Fault {
         ByteBuffer b = ByteBuffer.allocate(n);
-        try {
-            while (b.hasRemaining()) {
-                if (mem.read(b, addr + b.position()) <= 0) {
-                    throw new Fault(EFAULT);
-                }
+        while (b.hasRemaining()) {
+            byte[] got = Native.readMem(pid, addr + b.position(), b.remaining());
+            if (got.length == 0) {
+                throw new Fault(EFAULT);
             }
-        } catch (IOException e) {
-            throw new Fault(EFAULT);
+            b.put(got);
         }
-        return b;
+        return b.clear();
     }
 }

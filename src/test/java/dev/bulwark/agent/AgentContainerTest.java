@@ -327,6 +327,109 @@ class AgentContainerTest extends ContainerTestBase {
         assertTrue(Integer.parseInt(f[3]) > 0, "no call was checked against the immutable target: " + out);
     }
 
+    @Test
+    void eachCallRunsWithItsCallersCredentials() throws Exception {
+        // The resident helper serves root's calls from one worker; a call by another user (no
+        // capabilities) gets a worker of its own, and the kernel's EPERM, not the agent's: the
+        // agent allows it (the container's own mount) and logs no denial.
+        List<String> out = sh("""
+                mkdir /tmp/n && mount -t tmpfs t /tmp/n && mount -o remount,ro,bind /tmp/n
+                mnt remount-rw /tmp/n
+                mount -o remount,ro,bind /tmp/n
+                mnt as 1000 mnt remount-rw /tmp/n
+                mnt remount-rw /tmp/n
+                """);
+        assertEquals(List.of("ok", EPERM, "ok"), out);
+        assertFalse(log(socket).contains(": denied"), log(socket));
+    }
+
+    @Test
+    void aSuperblockRemountOfItsOwnTmpfsWorksAsOnAHost() throws Exception {
+        // busybox passes the options mountinfo shows (uid=600000,gid=600000: the host's IDs) back
+        // to the kernel, which takes them in the container's namespace: EINVAL without the agent's
+        // translation (docs/system-containers.md has the reproduction with plain unshare)
+        List<String> out = sh("""
+                mkdir /tmp/x && mount -t tmpfs t /tmp/x && grep ' /tmp/x ' /proc/self/mountinfo | sed 's/.* - //'
+                mount -o remount,ro /tmp/x && echo remounted-ro
+                grep ' /tmp/x ' /proc/self/mountinfo | sed 's/.* - //'
+                touch /tmp/x/f 2>/dev/null && echo written || echo refused
+                mount -o remount,rw /tmp/x && echo remounted-rw
+                touch /tmp/x/f && echo written
+                mount -o remount,rw /ro 2>/dev/null && echo ro-remounted-rw || echo ro-refused
+                mnt remount-sb /ro
+                """);
+        assertEquals(6 + 2, out.size(), out.toString());
+        assertTrue(out.get(0).startsWith("tmpfs t rw"), out.toString());
+        String ids = out.get(0).contains("uid=600000") ? "the kernel shows the host's uid" : "the kernel shows no host uid";
+        assertEquals(List.of("remounted-ro", "refused", "remounted-rw", "written", "ro-refused", EPERM),
+                List.of(out.get(1), out.get(3), out.get(4), out.get(5), out.get(6), out.get(7)), ids + ": " + out);
+        assertTrue(out.get(2).startsWith("tmpfs t ro"), out.toString());
+    }
+
+    // ---- the resident helper ---------------------------------------------------------------
+
+    /** The agent's helpers and their workers (forked, so the same executable). */
+    private List<ProcessHandle> helpers() {
+        return agent.descendants().filter(h -> h.info().command().map(c -> c.endsWith("/bulwark-mountctl")).orElse(false)).toList();
+    }
+
+    @Test
+    void theHelperStaysWhileItsContainerLivesAndEndsWithIt() throws Exception {
+        assertEquals(List.of(), helpers());
+        Process c = waitingContainer("resident", """
+                unshare -m mnt remount-rw /ro
+                mkdir /tmp/n && mount -t tmpfs t /tmp/n && mount -o remount,ro,bind /tmp/n && mnt remount-rw /tmp/n
+                """);
+        // the first call made the helper and the init's worker; they stay between calls
+        List<ProcessHandle> during = helpers();
+        assertEquals(2, during.size(), "helper and one worker: " + during);
+        Files.writeString(rw.resolve("go"), "");
+        Result r = Sandbox.finish(c);
+        assertEquals(List.of(EPERM, EPERM, "ok"), r.out().lines().toList(), r.err() + log(socket));
+        for (int i = 0; i < 250 && !helpers().isEmpty(); i++) {
+            Thread.sleep(20);
+        }
+        assertEquals(List.of(), helpers(), "the helper outlived its container");
+        for (ProcessHandle h : during) {
+            for (int i = 0; i < 250 && h.isAlive(); i++) {
+                Thread.sleep(20);
+            }
+            assertFalse(h.isAlive(), "process " + h.pid() + " outlived its container");
+        }
+    }
+
+    @Test
+    void aHelperOrWorkerKilledBetweenCallsIsReplacedAndTheNextCallWorks() throws Exception {
+        Process c = waitingContainer("replaced", """
+                mkdir /tmp/n && mount -t tmpfs t /tmp/n && mount -o remount,ro,bind /tmp/n && mnt remount-rw /tmp/n
+                mount -o remount,ro,bind /tmp/n
+                touch /rw/ready2
+                while [ ! -e /rw/go2 ]; do sleep 0.05; done
+                mnt remount-rw /tmp/n
+                mnt remount-rw /ro
+                """);
+        List<ProcessHandle> during = helpers();
+        ProcessHandle helper = during.stream().filter(h -> h.parent().map(p -> p.pid() == agent.pid()).orElse(false)).findFirst().orElseThrow();
+        ProcessHandle worker = during.stream().filter(h -> h.parent().map(p -> p.pid() == helper.pid()).orElse(false)).findFirst().orElseThrow();
+        worker.destroyForcibly();
+        // the helper reaps it at its next call: until then it is a zombie, its socket closed
+        Path stat = Path.of("/proc", Long.toString(worker.pid()), "stat");
+        for (int i = 0; i < 500 && Files.exists(stat) && !Files.readString(stat).replaceAll(".*\\) ", "").startsWith("Z"); i++) {
+            Thread.sleep(10);
+        }
+        Files.writeString(rw.resolve("go"), "");
+        for (int i = 0; i < 1500 && !Files.exists(rw.resolve("ready2")); i++) {
+            Thread.sleep(20);
+        }
+        assertTrue(Files.exists(rw.resolve("ready2")), log(socket));
+        assertTrue(helper.isAlive(), "the helper replaces a worker it lost between calls");
+        helper.destroyForcibly();
+        helper.onExit().get(10, TimeUnit.SECONDS);
+        Files.writeString(rw.resolve("go2"), "");
+        Result r = Sandbox.finish(c);
+        assertEquals(List.of(EPERM, "ok", "ok", EPERM), r.out().lines().toList(), r.err() + log(socket));
+    }
+
     /** A container that makes one supervised call, waits for the test's go, then runs script. */
     private Process waitingContainer(String id, String script) throws Exception {
         box.process().put("args", new ArrayList<>(List.of("sh", "-c", """

@@ -57,6 +57,10 @@ class PolicyTest {
     @Test
     void registersAloneDecideWhatReadsNoMemory() {
         assertEquals(Policy.Pre.CONTINUE, Policy.pre(Call.MOUNT, args(0, 0, 0, REMOUNT_BIND | Policy.MS_RDONLY)));
+        // a superblock remount read-only with options: emulated, so its uid=/gid= can be given in the caller's IDs
+        assertEquals(Policy.Pre.EMULATE, Policy.pre(Call.MOUNT, args(0, 0, 0, Policy.MS_REMOUNT | Policy.MS_RDONLY, 0x7000)));
+        assertEquals(Policy.Pre.CONTINUE, Policy.pre(Call.MOUNT, args(0, 0, 0, Policy.MS_REMOUNT | Policy.MS_RDONLY, 0)));
+        assertEquals(Policy.Pre.CONTINUE, Policy.pre(Call.MOUNT, args(0, 0, 0, REMOUNT_BIND | Policy.MS_RDONLY, 0x7000)));
         assertEquals(Policy.Pre.EMULATE, Policy.pre(Call.MOUNT, args(0, 0, 0, REMOUNT_BIND)));
         assertEquals(Policy.Pre.EMULATE, Policy.pre(Call.MOUNT, args(0, 0, 0, Policy.MS_REMOUNT)));
         assertEquals(Policy.Pre.EMULATE, Policy.pre(Call.MOUNT, args(0, 0, 0, Policy.MS_BIND)));

@@ -112,7 +112,8 @@ class SystemContainerEngineTest {
     /**
      * Sysbox's quick-start, the immutable-mount steps: a read-only volume cannot be remounted
      * read-write, nor can a bind of it; /etc/resolv.conf (made by Docker at creation) can be
-     * remounted read-only; a new tmpfs is the container's own; unmounting an immutable mount
+     * remounted read-only; a new tmpfs is the container's own (per-mount and superblock remounts,
+     * read-only and back, as on a host); unmounting an immutable mount
      * works by default and is denied with allow-immutable-unmounts off; /proc never. The volume
      * is still read-only afterwards.
      */
@@ -125,16 +126,22 @@ class SystemContainerEngineTest {
                 + " echo remount-ro-resolv $(r mount -o remount,ro,bind /etc/resolv.conf);"
                 + " mkdir -p /tmp/b /tmp/t; mount --bind /ro /tmp/b;"
                 + " echo remount-rw-bind-of-volume $(r mount -o remount,rw,bind /tmp/b);"
-                // per-mount remounts: busybox's superblock remount would pass back the uid= option
-                // /proc/mounts shows in host IDs, which the kernel refuses in the container's namespace
                 + " mount -t tmpfs t /tmp/t; mount -o remount,ro,bind /tmp/t;"
                 + " echo remount-rw-new-tmpfs $(r mount -o remount,rw,bind /tmp/t);"
+                // superblock remounts: busybox passes back the uid= option /proc/mounts shows in
+                // host IDs, which the kernel alone refuses in the container's namespace
+                + " echo sb-remount-ro-new-tmpfs $(r mount -o remount,ro /tmp/t);"
+                + " echo write-new-tmpfs $(r touch /tmp/t/x);"
+                + " echo sb-remount-rw-new-tmpfs $(r mount -o remount,rw /tmp/t);"
+                + " echo write-new-tmpfs $(r touch /tmp/t/x);"
+                + " echo sb-remount-rw-volume $(r mount -o remount,rw /ro);"
                 + " echo write-volume $(r touch /ro/new);"
                 + " echo umount-resolv $(r umount /etc/resolv.conf);"
                 + " echo umount-proc $(r umount -l /proc);"
                 + " echo end; sleep 60";
         List<String> expected = List.of("remount-rw-volume denied", "remount-ro-resolv ok", "remount-rw-bind-of-volume denied",
-                "remount-rw-new-tmpfs ok", "write-volume denied");
+                "remount-rw-new-tmpfs ok", "sb-remount-ro-new-tmpfs ok", "write-new-tmpfs denied", "sb-remount-rw-new-tmpfs ok",
+                "write-new-tmpfs ok", "sb-remount-rw-volume denied", "write-volume denied");
         assertEquals(concat(expected, "umount-resolv ok", "umount-proc denied"), quickStart("bulwark-system", volume, script));
         assertEquals(concat(expected, "umount-resolv denied", "umount-proc denied"),
                 quickStart("bulwark-system-strict", volume, script));

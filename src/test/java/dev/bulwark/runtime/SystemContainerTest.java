@@ -68,6 +68,32 @@ class SystemContainerTest extends ContainerTestBase {
     }
 
     @Test
+    void itsOwnTmpfsRemountsReadOnlyAsOnAHostAndImmutableMountsStayReadOnly() throws Exception {
+        // (the root is read-only: the container's own tmpfs on /tmp, another on /tmp/x)
+        // busybox's `mount -o remount,ro` passes back the options mountinfo shows, uid= and gid=
+        // in the host's IDs, which the kernel alone refuses in the container's namespace (EINVAL)
+        Sandbox.Result r = system("""
+                mount -t tmpfs t /tmp && mkdir /tmp/x && mount -t tmpfs t /tmp/x && grep ' /tmp/x ' /proc/self/mountinfo | sed 's/.* - //'
+                mount -o remount,ro /tmp/x && echo remounted-ro
+                touch /tmp/x/f 2>/dev/null && echo written || echo refused
+                mount -o remount,rw /tmp/x && touch /tmp/x/f && echo remounted-rw
+                grep ' / ' /proc/self/mountinfo | sed 's/ - .*//' | grep -q ' ro' && echo root-ro
+                mount -o remount,rw / 2>/dev/null && echo root-remounted-rw || echo root-refused
+                mount -o remount,rw /proc/sys 2>/dev/null && echo proc-sys-remounted-rw || echo proc-sys-refused
+                """, "--system");
+        assertEquals(0, r.exit(), r.all());
+        List<String> l = r.out().lines().toList();
+        String uid = l.get(0).replaceAll(".*uid=(\\d+).*", "$1");
+        assertTrue(l.get(0).startsWith("tmpfs t rw"), r.all());
+        String host = uid.equals(l.get(0)) ? "no uid= shown" : "uid=" + uid + " shown";
+        assertEquals(List.of("remounted-ro", "refused", "remounted-rw"), l.subList(1, 4), host + ": " + r.all());
+        // the root is read-only at creation (the bundle's root.readonly) unless told otherwise
+        int at = l.get(4).equals("root-ro") ? 5 : 4;
+        assertEquals(at == 5 ? "root-refused" : "root-remounted-rw", l.get(at), r.all());
+        assertEquals("proc-sys-refused", l.get(at + 1), r.all());
+    }
+
+    @Test
     void theAnnotationSelectsSystemModeToo() throws Exception {
         box.config.put("annotations", new HashMap<>(Map.of(SystemMode.ANNOTATION, "true")));
         Sandbox.Result r = system("cat /proc/self/uid_map");
