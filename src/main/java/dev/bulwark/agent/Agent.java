@@ -83,6 +83,7 @@ public final class Agent {
             log("no fd keeper (" + e.getMessage() + "): containers will not outlive this agent's supervision");
             keeper = null;
         }
+        procView();
         int srv = Native.listenUnix(socket.toString());
         log("agent " + ProcessHandle.current().pid() + " listening on " + socket + ", helper " + helper
                 + (keeper == null ? "" : ", fd keeper " + keeper.proc().pid()));
@@ -90,6 +91,85 @@ public final class Agent {
             int c = Native.accept(srv);
             Thread.ofPlatform().name("conn-" + c).start(() -> connection(c));
         }
+    }
+
+    /** Where the agent on socket mounts its view of /proc (see {@link FuseServer}). */
+    public static Path procViewDir(Path socket) {
+        return socket.resolveSibling(socket.getFileName() + ".procview");
+    }
+
+    /**
+     * Serves the view of /proc that system containers get bound over their /proc files: the
+     * mount an earlier agent made, with its /dev/fuse fd taken back from the keeper, or a new one.
+     * Without it (no FUSE, no keeper) containers are created with the host's files, and this says so.
+     */
+    private void procView() {
+        Path dir = procViewDir(socket);
+        Path rec = keeper == null ? null : keeper.recordsDir().resolve("procview.fd");
+        try {
+            int fd = -1;
+            boolean mounted = isProcViewMount(dir);
+            if (mounted && rec != null && Files.exists(rec)) {
+                try {
+                    fd = Native.takeFd(keeper.proc().pid(), Integer.parseInt(Files.readString(rec).strip()));
+                    log("procview: serving " + dir + " again (its /dev/fuse from the fd keeper)");
+                } catch (RuntimeException | IOException e) {
+                    log("procview: cannot take the earlier mount's fd back (" + e.getMessage() + "): mounting afresh");
+                }
+            }
+            if (fd < 0) {
+                if (mounted) {
+                    FuseServer.detach(dir.toString()); // its server is gone: every read there fails
+                }
+                Files.createDirectories(dir);
+                fd = FuseServer.mount(dir.toString());
+                try {
+                    new FuseServer(fd, null).init();
+                } catch (RuntimeException e) {
+                    FuseServer.detach(dir.toString());
+                    FuseServer.Sys.close(fd);
+                    throw e;
+                }
+                if (keeper != null) {
+                    try {
+                        if (rec != null && Files.exists(rec)) {
+                            keeper.dropRaw(Integer.parseInt(Files.readString(rec).strip()));
+                        }
+                        int kept = keeper.keepRaw(fd);
+                        Path tmp = rec.resolveSibling("procview.fd.tmp");
+                        Files.writeString(tmp, kept + "\n");
+                        Files.move(tmp, rec, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                    } catch (RuntimeException | IOException e) {
+                        log("procview: the fd keeper did not take /dev/fuse (" + e.getMessage() + "): the view ends with this agent");
+                    }
+                }
+                log("procview: mounted at " + dir);
+            }
+            Thread.ofPlatform().daemon().name("procview").start(new FuseServer(fd, new ProcView(ProcView.Host.REAL)));
+        } catch (RuntimeException | IOException e) {
+            log("procview: not served (" + e.getMessage() + "): system containers see the host's /proc/meminfo, cpuinfo, stat, uptime");
+        }
+    }
+
+    /** The files of the view: the name under {@link #procViewDir} and where a container gets it. */
+    public static java.util.Map<String, String> procViewFiles() {
+        return ProcView.FILES;
+    }
+
+    /** Whether dir is a mount point of this agent's FUSE view, from this process's mountinfo. */
+    public static boolean isProcViewMount(Path dir) throws IOException {
+        String want = dir.toAbsolutePath().normalize().toString();
+        for (String line : Procfs.read(Path.of("/proc/self/mountinfo")).split("\n")) {
+            String[] f = line.split(" ");
+            int dash = line.indexOf(" - ");
+            if (f.length > 4 && dash > 0 && f[4].equals(want)) {
+                String[] fs = line.substring(dash + 3).split(" ");
+                if (fs.length > 1 && fs[0].equals("fuse") && fs[1].equals(FuseServer.SOURCE)) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     private void connection(int c) {

@@ -90,13 +90,7 @@ final class Keeper {
     /** Hands fd to the keeper and records whose it is; returns the record. */
     Record keep(int fd, Proc init, Proc process, String id, boolean allow, String mntNs, String name, String mountinfo)
             throws IOException {
-        String answer = Native.exchange(socket.toString(), "keep".getBytes(StandardCharsets.UTF_8), fd);
-        int keeperFd;
-        try {
-            keeperFd = Integer.parseInt(answer);
-        } catch (NumberFormatException e) {
-            throw new AgentException("the fd keeper answered \"" + answer + "\", expected an fd number");
-        }
+        int keeperFd = keepRaw(fd);
         Path file = records.resolve(process.pid() + "-" + process.start() + ".rec");
         Path tmp = records.resolve(file.getFileName() + ".tmp");
         Files.writeString(tmp, keeperFd + " " + init.pid() + " " + init.start() + " " + allow + " " + mntNs + " "
@@ -106,10 +100,30 @@ final class Keeper {
         return new Record(file, keeperFd, init, allow, mntNs, name, mountinfo, process, id);
     }
 
+    /** Hands fd to the keeper with no record; returns the keeper's number for it. */
+    int keepRaw(int fd) {
+        String answer = Native.exchange(socket.toString(), "keep".getBytes(StandardCharsets.UTF_8), fd);
+        try {
+            return Integer.parseInt(answer);
+        } catch (NumberFormatException e) {
+            throw new AgentException("the fd keeper answered \"" + answer + "\", expected an fd number");
+        }
+    }
+
+    /** Closes the keeper's fd number keeperFd. */
+    void dropRaw(int keeperFd) {
+        Native.exchange(socket.toString(), ("drop " + keeperFd).getBytes(StandardCharsets.UTF_8), -1);
+    }
+
+    /** The directory of records (S.d/); a keeper started afresh empties it. */
+    Path recordsDir() {
+        return records;
+    }
+
     void drop(Record r) {
         try {
             Files.deleteIfExists(r.file());
-            Native.exchange(socket.toString(), ("drop " + r.keeperFd()).getBytes(StandardCharsets.UTF_8), -1);
+            dropRaw(r.keeperFd());
         } catch (IOException | RuntimeException e) {
             Agent.log("fd keeper: cannot drop fd " + r.keeperFd() + ": " + e.getMessage());
         }

@@ -162,6 +162,9 @@ public final class Lifecycle {
                     throw e;
                 }
                 spec = ranged(engineSpec, claim.range().start(), system, sys, host);
+                if (system) {
+                    spec = SystemMode.withProcView(spec, sys.agentSocket());
+                }
                 checked = new Planner.Checked(spec, checked.seccomp());
                 // exec rebuilds this config: the runtime-wide flags that chose it need not be given again
                 state.writeAtomically(SystemMode.MODE_FILE, (system ? SystemMode.Applied.system(engineSpec, sys)

@@ -13,6 +13,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
 
@@ -300,6 +301,44 @@ public final class SystemMode {
         Optional<Spec.Process> process = system ? spec.process().map(p -> withCapabilities(p, host)) : spec.process();
         return new Spec(spec.ociVersion(), spec.root(), process, spec.hostname(), spec.domainname(), spec.mounts(),
                 spec.hooks(), spec.annotations(), Optional.of(l));
+    }
+
+    /**
+     * The config's mounts, then a read-only bind of each file of the agent's view of /proc
+     * ({@code bulwark agent}, docs/system-containers.md) over the container's own: /proc/meminfo,
+     * cpuinfo, stat, uptime and /sys/devices/system/cpu/online, computed for the reader from its
+     * cgroup's limits. Only where the config mounts /proc (or /sys), does not mount or mask that
+     * file itself, and the agent has its view mounted; otherwise the files are the kernel's.
+     *
+     * <p>Called once the agent runs: a request to the view while no agent serves it waits for
+     * one, so this looks only at mountinfo and never touches the view's files.
+     */
+    public static Spec withProcView(Spec spec, Path agentSocket) {
+        List<Spec.Mount> mounts = spec.mounts();
+        List<String> masked = spec.linux().map(Linux::maskedPaths).orElse(List.of());
+        Path dir = dev.bulwark.agent.Agent.procViewDir(agentSocket);
+        Map<String, String> files = dev.bulwark.agent.Agent.procViewFiles();
+        boolean proc = mounts.stream().anyMatch(m -> m.destination().equals("/proc") && m.type().equals("proc"));
+        boolean sys = mounts.stream().anyMatch(m -> m.destination().equals("/sys"));
+        try {
+            if (!proc || !dev.bulwark.agent.Agent.isProcViewMount(dir)) {
+                return spec;
+            }
+        } catch (IOException e) {
+            return spec;
+        }
+        List<Spec.Mount> out = new ArrayList<>(mounts);
+        for (Map.Entry<String, String> f : new java.util.TreeMap<>(files).entrySet()) {
+            String dest = f.getValue();
+            if ((dest.startsWith("/sys/") && !sys) || masked.contains(dest)
+                    || mounts.stream().anyMatch(m -> m.destination().equals(dest))) {
+                continue;
+            }
+            out.add(new Spec.Mount(dest, "bind", dir.resolve(f.getKey()).toString(),
+                    List.of("bind", "ro", "nosuid", "nodev", "noexec"), List.of(), List.of()));
+        }
+        return new Spec(spec.ociVersion(), spec.root(), spec.process(), spec.hostname(), spec.domainname(), out,
+                spec.hooks(), spec.annotations(), spec.linux());
     }
 
     /**

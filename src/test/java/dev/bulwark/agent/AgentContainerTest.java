@@ -82,6 +82,7 @@ class AgentContainerTest extends ContainerTestBase {
     void stopAgent() throws Exception {
         stop(agent);
         stopKeeper(socket);
+        TestAgent.detachProcView(socket);
     }
 
     static void stopKeeper(Path socket) throws Exception {

@@ -39,6 +39,7 @@ class AgentLauncherTest {
                 ProcessHandle.of(pid).ifPresent(h -> h.onExit().join());
             }
             AgentContainerTest.stopKeeper(socket);
+            dev.bulwark.testing.TestAgent.detachProcView(socket);
             TestEnv.deleteTree(dir);
         }
     }

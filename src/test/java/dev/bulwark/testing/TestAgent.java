@@ -59,6 +59,18 @@ public final class TestAgent {
             }
         }
         stopKeeper(socket);
+        detachProcView(socket);
+    }
+
+    /** The agent's FUSE view of /proc beside socket, detached by its exact path (its server is gone). */
+    public static void detachProcView(Path socket) throws Exception {
+        Path dir = dev.bulwark.agent.Agent.procViewDir(socket);
+        if (dev.bulwark.agent.Agent.isProcViewMount(dir)) {
+            Process p = new ProcessBuilder("umount", "-l", dir.toString()).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes());
+            assertTrue(p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0, "umount -l " + dir + ": " + out);
+        }
+        Files.deleteIfExists(dir);
     }
 
     /** The fd keeper the agent started (detached): killed by the PID and start time it recorded. */
