@@ -1,0 +1,278 @@
+package dev.bulwark.build;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.bulwark.audit.Severity;
+import dev.bulwark.image.ContentStore;
+import dev.bulwark.image.Digest;
+import dev.bulwark.image.Images;
+import dev.bulwark.image.Platform;
+import dev.bulwark.image.TrustPolicy;
+import dev.bulwark.testing.TestEnv;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * `bulwark build` for real: Debian's kernel (scripts/kernel-image.sh, cached under
+ * target/kernel-image) and the embedded default image (busybox and the probe) stored and
+ * verified; the output reproducible, refused inputs leaving nothing; and the system booted in
+ * qemu, its serial console read.
+ */
+@Timeout(600)
+class SystemBuildTest {
+    static Path dir;
+    static ContentStore store;
+    static String kernelRef;
+    static String probeRef;
+
+    @BeforeAll
+    static void images() throws Exception {
+        assumeTrue(TestEnv.isRoot(), "the build tests unpack images with their owners and need root");
+        dir = Files.createTempDirectory("bulwark-build-test");
+        Path kimg = kernelImage();
+        store = ContentStore.open(dir.resolve("store"));
+        kernelRef = "bulwark/kernel:debian@" + importLayout(kimg, "bulwark/kernel:debian");
+        Path layout = dir.resolve("probe-layout");
+        run(List.of(TestEnv.sourceDir().resolve("scripts/dir-image.sh").toString(),
+                TestEnv.nativeDir().resolve("image/rootfs").toString(), layout.toString(), "1"));
+        probeRef = "test/probe:1@" + importLayout(layout, "test/probe:1");
+        TestEnv.deleteTree(layout);
+    }
+
+    /** Debian's kernel as an OCI layout, made once per target/ (apt-get download on a fresh machine). */
+    static Path kernelImage() throws Exception {
+        Path kimg = TestEnv.sourceDir().resolve("target/kernel-image");
+        if (!Files.isRegularFile(kimg.resolve("index.json"))) {
+            run(List.of(TestEnv.sourceDir().resolve("scripts/kernel-image.sh").toString(), kimg.toString()));
+        }
+        return kimg;
+    }
+
+    static String importLayout(Path layout, String name) {
+        new dev.bulwark.image.Importer(store, Platform.host()).importFrom(layout, Optional.of(name));
+        return Images.resolvedDigest(new Images(store, Platform.host()).resolve(name).getValue()).toString();
+    }
+
+    static String run(List<String> cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(300, TimeUnit.SECONDS), cmd + " timed out");
+        assertEquals(0, p.exitValue(), cmd + ":\n" + out);
+        return out;
+    }
+
+    @AfterAll
+    static void removeAll() throws IOException {
+        if (dir != null) {
+            TestEnv.deleteTree(dir);
+        }
+    }
+
+    @AfterEach
+    void noStagingLeft() throws IOException {
+        try (Stream<Path> s = Files.list(Path.of(System.getProperty("java.io.tmpdir")))) {
+            assertEquals(List.of(), s.filter(p -> p.getFileName().toString().startsWith("bulwark-build-")
+                    && !p.equals(dir)).toList(), "staging directories left behind");
+        }
+    }
+
+    static String spec(String kernel, String image) {
+        return """
+                kernel:
+                  image: %s
+                  cmdline: console=ttyS0 panic=-1
+                onboot:
+                  - name: first
+                    image: %s
+                    command: [/bin/sh, -c, "echo first: onboot ran"]
+                  - name: second
+                    image: %s
+                    command: [/bin/sh, -c, "echo second: onboot ran"]
+                services:
+                  - name: probe
+                    image: %s
+                    command: [/bin/sh, -c, "/probe | sed 's/^/probe: /'; touch /x 2>&1 | sed 's/^/probe: /'; echo probe: done; exec sleep 600"]
+                files:
+                  - path: etc/hostname
+                    contents: "bulwark\\n"
+                """.formatted(kernel, image, image, image);
+    }
+
+    static Path specFile(String name, String text) throws IOException {
+        Path f = dir.resolve(name + ".yml");
+        Files.writeString(f, text);
+        return f;
+    }
+
+    static SystemBuilder.Result build(Path spec, Path out, SystemBuilder.Format format, Optional<Severity> failOn,
+            ContentStore s, TrustPolicy policy) {
+        return SystemBuilder.build(new SystemBuilder.Options(spec, out, format, false, failOn, s, policy,
+                TestEnv.nativeDir(), Platform.host()), m -> System.err.println("build: " + m));
+    }
+
+    static SystemBuilder.Result build(Path spec, Path out, SystemBuilder.Format format) {
+        return build(spec, out, format, Optional.empty(), store, TrustPolicy.acceptAll("test"));
+    }
+
+    @Test
+    void twoBuildsAreByteIdentical() throws Exception {
+        Path spec = specFile("repro", spec(kernelRef, probeRef));
+        for (SystemBuilder.Format f : SystemBuilder.Format.values()) {
+            SystemBuilder.Result a = build(spec, dir.resolve("a-" + f), f);
+            SystemBuilder.Result b = build(spec, dir.resolve("b-" + f), f);
+            assertEquals(a.outputs().size(), b.outputs().size());
+            for (int i = 0; i < a.outputs().size(); i++) {
+                SystemBuilder.Output x = a.outputs().get(i);
+                SystemBuilder.Output y = b.outputs().get(i);
+                assertEquals(x.file().getFileName(), y.file().getFileName());
+                assertArrayEquals(Files.readAllBytes(x.file()), Files.readAllBytes(y.file()), x.file() + " differs between builds");
+                assertEquals(x.digest(), y.digest());
+                assertEquals(Digest.of(Files.readAllBytes(x.file())), x.digest(), "the printed digest is the file's");
+            }
+            TestEnv.deleteTree(dir.resolve("a-" + f));
+            TestEnv.deleteTree(dir.resolve("b-" + f));
+        }
+    }
+
+    @Test
+    void theRootfsTarHoldsTheInitTheStageThePlansAndTheContainers() throws Exception {
+        Path out = dir.resolve("tar");
+        build(specFile("tar", spec(kernelRef, probeRef)), out, SystemBuilder.Format.TAR);
+        String list = run(List.of("tar", "-tvf", out.resolve("rootfs.tar").toString()));
+        for (String want : List.of(" init", " bulwark/bin/bulwark-stage", " bulwark/manifest", " bulwark/plans/first.plan",
+                " bulwark/plans/probe.plan", " containers/probe/rootfs/probe", " etc/hostname")) {
+            assertTrue(list.lines().anyMatch(l -> l.endsWith(want)), want + " missing from\n" + list);
+        }
+        assertTrue(list.lines().allMatch(l -> l.contains("1970-01-01")), "every mtime is 0");
+        assertFalse(list.contains("java"), "no JVM in the image");
+        TestEnv.deleteTree(out);
+    }
+
+    private static void refused(Path spec, ContentStore s, TrustPolicy policy, Optional<Severity> failOn, String expected)
+            throws IOException {
+        Path out = dir.resolve("refused");
+        assertFalse(Files.exists(out));
+        BuildException e = assertThrows(BuildException.class,
+                () -> build(spec, out, SystemBuilder.Format.INITRAMFS, failOn, s, policy));
+        assertTrue(e.getMessage().contains(expected), "expected \"" + expected + "\" in\n" + e.getMessage());
+        assertFalse(Files.exists(out), "a refused build wrote " + out);
+    }
+
+    @Test
+    void aTagInsteadOfADigestWritesNothing() throws IOException {
+        refused(specFile("tag", spec(kernelRef, "test/probe:1")), store, TrustPolicy.acceptAll("test"), Optional.empty(),
+                "onboot[0].image: \"test/probe:1\" is not pinned by digest");
+    }
+
+    @Test
+    void aTamperedLayerWritesNothing() throws Exception {
+        Path copy = dir.resolve("tampered-store");
+        run(List.of("cp", "-a", store.root().toString(), copy.toString()));
+        ContentStore s = ContentStore.open(copy);
+        Images images = new Images(s, Platform.host());
+        dev.bulwark.image.Manifest m = images.manifest(images.resolve(probeRef).getValue());
+        Path blob = s.blobPath(m.layers().get(0).digest());
+        byte[] b = Files.readAllBytes(blob);
+        b[b.length / 2] ^= 1;
+        blob.toFile().setWritable(true);
+        Files.write(blob, b);
+        refused(specFile("tampered", spec(kernelRef, probeRef)), s, TrustPolicy.acceptAll("test"), Optional.empty(),
+                "layer " + m.layers().get(0).digest() + " is corrupt in the store: it hashes to sha256:");
+        TestEnv.deleteTree(copy);
+    }
+
+    @Test
+    void anUnsignedImageUnderASigningPolicyWritesNothing() throws Exception {
+        Path keys = Files.createDirectories(dir.resolve("keys"));
+        assertEquals(0, dev.bulwark.cli.Main.execute(List.of("key", "generate", keys.resolve("release").toString())));
+        Path policy = keys.resolve("policy.json");
+        Files.writeString(policy, """
+                {"default": {"type": "accept"},
+                 "scopes": {"docker.io/test/*": {"type": "signedBy", "keys": ["release.pub"]}}}""");
+        refused(specFile("unsigned", spec(kernelRef, probeRef)), store, TrustPolicy.load(policy), Optional.empty(),
+                "is refused by scope \"docker.io/test/*\" (signedBy");
+        TestEnv.deleteTree(keys);
+    }
+
+    @Test
+    void theKernelIsScoredAndFailOnRefusesAWeakOne() throws Exception {
+        Path spec = specFile("score", spec(kernelRef, probeRef));
+        // Debian's kernel: what fails at medium and above is listed; the build refuses it at --fail-on medium.
+        SystemBuilder.Result r = build(spec, dir.resolve("score-out"), SystemBuilder.Format.TAR);
+        TestEnv.deleteTree(dir.resolve("score-out"));
+        assertTrue(r.kernel().pass() > 50, r.kernel().summary());
+        boolean mediumFails = !r.kernel().failingAt(Severity.MEDIUM).isEmpty();
+        if (mediumFails) {
+            refused(spec, store, TrustPolicy.acceptAll("test"), Optional.of(Severity.MEDIUM), "KSPP kernel config checks fail at medium");
+        }
+        // The same kernel with a config weakened where KSPP rates it high: refused at --fail-on high.
+        Path weak = dir.resolve("weak-kernel");
+        Path k = Files.createDirectories(weak.resolve("rootfs"));
+        Images images = new Images(store, Platform.host());
+        images.unpack(kernelRef, k, dev.bulwark.image.UnpackOptions.defaults());
+        String config = Files.readString(k.resolve("config"), StandardCharsets.ISO_8859_1);
+        List<String> lines = new ArrayList<>(config.lines().filter(l -> !l.startsWith("CONFIG_STRICT_KERNEL_RWX=")
+                && !l.startsWith("CONFIG_STACKPROTECTOR_STRONG=") && !l.startsWith("CONFIG_STACKPROTECTOR=")).toList());
+        lines.add("# CONFIG_STRICT_KERNEL_RWX is not set");
+        lines.add("# CONFIG_STACKPROTECTOR is not set");
+        Files.writeString(k.resolve("config"), String.join("\n", lines) + "\n", StandardCharsets.ISO_8859_1);
+        run(List.of(TestEnv.sourceDir().resolve("scripts/dir-image.sh").toString(), k.toString(), weak.resolve("layout").toString(), "weak"));
+        String weakRef = "bulwark/kernel:weak@" + importLayout(weak.resolve("layout"), "bulwark/kernel:weak");
+        Path weakSpec = specFile("weak", spec(weakRef, probeRef));
+        SystemBuilder.Result w = build(weakSpec, dir.resolve("weak-out"), SystemBuilder.Format.TAR);
+        TestEnv.deleteTree(dir.resolve("weak-out"));
+        assertFalse(w.kernel().failingAt(Severity.HIGH).isEmpty(), w.kernel().summary());
+        refused(weakSpec, store, TrustPolicy.acceptAll("test"), Optional.of(Severity.HIGH), "KSPP kernel config checks fail at high");
+        TestEnv.deleteTree(weak);
+    }
+
+    /** The CLI prints each output's digest; the runtime's commands never load the YAML library. */
+    @Test
+    void theCliPrintsDigestsAndTheRuntimePathLoadsNoYaml() throws Exception {
+        String cp = TestEnv.classPath() + ":" + Path.of(org.snakeyaml.engine.v2.api.Load.class.getProtectionDomain()
+                .getCodeSource().getLocation().toURI());
+        Path out = dir.resolve("cli-out");
+        Path spec = specFile("cli", spec(kernelRef, probeRef));
+        List<String> java = List.of(TestEnv.java().toString(), TestEnv.UNSAFE_ALLOW, "-verbose:class",
+                "-Dbulwark.stage=" + TestEnv.nativeDir().resolve("bulwark-stage"), "-cp", cp, "dev.bulwark.cli.Main");
+        List<String> b = new ArrayList<>(java);
+        b.addAll(List.of("build", "--store", store.root().toString(), "-o", out.toString(), spec.toString()));
+        String built = run(b);
+        assertTrue(built.contains("org.snakeyaml.engine"), "build loads the YAML library (the measure is live)");
+        Digest initrd = Digest.of(Files.readAllBytes(out.resolve("initrd.img")));
+        assertTrue(built.contains(initrd + "  " + out.resolve("initrd.img")), built.lines().filter(l -> !l.startsWith("[")).toList().toString());
+        TestEnv.deleteTree(out);
+        for (List<String> cmd : List.of(List.of("--root", dir.resolve("state").toString(), "state", "nosuch"),
+                List.of("--root", dir.resolve("state").toString(), "list"), List.of("spec", "--help"))) {
+            List<String> c = new ArrayList<>(java);
+            c.addAll(cmd);
+            Process p = new ProcessBuilder(c).redirectErrorStream(true).start();
+            String o = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            p.waitFor();
+            assertTrue(o.contains("dev.bulwark.cli.Main"), "-verbose:class output for " + cmd);
+            assertFalse(o.contains("org.snakeyaml"), cmd + " loaded the YAML library");
+            assertFalse(o.contains("dev.bulwark.build."), cmd + " loaded the builder");
+        }
+        if (Files.exists(dir.resolve("state"))) {
+            TestEnv.deleteTree(dir.resolve("state"));
+        }
+    }
+}
