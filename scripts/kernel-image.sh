@@ -1,7 +1,9 @@
 #!/bin/sh
 # Builds the default kernel image of `bulwark build` (LinuxKit's convention: an OCI image whose
 # root holds /kernel and /config) from Debian's kernel package, and writes it as an OCI image
-# layout directory. Only Debian's mirrors are used (apt-get download); the layer is reproducible
+# layout directory. Debian builds the NIC drivers as modules, so the image also holds
+# /modules/*.ko and /modules/order, the virtio network driver and what it needs, in load order
+# (MODULES overrides the list; bulwark-init loads them before any container). Only Debian's mirrors are used (apt-get download); the layer is reproducible
 # (sorted, mtime 0, owner 0:0, gzip -n).
 #
 #   scripts/kernel-image.sh OUT-DIR [PACKAGE]     PACKAGE defaults to what linux-image-amd64 depends on
@@ -20,8 +22,17 @@ dpkg-deb -x "$deb" "$work/x"
 release=${pkg#linux-image-}
 cp "$work/x/boot/vmlinuz-$release" "$work/root/kernel"
 cp "$work/x/boot/config-$release" "$work/root/config"
-chmod 0644 "$work/root/kernel" "$work/root/config"
-tar -C "$work/root" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$work/layer.tar" kernel config
+mkdir "$work/root/modules"
+: > "$work/root/modules/order"
+for m in ${MODULES:-virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net}; do
+    ko=$(find "$work/x/lib/modules/$release" -name "$m.ko" | head -n1)
+    [ -n "$ko" ] || { echo "kernel-image.sh: module $m is not in $pkg" >&2; exit 1; }
+    cp "$ko" "$work/root/modules/$m.ko"
+    echo "$m" >> "$work/root/modules/order"
+done
+chmod 0644 "$work/root/kernel" "$work/root/config" "$work/root/modules/"*
+chmod 0755 "$work/root/modules"
+tar -C "$work/root" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$work/layer.tar" kernel config modules
 gzip -n -9 -c "$work/layer.tar" > "$work/layer.tar.gz"
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 size() { stat -c %s "$1"; }

@@ -10,10 +10,12 @@
  *   1. moves the initramfs onto a bind mount of itself (so containers can pivot_root: the
  *      kernel refuses pivot_root away from the initial rootfs), mounts /proc, /sys, /dev, /run,
  *      /tmp and cgroup2, then makes the root read-only and checks that a write to it fails;
- *   2. makes each container's cgroup (pids.max, memory.max) and state directory;
- *   3. runs the onboot containers one after another, each to completion; one that fails stops
+ *   2. loads the kernel modules of the kernel image, in the order of /bulwark/modules.order
+ *      (finit_module; one that fails stops the boot);
+ *   3. makes each container's cgroup (pids.max, memory.max) and state directory;
+ *   4. runs the onboot containers one after another, each to completion; one that fails stops
  *      the boot (no service starts);
- *   4. starts the services, each a bulwark-stage executing its plan, and reports each exit on the
+ *   5. starts the services, each a bulwark-stage executing its plan, and reports each exit on the
  *      console. Nothing is restarted; once no service is left the machine powers off.
  */
 #include <dirent.h>
@@ -27,6 +29,7 @@
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -131,6 +134,38 @@ static void setup_root(void) {
         off += (size_t)snprintf(line + off, sizeof line - off, " %s", target);
     }
     say("init namespaces:%s", line);
+}
+
+static void load_modules(void) {
+    FILE *f = fopen("/bulwark/modules.order", "re");
+    if (!f) {
+        if (errno == ENOENT) {
+            return;
+        }
+        say("open /bulwark/modules.order: %s", strerror(errno));
+        halt("cannot read the module list");
+    }
+    char name[80];
+    while (fgets(name, sizeof name, f)) {
+        name[strcspn(name, "\n")] = '\0';
+        if (!name[0]) {
+            continue;
+        }
+        char p[128];
+        snprintf(p, sizeof p, "/bulwark/modules/%s.ko", name);
+        int fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || syscall(SYS_finit_module, fd, "", 0) < 0) {
+            if (errno != EEXIST) {
+                say("module %s: %s", name, strerror(errno));
+                halt("a kernel module failed to load");
+            }
+        }
+        if (fd >= 0) {
+            close(fd);
+        }
+        say("module %s: loaded", name);
+    }
+    fclose(f);
 }
 
 static void read_manifest(void) {
@@ -251,6 +286,7 @@ int main(void) {
         }
     }
     setup_root();
+    load_modules();
     read_manifest();
     if (write_file("/sys/fs/cgroup/cgroup.subtree_control", "+pids") < 0) {
         say("enable the pids controller: %s", strerror(errno));

@@ -228,6 +228,24 @@ public final class SystemBuilder {
         for (String ref : spec.init()) {
             unpack(verified.get(ref), root);
         }
+        // The spec's files are in the staged root before any plan is made, so binds can name them;
+        // the tree below takes them again with owner 0:0 and their modes.
+        for (SystemSpec.FileEntry f : spec.files()) {
+            Path p = root.resolve(f.path());
+            try {
+                Files.createDirectories(p.getParent());
+                if (f.directory()) {
+                    Files.createDirectories(p);
+                } else if (f.symlink().isPresent()) {
+                    Files.deleteIfExists(p);
+                    Files.createSymbolicLink(p, Path.of(f.symlink().get()));
+                } else {
+                    Files.write(p, f.contents().getBytes(StandardCharsets.UTF_8));
+                }
+            } catch (IOException e) {
+                throw new BuildException(o.spec() + ": files: " + f.path() + ": " + e.getMessage(), e);
+            }
+        }
         StringBuilder manifest = new StringBuilder();
         Map<String, byte[]> plans = new LinkedHashMap<>();
         List<SystemSpec.Container> all = new ArrayList<>(spec.onboot());
@@ -268,6 +286,7 @@ public final class SystemBuilder {
         }
         tree.dir("tmp", 01777);
         tree.charDevice("dev/console", 0600, 5, 1);
+        modules(tree, kernelDir, spec.kernel().image());
         tree.file("init", 0755, nativeFile("bulwark-init"));
         tree.file("bulwark/bin/bulwark-stage", 0755, nativeFile("bulwark-stage"));
         tree.file("bulwark/manifest", 0644, manifest.toString().getBytes(StandardCharsets.UTF_8));
@@ -281,6 +300,45 @@ public final class SystemBuilder {
         }
         List<Output> outputs = write(tree, kernel, spec.kernel().cmdline());
         return new Result(outputs, score, rootBytes, tree.nodes().size(), decisions);
+    }
+
+    /**
+     * The kernel image's /modules (NAME.ko, and /modules/order naming them in load order) into
+     * /bulwark/modules, which bulwark-init loads before any container. A listed module that is
+     * missing, or a .ko the order does not list, is an error: nothing is loaded by guess.
+     */
+    private static void modules(RootTree tree, Path kernelDir, String image) {
+        Path dir = kernelDir.resolve("modules");
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        String what = "kernel.image " + image + ": /modules";
+        List<String> order;
+        try {
+            order = Files.readAllLines(regular(dir.resolve("order"), what + "/order")).stream().map(String::strip)
+                    .filter(l -> !l.isEmpty()).toList();
+        } catch (IOException e) {
+            throw new BuildException(what + "/order: " + e.getMessage(), e);
+        }
+        java.util.Set<String> listed = new java.util.HashSet<>();
+        for (int i = 0; i < order.size(); i++) {
+            String m = order.get(i);
+            if (!m.matches("[A-Za-z0-9_-]{1,64}") || !listed.add(m)) {
+                throw new BuildException(what + "/order: line " + (i + 1) + ": \"" + m + "\" is not a module name, or is given twice");
+            }
+            tree.file("bulwark/modules/" + m + ".ko", 0644, regular(dir.resolve(m + ".ko"), what + "/" + m + ".ko"));
+        }
+        try (java.util.stream.Stream<Path> s = Files.list(dir)) {
+            for (Path p : s.toList()) {
+                String n = p.getFileName().toString();
+                if (!n.equals("order") && !(n.endsWith(".ko") && listed.contains(n.substring(0, n.length() - 3)))) {
+                    throw new BuildException(what + "/" + n + " is not listed in /modules/order");
+                }
+            }
+        } catch (IOException e) {
+            throw new BuildException(what + ": " + e.getMessage(), e);
+        }
+        tree.file("bulwark/modules.order", 0644, (String.join("\n", order) + (order.isEmpty() ? "" : "\n")).getBytes(StandardCharsets.UTF_8));
     }
 
     private Path nativeFile(String name) {

@@ -97,23 +97,36 @@ class SystemBuildTest {
     static String spec(String kernel, String image) {
         return """
                 kernel:
-                  image: %s
+                  image: %2$s
                   cmdline: console=ttyS0 panic=-1
                 onboot:
+                  - name: net
+                    image: %1$s
+                    net: host
+                    capabilities: [NET_ADMIN]
+                    command: [/bin/sh, -c, "ip link set lo up && ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && ip route add default via 10.0.2.2 && echo net: static address set"]
                   - name: first
-                    image: %s
+                    image: %1$s
                     command: [/bin/sh, -c, "echo first: onboot ran"]
                   - name: second
-                    image: %s
+                    image: %1$s
                     command: [/bin/sh, -c, "echo second: onboot ran"]
                 services:
                   - name: probe
-                    image: %s
+                    image: %1$s
                     command: [/bin/sh, -c, "/probe | sed 's/^/probe: /'; touch /x 2>&1 | sed 's/^/probe: /'; echo probe: done; exec sleep 600"]
+                  - name: web
+                    image: %1$s
+                    net: host
+                    capabilities: [NET_BIND_SERVICE]
+                    binds: ["/srv/www:/www:ro"]
+                    command: [/bin/httpd, -f, -p, "80", -h, /www]
                 files:
                   - path: etc/hostname
                     contents: "bulwark\\n"
-                """.formatted(kernel, image, image, image);
+                  - path: srv/www/index.html
+                    contents: "served by a bulwark system\\n"
+                """.formatted(image, kernel);
     }
 
     static Path specFile(String name, String text) throws IOException {
@@ -311,13 +324,24 @@ class SystemBuildTest {
         build(specFile("boot", spec(kernelRef, probeRef)), out, SystemBuilder.Format.INITRAMFS);
         String cpio = run(List.of("sh", "-c", "gzip -dc '" + out.resolve("initrd.img") + "' | cpio -t --quiet"));
         assertTrue(cpio.lines().anyMatch(l -> l.equals("init")) && cpio.contains("bulwark/plans/probe.plan"), cpio);
-        Boot b = boot(out, "probe: done");
+        String[] page = {""};
+        check = () -> page[0] = fetch("http://127.0.0.1:" + port + "/index.html");
+        Boot b;
+        try {
+            b = boot(out, "probe: done");
+        } finally {
+            check = null;
+        }
         String c = b.console;
         assertTrue(c.contains("probe: done"), "the service did not finish its probe under " + b.accel + ":\n" + c);
         System.err.printf(java.util.Locale.ROOT, "SystemBuildTest: booted under %s, the service's probe done %.1f s after qemu started%n",
                 b.accel, b.seconds);
         // Order: each onboot container ran to completion before the next, the service after them.
+        int netDone = at(c, "bulwark-init: onboot net: exited with status 0");
+        assertTrue(at(c, "bulwark-init: module virtio_net: loaded") < at(c, "bulwark-init: onboot net: starting"), c);
+        assertTrue(at(c, "net: static address set") < netDone, c);
         int first = at(c, "bulwark-init: onboot first: starting");
+        assertTrue(netDone < first, c);
         int firstRan = at(c, "first: onboot ran");
         int firstDone = at(c, "bulwark-init: onboot first: exited with status 0");
         int second = at(c, "bulwark-init: onboot second: starting");
@@ -345,6 +369,10 @@ class SystemBuildTest {
         assertEquals("Read-only file system", value(c, "probe: write./="));
         assertTrue(c.contains("probe: touch: /x: Read-only file system"), c);
         assertFalse(c.contains("bulwark-init: service probe: exited"), "the service is still running when the probe is done");
+        // The static network the onboot container set up, and the web service answering on it
+        // (qemu forwards a loopback port of this host to 10.0.2.15:80 in the guest).
+        assertTrue(c.contains("bulwark-init: service web: started"), c);
+        assertEquals("served by a bulwark system\n", page[0], "the web service's page through the guest's static address");
         TestEnv.deleteTree(out);
     }
 
@@ -390,11 +418,24 @@ class SystemBuildTest {
     }
 
     /** Runs qemu until the probe is done or the time is up, then stops it by its PID. */
+    static int port;
+
+    interface Check {
+        void run() throws Exception;
+    }
+
+    /** Run while the VM is up, once the marker is on its console. */
+    static Check check;
+
     static Boot boot(Path out, String accel, int seconds, String marker) throws Exception {
+        try (java.net.ServerSocket free = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = free.getLocalPort();
+        }
         Path serial = dir.resolve("serial-" + accel + ".txt");
         Files.deleteIfExists(serial);
         List<String> cmd = new ArrayList<>(List.of("qemu-system-x86_64", "-accel", accel, "-m", "256", "-smp", "1",
                 "-nodefaults", "-display", "none", "-no-reboot", "-serial", "file:" + serial,
+                "-nic", "user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:" + port + "-:80",
                 "-kernel", out.resolve("kernel").toString(), "-initrd", out.resolve("initrd.img").toString(),
                 "-append", Files.readString(out.resolve("cmdline")).strip()));
         long t0 = System.nanoTime();
@@ -407,6 +448,9 @@ class SystemBuildTest {
                 console = Files.exists(serial) ? Files.readString(serial, StandardCharsets.ISO_8859_1) : "";
                 if (console.contains(marker)) {
                     took = (System.nanoTime() - t0) / 1e9;
+                    if (check != null) {
+                        check.run();
+                    }
                     break;
                 }
                 Thread.sleep(200);
@@ -427,6 +471,26 @@ class SystemBuildTest {
             System.err.println("qemu (" + accel + ") said: " + Files.readString(dir.resolve("qemu-" + accel + ".log")));
         }
         return new Boot(accel, console, took);
+    }
+
+    /** GET with retries: the service may still be binding its port when the probe is done. */
+    static String fetch(String url) throws Exception {
+        java.net.http.HttpClient h = java.net.http.HttpClient.newBuilder().connectTimeout(java.time.Duration.ofSeconds(3)).build();
+        Exception last = null;
+        for (int i = 0; i < 20; i++) {
+            try {
+                java.net.http.HttpResponse<String> r = h.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(url))
+                        .timeout(java.time.Duration.ofSeconds(5)).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+                if (r.statusCode() == 200) {
+                    return r.body();
+                }
+                last = new IOException(url + ": HTTP " + r.statusCode());
+            } catch (IOException e) {
+                last = e;
+            }
+            Thread.sleep(500);
+        }
+        throw new AssertionError("no page from " + url, last);
     }
 
     private static int at(String console, String line) {
