@@ -50,6 +50,7 @@ public final class Main {
         c.put("policy", SignCommands::policy);
         c.put("pull", RegistryCommands::pull);
         c.put("push", RegistryCommands::push);
+        c.put("build", (g, a) -> BuildCommand.run(g, a)); // YAML: loaded only for this command
         c.put("__train", TrainCommand::run);
         c.put("__resume", ResumeCommand::run);
         c.put("agent", (g, a) -> dev.bulwark.agent.AgentCommand.run(a)); // FFM: loaded only for this command
@@ -159,6 +160,8 @@ public final class Main {
                   sign --key K REF, verify --key K.pub REF, key generate PREFIX,
                   policy check [--policy FILE] REF   cosign-format signatures and the trust policy
                   pull REF, push REF [DEST]   to and from a registry over HTTPS (--ca, --creds, --authfile, --platform)
+                  build [--store DIR] [--policy FILE] [--format initramfs|tar] [--resolve] [--fail-on SEV] [-o DIR] SPEC.yml
+                                        a kernel + initramfs (or a rootfs tar) from one YAML file, every image verified
                   agent [--socket S] [--install-unit [F]]   the immutable-mount supervisor of system containers
                 """);
     }

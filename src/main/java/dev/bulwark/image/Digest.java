@@ -49,11 +49,11 @@ public record Digest(String hex) implements Comparable<Digest> {
         return new Digest(HexFormat.of().formatHex(md.digest(data)));
     }
 
-    static Digest of(MessageDigest finished) {
+    public static Digest of(MessageDigest finished) {
         return new Digest(HexFormat.of().formatHex(finished.digest()));
     }
 
-    static MessageDigest sha256() {
+    public static MessageDigest sha256() {
         try {
             return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
