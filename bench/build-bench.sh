@@ -61,9 +61,16 @@ boot() {  # ACCEL SECONDS: prints seconds to the first page, or "none"
     echo "$got"
 }
 accel=kvm; got=none
-[ -e /dev/kvm ] && got=$(boot kvm 60)
+# KVM PVM (kvm_pvm alone) boots only kernels built with CONFIG_PVM_GUEST, which Debian's is not
+pvm=no
+[ -d /sys/module/kvm_pvm ] && [ ! -d /sys/module/kvm_intel ] && [ ! -d /sys/module/kvm_amd ] && pvm=yes
+if [ "$pvm" = yes ]; then
+    echo "KVM: /dev/kvm here is KVM PVM, which cannot boot Debian's kernel (no CONFIG_PVM_GUEST); TCG (software emulation) instead"
+elif [ -e /dev/kvm ]; then
+    got=$(boot kvm 60)
+fi
 if [ "$got" = none ]; then
-    [ -e /dev/kvm ] && echo "KVM: the guest printed no kernel line in 20 s under KVM on this host; TCG (software emulation) instead"
+    [ -e /dev/kvm ] && [ "$pvm" = no ] && echo "KVM: the guest printed no kernel line in 20 s under KVM on this host; TCG (software emulation) instead"
     accel=tcg; got=$(boot tcg 120)
 fi
 echo "boot to service answering ($accel): $got ms"
