@@ -5,13 +5,16 @@
 # Interleaved, N each. The system container also gets its range from the allocator, ID-mapped
 # root, all capabilities and the mount family trapped to the agent (started here, on a socket of
 # this run, before the timing; stopped by PID at the end, with its fd keeper).
-# runc's plain create+start is shown beside them for scale. Needs root.
+# runc's plain create+start is shown beside them for scale. Then the read cost of the agent's
+# virtualised /proc files in a system container against the host's own files and LXCFS's
+# (Debian's lxcfs, mounted here by this run and unmounted at the end): bench/proc-read.c,
+# best of 5 rounds of R open/read/close each. Needs root.
 set -euo pipefail
 N=${N:-20}
 . "$(dirname -- "$0")/namespace.sh"
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/env.sh"
-ensure_packages runc busybox-static
+ensure_packages runc busybox-static lxcfs musl-tools
 # A JVM per call (the direct path), as the figures in README were taken, and no planner left
 # running afterwards.
 export BULWARK_PLANNER=off
@@ -21,7 +24,10 @@ work=$(mktemp -d /tmp/bulwark-system-bench.XXXXXX)
 chmod 711 "$work"
 sock=$work/agent/agent.sock
 agent=
+lxcfs=
 cleanup() {
+    if [ -n "$lxcfs" ]; then kill "$lxcfs" 2>/dev/null || true; wait "$lxcfs" 2>/dev/null || true; fi
+    if mountpoint -q "$work/lxcfs" 2>/dev/null; then umount -l "$work/lxcfs"; fi
     for id in $(ls "$work/state" 2>/dev/null); do "$here/bulwark" --root "$work/state" delete --force "$id" >/dev/null 2>&1 || true; done
     for id in $(ls "$work/state-runc" 2>/dev/null); do runc --root "$work/state-runc" delete --force "$id" >/dev/null 2>&1 || true; done
     if [ -n "$agent" ]; then kill -9 "$agent" 2>/dev/null || true; wait "$agent" 2>/dev/null || true; fi
@@ -30,6 +36,8 @@ cleanup() {
         # the keeper's PID only while its start time is the one recorded (no reused PID)
         if [ "$(awk '{print $22}' "/proc/$kpid/stat" 2>/dev/null)" = "$kstart" ]; then kill -9 "$kpid" 2>/dev/null || true; fi
     fi
+    # the agent's FUSE view of /proc stays mounted while its keeper holds /dev/fuse: gone with both now
+    if mountpoint -q "$sock.procview" 2>/dev/null; then umount -l "$sock.procview"; fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -79,3 +87,27 @@ for k in plain system runc; do
     awk -v n="$N" -v t="${total[$k]}" -v k="$k" 'BEGIN { printf "  %-22s %7.1f ms\n", (k == "runc" ? "runc (plain)" : "bulwark " k), t / n / 1e6 }'
 done
 awk -v s="${total[system]}" -v p="${total[plain]}" 'BEGIN { printf "  system / plain = %.2f (+%.1f ms)\n", s / p, (s - p) / '"$N"' / 1e6 }'
+
+# ---- the read cost of a virtualised /proc file --------------------------------------------
+R=${R:-2000}
+files="/proc/meminfo /proc/uptime /proc/stat /proc/cpuinfo /sys/devices/system/cpu/online"
+mkdir -p "$work/pr/rootfs/bin"
+musl-gcc -static -O2 -o "$work/pr/rootfs/bin/proc-read" "$here/bench/proc-read.c"
+"$here/bulwark" spec --bundle "$work/pr"
+args=$(printf '"%s", ' /bin/proc-read "$R" $files)
+sed -i "s|^\(\t*\)\"sh\"\$|\1${args%, }|" "$work/pr/config.json"
+grep -q '"/bin/proc-read"' "$work/pr/config.json"
+$system run --bundle "$work/pr" pr1 > "$work/pr.system" </dev/null
+"$work/pr/rootfs/bin/proc-read" "$R" $files > "$work/pr.host"
+mkdir -p "$work/lxcfs"
+lxcfs -f --pidfile "$work/lxcfs.pid" "$work/lxcfs" >"$work/lxcfs.log" 2>&1 &
+lxcfs=$!
+for _ in $(seq 100); do [ -f "$work/lxcfs/proc/meminfo" ] && break; sleep 0.05; done
+[ -f "$work/lxcfs/proc/meminfo" ] || { echo "system-bench: lxcfs did not mount: $(cat "$work/lxcfs.log")" >&2; exit 1; }
+"$work/pr/rootfs/bin/proc-read" "$R" $(for f in $files; do echo "$work/lxcfs$f"; done) | sed "s|^$work/lxcfs||" > "$work/pr.lxcfs"
+echo
+echo "read cost per open/read/close (µs, best of 5 x $R):"
+printf '  %-34s %10s %10s %10s   %s\n' file host agent lxcfs "agent/host  lxcfs/host"
+join <(sort "$work/pr.host") <(sort "$work/pr.system") | join - <(sort "$work/pr.lxcfs") | while read -r f h hb a ab l lb; do
+    awk -v f="$f" -v h="$h" -v a="$a" -v l="$l" 'BEGIN { printf "  %-34s %10.1f %10.1f %10.1f   %9.1fx %10.1fx\n", f, h, a, l, a / h, l / h }'
+done

@@ -22,7 +22,8 @@
  *
  * Two processes: this one stays host root in the host's namespaces (it takes the caller's fd
  * arguments with pidfd_getfd and opens its /proc entries), and it forks one worker per caller
- * context: the user and mount namespaces, root and credentials of the caller. A worker enters
+ * context: the user, mount, IPC, network, cgroup and PID namespaces, root and credentials of the
+ * caller. A worker enters
  * that context once and then serves every call made from it: per call it gets the caller's cwd,
  * its /proc/PID and its fd arguments over a socketpair, and it answers the agent directly on the
  * shared stdout and reads the verdict byte by byte from the shared stdin. Nothing is spawned per
@@ -49,6 +50,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -82,6 +84,18 @@
 #define MOUNT_SETATTR 442
 #define FSPICK 433
 #define MOUNT_ATTR_IDMAP_ 0x00100000ULL
+#define FSOPEN 430
+#define FSCONFIG 431
+#define FSMOUNT 432
+#define OPEN_TREE 428
+#define MOVE_MOUNT 429
+#define FSOPEN_CLOEXEC 0x1
+#define FSMOUNT_CLOEXEC 0x1
+#define OPEN_TREE_CLONE 0x1
+#define OPEN_TREE_CLOEXEC 02000000
+#define FSCONFIG_SET_FLAG 0
+#define FSCONFIG_SET_STRING 1
+#define FSCONFIG_CMD_CREATE 6
 
 #define MAX_ARGS 8
 #define MAX_FDS 8
@@ -124,7 +138,7 @@ static int parse(char *line, struct req *r) {
         return 0;
     }
     const char *c = r->call;
-    return (!strcmp(c, "mount") && r->n == 5) || (!strcmp(c, "umount2") && r->n == 2) || (!strcmp(c, "move_mount") && r->n == 5) ||
+    return (!strcmp(c, "mount") && r->n == 6) || (!strcmp(c, "fsopen") && r->n == 2) || (!strcmp(c, "umount2") && r->n == 2) || (!strcmp(c, "move_mount") && r->n == 5) ||
            (!strcmp(c, "fspick") && r->n == 3) || (!strcmp(c, "mount_setattr") && r->n == 7);
 }
 
@@ -366,6 +380,20 @@ static int become_caller(pid_t pid) {
         return -1;
     }
     close(selfns);
+    /* The namespaces a new mount takes its owner from (mqueue: ipc, sysfs: net, cgroup: cgroup,
+     * proc: the PID namespace, for the child that mounts it), joined while we are host root: the
+     * caller's may belong to an ancestor of its user namespace (a shared host network). */
+    static const struct {
+        const char *name;
+        int type;
+    } other[] = {{"ns/ipc", CLONE_NEWIPC}, {"ns/net", CLONE_NEWNET}, {"ns/cgroup", CLONE_NEWCGROUP}, {"ns/pid", CLONE_NEWPID}};
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+        int nsfd = openat(proc, other[i].name, O_RDONLY | O_CLOEXEC);
+        if (nsfd < 0 || setns(nsfd, other[i].type) < 0) {
+            return -1;
+        }
+        close(nsfd);
+    }
     if (a.ino != b.ino && setns(userns, CLONE_NEWUSER) < 0) {
         return -1;
     }
@@ -510,7 +538,181 @@ static int dirfd_of(const struct req *r, int pos, const int *fds, int nfds) {
     return cwdfd;
 }
 
-static char b0[4097], b1[4097], b2[4097], b3[4097];
+static char b0[4097], b1[4097], b2[4097], b3[4097], b4[4097];
+
+/* mount(2)'s per-mount flags as mount attributes (fsmount, mount_setattr). */
+static uint64_t mount_attrs(unsigned long flags) {
+    uint64_t a = 0;
+    a |= (flags & MS_RDONLY) ? 0x1 : 0;
+    a |= (flags & MS_NOSUID) ? 0x2 : 0;
+    a |= (flags & MS_NODEV) ? 0x4 : 0;
+    a |= (flags & MS_NOEXEC) ? 0x8 : 0;
+    a |= (flags & MS_NOATIME) ? 0x10 : (flags & MS_STRICTATIME) ? 0x20 : 0;
+    a |= (flags & MS_NODIRATIME) ? 0x80 : 0;
+    return a;
+}
+
+/* Where mount(2)'s data names a descriptor of the caller (FUSE's fd=N): N, or -1. */
+static int fuse_fd(const char *type, const char *data) {
+    if (!type || !data || (strcmp(type, "fuse") && strcmp(type, "fuseblk") && strncmp(type, "fuse.", 5) && strncmp(type, "fuseblk.", 8))) {
+        return -1;
+    }
+    for (const char *o = data; o; o = strchr(o, ',') ? strchr(o, ',') + 1 : NULL) {
+        if (!strncmp(o, "fd=", 3)) {
+            char *e;
+            long n = strtol(o + 3, &e, 10);
+            return (e != o + 3 && (*e == ',' || !*e) && n >= 0 && n < 1 << 20) ? (int)n : -1;
+        }
+    }
+    return -1;
+}
+
+/* data with its fd=N replaced by fd=FD (the caller's descriptor, now ours). */
+static char *fuse_data(const char *data, int fd, char *out, size_t cap) {
+    const char *o = strstr(data, "fd=");
+    while (o && o != data && o[-1] != ',') {
+        o = strstr(o + 1, "fd=");
+    }
+    if (!o) {
+        out_errno(EINVAL);
+    }
+    const char *end = strchr(o, ',');
+    int n = snprintf(out, cap, "%.*sfd=%d%s", (int)(o - data), data, fd, end ? end : "");
+    if (n < 0 || (size_t)n >= cap) {
+        out_errno(ENAMETOOLONG);
+    }
+    return out;
+}
+
+/* The verdict on stdin ("go" or "no"), read byte by byte: 1 for go. */
+static int read_verdict(void) {
+    char v[8];
+    size_t n = 0;
+    while (n < sizeof v - 1 && read(0, v + n, 1) == 1 && v[n] != '\n') {
+        n++;
+    }
+    v[n] = 0;
+    return !strcmp(v, "go");
+}
+
+/* "WORD MAJ:MIN ROOT" (ROOT hex): "guard" for a mount placed over a masked or read-only path,
+ * "fresh" for the new mount itself. */
+static int say_guard(const char *word, int fd, const char *root) {
+    struct statx_ st;
+    memset(&st, 0, sizeof st);
+    if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH_ | AT_SYMLINK_NOFOLLOW_, 0, &st) < 0) {
+        return -1;
+    }
+    printf("%s %u:%u ", word, st.dev_major, st.dev_minor);
+    for (const char *c = root; *c; c++) {
+        printf("%02x", (unsigned char)*c);
+    }
+    printf("\n");
+    return 0;
+}
+
+/*
+ * A new proc or sysfs mount with the container's masks, in the child the worker forks (in the
+ * caller's PID namespace, which proc takes its own from). The mount is made detached; an empty
+ * read-only tmpfs masks each masked path (its empty file over a file, its empty directory over a
+ * directory), a read-only bind covers each read-only path, all on the detached tree; the agent
+ * learns what was placed ("guard" lines, "staged") and says go before the tree is attached at
+ * the target. So no process sees the new mount unmasked. spec: "ro" or "rw" (whether the
+ * container's own is read-only), then "m PATH" and "r PATH" lines, paths relative to its root.
+ * Returns 0 or an errno.
+ */
+static int masked_mount(const char *type, const char *src, unsigned long flags, const char *data, char *spec, int target) {
+    int fs = (int)syscall(FSOPEN, type, FSOPEN_CLOEXEC);
+    if (fs < 0) {
+        return errno;
+    }
+    if (src && syscall(FSCONFIG, fs, FSCONFIG_SET_STRING, "source", src, 0) < 0) {
+        return errno;
+    }
+    char opts[4097];
+    snprintf(opts, sizeof opts, "%s", data ? data : "");
+    char *save = NULL;
+    for (char *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(o, '=');
+        if (eq) {
+            *eq = 0;
+        }
+        if (syscall(FSCONFIG, fs, eq ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG, o, eq ? eq + 1 : NULL, 0) < 0) {
+            return errno;
+        }
+    }
+    if (syscall(FSCONFIG, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+        return errno;
+    }
+    char *line = strtok_r(spec, "\n", &save);
+    uint64_t attrs = mount_attrs(flags) | (line && !strcmp(line, "ro") ? 0x1 : 0);
+    int m = (int)syscall(FSMOUNT, fs, FSMOUNT_CLOEXEC, attrs);
+    if (m < 0) {
+        return errno;
+    }
+    int mat = -1; /* the masks' tmpfs: an empty file f and an empty directory d, read-only */
+    for (line = strtok_r(NULL, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (strlen(line) < 3 || (line[0] != 'm' && line[0] != 'r') || line[1] != ' ') {
+            return EINVAL;
+        }
+        const char *rel = line + 2;
+        struct statx_ st;
+        if (syscall(SYS_statx, m, rel, AT_SYMLINK_NOFOLLOW_, 0, &st) < 0) {
+            if (errno == ENOENT) {
+                continue; /* as runc does for a masked or read-only path that is not there */
+            }
+            return errno;
+        }
+        int c;
+        char root[4097];
+        if (line[0] == 'r') {
+            c = (int)syscall(OPEN_TREE, m, rel, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW_);
+            struct mount_attr_ ro = {0x1, 0, 0, 0};
+            if (c < 0 || syscall(MOUNT_SETATTR, c, "", AT_EMPTY_PATH_, &ro, sizeof ro) < 0) {
+                return errno;
+            }
+            snprintf(root, sizeof root, "/%s", rel);
+        } else {
+            if (mat < 0) {
+                int t = (int)syscall(FSOPEN, "tmpfs", FSOPEN_CLOEXEC);
+                if (t < 0 || syscall(FSCONFIG, t, FSCONFIG_SET_STRING, "mode", "0555", 0) < 0 ||
+                    syscall(FSCONFIG, t, FSCONFIG_SET_STRING, "size", "4k", 0) < 0 ||
+                    syscall(FSCONFIG, t, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ||
+                    (mat = (int)syscall(FSMOUNT, t, FSMOUNT_CLOEXEC, 0x2 | 0x4 | 0x8)) < 0) {
+                    return errno;
+                }
+                /* detached and ours alone until it is read-only: nothing else can write to it */
+                int f = openat(mat, "f", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0444);
+                if (f < 0 || close(f) < 0 || mkdirat(mat, "d", 0555) < 0) {
+                    return errno;
+                }
+                struct mount_attr_ ro = {0x1, 0, 0, 0};
+                if (syscall(MOUNT_SETATTR, mat, "", AT_EMPTY_PATH_, &ro, sizeof ro) < 0) {
+                    return errno;
+                }
+                close(t);
+            }
+            const char *what = (st.mode & S_IFMT) == S_IFDIR ? "d" : "f";
+            c = (int)syscall(OPEN_TREE, mat, what, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW_);
+            if (c < 0) {
+                return errno;
+            }
+            snprintf(root, sizeof root, "/%s", what);
+        }
+        if (syscall(MOVE_MOUNT, c, "", m, rel, MOVE_MOUNT_F_EMPTY_PATH) < 0 || say_guard("guard", c, root) < 0) {
+            return errno;
+        }
+        close(c);
+    }
+    if (say_guard("fresh", m, "/") < 0) {
+        return errno;
+    }
+    say("staged\n");
+    if (!read_verdict()) {
+        return EPERM;
+    }
+    return syscall(MOVE_MOUNT, m, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0 ? errno : 0;
+}
 
 /* One call, in this worker's context; prints the answer. fds: cwd, /proc/PID, then fd_args. */
 static void perform(struct req *r, const int *fds, int nfds) {
@@ -521,6 +723,7 @@ static void perform(struct req *r, const int *fds, int nfds) {
     want_mount = (!strcmp(call, "mount") && (strtoul(a[3], NULL, 10) & MS_REMOUNT)) || !strcmp(call, "fspick");
     if (!strcmp(call, "mount")) {
         char *src = hex(a[0], b0, sizeof b0), *tgt = hex(a[1], b1, sizeof b1), *type = hex(a[2], b2, sizeof b2), *data = hex(a[4], b3, sizeof b3);
+        char *spec = hex(a[5], b4, sizeof b4);
         unsigned long flags = (unsigned long)strtoul(a[3], NULL, 10);
         int t = resolve("target", cwdfd, tgt, 1, 0);
         int s = -1;
@@ -533,7 +736,55 @@ static void perform(struct req *r, const int *fds, int nfds) {
         if (fchdir(selffd) < 0) {
             fail();
         }
-        res = mount(s >= 0 ? fd_name(s, n1, sizeof n1) : src, fd_name(t, n2, sizeof n2), type, flags, data);
+        if (spec) {
+            /* the child is in the caller's PID namespace: it says staged and reads the verdict itself */
+            fflush(stdout);
+            pid_t c = fork();
+            if (c < 0) {
+                fail();
+            }
+            if (c == 0) {
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+                    _exit(EIO);
+                }
+                int e = masked_mount(type, src, flags, data, spec, t);
+                fflush(stdout);
+                _exit(e > 0 && e < 256 ? e : e ? EIO : 0);
+            }
+            int st;
+            while (waitpid(c, &st, 0) < 0) {
+                if (errno != EINTR) {
+                    fail();
+                }
+            }
+            errno = WIFEXITED(st) ? WEXITSTATUS(st) : EIO;
+            res = errno ? -1 : 0;
+        } else {
+            if (fuse_fd(type, data) >= 0) {
+                if (nfds < 3) {
+                    out_errno(EBADF);
+                }
+                data = fuse_data(data, fds[2], b4, sizeof b4);
+            }
+            res = mount(s >= 0 ? fd_name(s, n1, sizeof n1) : src, fd_name(t, n2, sizeof n2), type, flags, data);
+        }
+    } else if (!strcmp(call, "fsopen")) {
+        char *name = hex(a[0], b0, sizeof b0);
+        long flags = num(a[1]);
+        if (!name) {
+            out_errno(EFAULT);
+        }
+        if (!await_go()) {
+            return;
+        }
+        int fd = (int)syscall(FSOPEN, name, flags & FSOPEN_CLOEXEC);
+        if (fd < 0) {
+            fail();
+        }
+        hold(fd);
+        say("fd %d %d\n", fd, (int)getpid());
+        read_verdict(); /* "taken": the agent has it */
+        return;
     } else if (!strcmp(call, "umount2")) {
         long flags = num(a[1]);
         int t = resolve("target", cwdfd, hex(a[0], b0, sizeof b0), !(flags & UMOUNT_NOFOLLOW_), 0);
@@ -661,7 +912,8 @@ static void kill_worker(struct wk *w) {
 }
 
 /*
- * What a worker for this caller must be: its user and mount namespaces, root, and credentials
+ * What a worker for this caller must be: its user, mount, IPC, network, cgroup and PID
+ * namespaces, root, and credentials
  * (as the host shows them: the IDs in the host's user namespace, the capability sets). 0, or -1.
  */
 static int context_key(int proc, char *key, size_t cap) {
@@ -673,6 +925,14 @@ static int context_key(int proc, char *key, size_t cap) {
     }
     int k = snprintf(key, cap, "%llu %llu %llu:%u:%u", (unsigned long long)u.ino, (unsigned long long)m.ino,
                      (unsigned long long)r.mnt_id, r.dev_major << 20 | r.dev_minor, (unsigned)r.ino);
+    static const char *const ns[] = {"ns/ipc", "ns/net", "ns/cgroup", "ns/pid"};
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+        struct statx_ x;
+        if (syscall(SYS_statx, proc, ns[i], 0, 0, &x) < 0) {
+            return -1;
+        }
+        k += snprintf(key + k, cap - (size_t)k, " %llu", (unsigned long long)x.ino);
+    }
     int sfd = openat(proc, "status", O_RDONLY | O_CLOEXEC);
     if (sfd < 0) {
         return -1;
@@ -769,6 +1029,23 @@ static char *read_request(void) {
     }
 }
 
+/* Like hex(), for the helper (no call to fail): 0, or -1 when s is not a string that fits. */
+static int unhex(const char *s, char *b, size_t cap) {
+    size_t n = strlen(s) / 2;
+    if (!strcmp(s, "-") || n >= cap) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        if (sscanf(s + 2 * i, "%2x", &v) != 1) {
+            return -1;
+        }
+        b[i] = (char)v;
+    }
+    b[n] = 0;
+    return 0;
+}
+
 /* Forwards one request to the worker of its caller's context; it answers the agent itself. */
 static void dispatch(char *req) {
     char *sp = strchr(req, ' ');
@@ -810,6 +1087,21 @@ static void dispatch(char *req) {
             } else {
                 fds[nfds++] = fd;
             }
+        }
+    }
+    /* FUSE's fd=N in a new mount's data: the caller's /dev/fuse travels after the fd arguments */
+    char ty[256], da[4097];
+    if (!e && !strcmp(r.call, "mount") && !strcmp(r.a[5], "-") && unhex(r.a[2], ty, sizeof ty) == 0 &&
+        unhex(r.a[4], da, sizeof da) == 0 && fuse_fd(ty, da) >= 0) {
+        int fd = pidfd >= 0 ? pidfd : (int)syscall(PIDFD_OPEN, pid, 0);
+        int got = fd < 0 ? -1 : (int)syscall(PIDFD_GETFD, fd, fuse_fd(ty, da), 0);
+        if (got < 0) {
+            e = errno;
+        } else {
+            fds[nfds++] = got;
+        }
+        if (fd >= 0 && fd != pidfd) {
+            close(fd);
         }
     }
     struct wk *w = NULL;

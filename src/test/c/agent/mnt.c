@@ -12,6 +12,11 @@
  *   mnt remount-sb PATH          mount(MS_REMOUNT) without MS_RDONLY: the superblock and the mount
  *   mnt fsmount PATH             a new tmpfs with fsopen/fsconfig/fsmount, attached by move_mount
  *   mnt clone-attach FROM TO     open_tree(FROM, OPEN_TREE_CLONE), attached at TO by move_mount
+ *   mnt rclone-rw PATH           clone-rw with AT_RECURSIVE (clearing RDONLY on the clone's root only)
+ *   mnt rclone-attach FROM TO    clone-attach with AT_RECURSIVE
+ *   mnt rclone-cat PATH REL      open_tree(PATH, OPEN_TREE_CLONE|AT_RECURSIVE), then prints how many
+ *                                bytes REL below the (detached) clone reads, or "errno N"
+ *   mnt fsopen TYPE              fsopen(TYPE): "ok" or "errno N"
  *   mnt bind FROM TO             mount(FROM, TO, MS_BIND)
  *   mnt tmpfs PATH               mount a new tmpfs
  *   mnt toctou GOOD BAD N        N remounts rw of a path another thread flips between GOOD and BAD;
@@ -38,6 +43,7 @@
 #define MS_BIND 4096UL
 #define OPEN_TREE_CLONE 1
 #define AT_EMPTY_PATH 0x1000
+#define AT_RECURSIVE 0x8000
 #define MOUNT_ATTR_RDONLY 1ULL
 #define FSCONFIG_SET_FLAG 0
 #define FSCONFIG_CMD_RECONFIGURE 7
@@ -128,6 +134,41 @@ int main(int argc, char **argv) {
             return report(fd);
         }
         return report(syscall(429, fd, "", AT_FDCWD, argv[3], 4 /* MOVE_MOUNT_F_EMPTY_PATH */));
+    }
+    if (!strcmp(c, "rclone-rw")) {
+        long fd = syscall(428, AT_FDCWD, argv[2], OPEN_TREE_CLONE | AT_RECURSIVE);
+        if (fd < 0) {
+            return report(fd);
+        }
+        return report(setattr_rw((int)fd, "", AT_EMPTY_PATH));
+    }
+    if (!strcmp(c, "rclone-attach") && argc == 4) {
+        long fd = syscall(428, AT_FDCWD, argv[2], OPEN_TREE_CLONE | AT_RECURSIVE);
+        if (fd < 0) {
+            return report(fd);
+        }
+        return report(syscall(429, fd, "", AT_FDCWD, argv[3], 4 /* MOVE_MOUNT_F_EMPTY_PATH */));
+    }
+    if (!strcmp(c, "rclone-cat") && argc == 4) {
+        long fd = syscall(428, AT_FDCWD, argv[2], OPEN_TREE_CLONE | AT_RECURSIVE);
+        if (fd < 0) {
+            return report(fd);
+        }
+        int f = openat((int)fd, argv[3], O_RDONLY);
+        if (f < 0) {
+            return report(-1);
+        }
+        char b[4096];
+        long total = 0;
+        for (ssize_t n; (n = read(f, b, sizeof b)) > 0;) {
+            total += n;
+        }
+        printf("%ld\n", total);
+        return 0;
+    }
+    if (!strcmp(c, "fsopen") && argc == 3) {
+        long fs = syscall(430, argv[2], 0);
+        return report(fs < 0 ? fs : 0);
     }
     if (!strcmp(c, "bind") && argc == 4) {
         return report(syscall(SYS_mount, argv[2], argv[3], NULL, MS_BIND, NULL));

@@ -243,7 +243,7 @@ public final class Agent {
             // taken back all the same, and its supervisor drops the record at the first poll
             // (POLLHUP) when no task of that filter is left.
             int fd = Native.takeFd(keeper.proc().pid(), r.keeperFd());
-            Policy policy = new Policy(Mount.parse(r.mountinfo()), r.allow());
+            Policy policy = new Policy(Mount.parse(r.mountinfo()), r.allow(), r.landlock());
             Runnable forget = () -> { };
             if (!r.exec() && !r.id().isEmpty()) {
                 Container c = new Container(r.id(), r.init(), r.allow(), r.mntNs(), r.mountinfo(), policy);
@@ -285,7 +285,8 @@ public final class Agent {
             JsonValue.JsonObject st = o.members().get("state") instanceof JsonValue.JsonObject s ? s : null;
             String id = st != null && st.members().get("id") instanceof JsonValue.JsonString i ? i.value() : "pid " + pid;
             long initPid = st != null && st.members().get("pid") instanceof JsonValue.JsonNumber n ? n.value().longValueExact() : pid;
-            boolean allow = allowUnmounts(o.members().get("metadata") instanceof JsonValue.JsonString s ? s.value() : "");
+            String metadata = o.members().get("metadata") instanceof JsonValue.JsonString s ? s.value() : "";
+            boolean allow = allowUnmounts(metadata);
             Keeper.Proc proc = new Keeper.Proc(pid, Procfs.startTime(pid).orElseThrow(() -> new AgentException("pid " + pid + " is gone")));
             if (initPid != pid) {
                 registerExec(id, initPid, proc, allow, notifyFd);
@@ -294,7 +295,7 @@ public final class Agent {
             String mountinfo = Procfs.read(Path.of("/proc", Integer.toString(pid), "mountinfo"));
             List<Mount> mounts = Mount.parse(mountinfo);
             String mntNs = Files.readSymbolicLink(Path.of("/proc", Integer.toString(pid), "ns", "mnt")).toString();
-            Policy policy = new Policy(mounts, allow);
+            Policy policy = new Policy(mounts, allow, landlocked(metadata));
             Container c = new Container(id, proc, allow, mntNs, mountinfo, policy);
             String name = id + " (pid " + pid + ")";
             // known before its supervisor runs, so the supervisor's end always forgets it
@@ -321,7 +322,7 @@ public final class Agent {
         }
         // the container's setting decides; a stricter one in the message is honoured too
         boolean strict = c.allow() && !allow;
-        Policy policy = strict ? new Policy(Mount.parse(c.mountinfo()), false) : c.policy();
+        Policy policy = strict ? c.policy().withoutUnmounts() : c.policy();
         String name = id + " (exec pid " + proc.pid() + ")";
         supervise(c, proc, name, c.allow() && allow, policy, notifyFd);
         log(name + ": registered under the container's " + policy.immutableCount() + " creation mounts, allow-immutable-unmounts="
@@ -334,7 +335,7 @@ public final class Agent {
         Keeper.Record rec = null;
         if (k != null) {
             try {
-                rec = k.keep(notifyFd, c.init(), proc, c.id(), allow, c.mntNs(), name, c.mountinfo());
+                rec = k.keep(notifyFd, c.init(), proc, c.id(), allow, c.mntNs(), name, c.mountinfo(), policy.landlocked());
             } catch (IOException | RuntimeException e) {
                 log(name + ": the fd keeper did not take the fd (" + e.getMessage() + "): not supervised after a restart");
             }
@@ -354,7 +355,10 @@ public final class Agent {
         }));
     }
 
-    /** listenerMetadata: "allow-immutable-unmounts=true|false" (default true); anything else is refused. */
+    /**
+     * listenerMetadata: "allow-immutable-unmounts=true|false" (default true), and "landlock=on"
+     * when the container's processes are confined by Landlock; anything else is refused.
+     */
     static boolean allowUnmounts(String metadata) {
         boolean allow = true;
         for (String kv : metadata.split("[,\\s]+")) {
@@ -364,10 +368,16 @@ public final class Agent {
             switch (kv) {
                 case "allow-immutable-unmounts=true" -> allow = true;
                 case "allow-immutable-unmounts=false" -> allow = false;
+                case "landlock=on" -> { }
                 default -> throw new AgentException("listenerMetadata: unknown setting \"" + kv
-                        + "\", expected allow-immutable-unmounts=true or =false");
+                        + "\", expected allow-immutable-unmounts=true or =false, or landlock=on");
             }
         }
         return allow;
+    }
+
+    /** listenerMetadata says "landlock=on": Landlock refuses the container's mounts, and so does the agent. */
+    static boolean landlocked(String metadata) {
+        return List.of(metadata.split("[,\\s]+")).contains("landlock=on");
     }
 }

@@ -2,9 +2,12 @@ package dev.bulwark.agent;
 
 import java.util.Optional;
 
-/** The trapped syscalls: the mount family, except those that can only make new mounts. */
+/**
+ * The trapped syscalls: the mount family, except fsconfig and fsmount (which only finish what an
+ * fsopen began).
+ */
 enum Call {
-    MOUNT, UMOUNT2, MOVE_MOUNT, OPEN_TREE, MOUNT_SETATTR, FSPICK;
+    MOUNT, UMOUNT2, MOVE_MOUNT, OPEN_TREE, MOUNT_SETATTR, FSPICK, FSOPEN;
 
     private static final int AUDIT_ARCH_X86_64 = 0xc000003e;
     private static final int AUDIT_ARCH_AARCH64 = 0xc00000b7;
@@ -14,6 +17,7 @@ enum Call {
         switch (nr) {
             case 428: return Optional.of(OPEN_TREE);
             case 429: return Optional.of(MOVE_MOUNT);
+            case 430: return Optional.of(FSOPEN);
             case 433: return Optional.of(FSPICK);
             case 442: return Optional.of(MOUNT_SETATTR);
             default: break;

@@ -34,7 +34,7 @@ final class Keeper {
      * that of a process exec'd into it, which is supervised under the container's creation mounts.
      */
     record Record(Path file, int keeperFd, Proc init, boolean allow, String mntNs, String name, String mountinfo, Proc process,
-            String id) {
+            String id, boolean landlock) {
         boolean exec() {
             return !process.equals(init);
         }
@@ -88,16 +88,16 @@ final class Keeper {
     }
 
     /** Hands fd to the keeper and records whose it is; returns the record. */
-    Record keep(int fd, Proc init, Proc process, String id, boolean allow, String mntNs, String name, String mountinfo)
-            throws IOException {
+    Record keep(int fd, Proc init, Proc process, String id, boolean allow, String mntNs, String name, String mountinfo,
+            boolean landlock) throws IOException {
         int keeperFd = keepRaw(fd);
         Path file = records.resolve(process.pid() + "-" + process.start() + ".rec");
         Path tmp = records.resolve(file.getFileName() + ".tmp");
         Files.writeString(tmp, keeperFd + " " + init.pid() + " " + init.start() + " " + allow + " " + mntNs + " "
                 + name.replace(' ', '_') + " " + process.pid() + " " + process.start() + " "
-                + HexFormat.of().formatHex(id.getBytes(StandardCharsets.UTF_8)) + "\n" + mountinfo);
+                + HexFormat.of().formatHex(id.getBytes(StandardCharsets.UTF_8)) + (landlock ? " landlock" : " -") + "\n" + mountinfo);
         Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        return new Record(file, keeperFd, init, allow, mntNs, name, mountinfo, process, id);
+        return new Record(file, keeperFd, init, allow, mntNs, name, mountinfo, process, id, landlock);
     }
 
     /** Hands fd to the keeper with no record; returns the keeper's number for it. */
@@ -141,8 +141,9 @@ final class Keeper {
                 // a record of an agent before exec support names the init only, and no ID to look it up by
                 Proc process = h.length > 8 ? new Proc(Long.parseLong(h[6]), Long.parseLong(h[7])) : init;
                 String id = h.length > 8 ? new String(HexFormat.of().parseHex(h[8]), StandardCharsets.UTF_8) : "";
+                boolean landlock = h.length > 9 && h[9].equals("landlock");
                 out.add(new Record(f, Integer.parseInt(h[0]), init, Boolean.parseBoolean(h[3]), h[4], h[5], text.substring(nl + 1),
-                        process, id));
+                        process, id, landlock));
             }
         }
         return out;

@@ -6,7 +6,12 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** One line of /proc/PID/mountinfo: what the policy needs to know about a mount. */
-record Mount(int id, int parent, String dev, String root, String mountPoint, boolean readOnly) {
+record Mount(int id, int parent, String dev, String root, String mountPoint, boolean readOnly, String type) {
+
+    /** A mount whose filesystem type is not known (statmount's answer, tests). */
+    Mount(int id, int parent, String dev, String root, String mountPoint, boolean readOnly) {
+        this(id, parent, dev, root, mountPoint, readOnly, "");
+    }
 
     /** Parses a whole mountinfo file; a line that does not parse is an error naming it. */
     static List<Mount> parse(String mountinfo) {
@@ -23,7 +28,8 @@ record Mount(int id, int parent, String dev, String root, String mountPoint, boo
             String superOpts = dash + 3 < f.length ? f[dash + 3] : "";
             // read-only at the mount or at the superblock: either way writes fail until changed
             boolean ro = List.of(f[5].split(",")).contains("ro") || List.of(superOpts.split(",")).contains("ro");
-            out.add(new Mount(Integer.parseInt(f[0]), Integer.parseInt(f[1]), f[2], unescape(f[3]), unescape(f[4]), ro));
+            out.add(new Mount(Integer.parseInt(f[0]), Integer.parseInt(f[1]), f[2], unescape(f[3]), unescape(f[4]), ro,
+                    dash + 1 < f.length ? f[dash + 1] : ""));
         }
         return out;
     }

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Immutable mountpoints: which trapped calls are allowed, for one container. Pure: the agent
@@ -18,7 +19,14 @@ import java.util.Set;
  *       remount, not by mount_setattr, not by reconfiguring the superblock through fspick;
  *   <li>unmounting (or moving away) an immutable mount is allowed unless allow-immutable-unmounts
  *       is false; /proc, /sys and immutable mounts below them can never be unmounted or moved;
- *   <li>anything else, in particular every new mount, is unrestricted.
+ *   <li>a new proc or sysfs mount gets the masks and read-only paths the container's own has
+ *       (the helper places them on the detached mount before attaching it), and those become
+ *       guards: never unmounted, moved or made writable on their own, never left out of a bind;
+ *       the new mount may be taken away whole;
+ *   <li>a non-recursive open_tree clone (it would leave out what is mounted below, as a plain
+ *       bind does, and cannot be emulated) and an fsopen of proc or sysfs (its mount would have
+ *       no masks) are not supported (ENOSYS): callers fall back to mount(2), which is checked;
+ *   <li>anything else, in particular every other new mount, is unrestricted.
  * </ul>
  */
 final class Policy {
@@ -29,10 +37,11 @@ final class Policy {
     static final long MS_REC = 16384;
     static final long MS_PROPAGATION = (1L << 17) | (1L << 18) | (1L << 19) | (1L << 20); // UNBINDABLE PRIVATE SLAVE SHARED
     static final long AT_RECURSIVE = 0x8000;
+    static final long OPEN_TREE_CLONE = 1;
     static final long MOUNT_ATTR_RDONLY = 1;
 
     /** First answer, from the registers alone (which the caller cannot change under us). */
-    enum Pre { CONTINUE, EMULATE }
+    enum Pre { CONTINUE, EMULATE, NOT_SUPPORTED }
 
     /** What the helper resolved for one path argument: its mount, and where it is as the caller sees it. */
     record Resolved(int mountId, boolean mountRoot, String dev, String path) {
@@ -42,17 +51,124 @@ final class Policy {
     }
 
     private final Map<Integer, Mount> immutable = new HashMap<>();
+    private final List<Mount> atCreation;
     private final boolean allowUnmounts;
-    private final Set<String> readOnlyDevs = new HashSet<>();
+    private final boolean landlocked;
+    private final Set<String> readOnlyDevs;
+    /** "DEV ROOT" of the masks and read-only binds placed on new proc and sysfs mounts. */
+    private final Set<String> guards;
+    /** The devices of those new mounts (whose root mount may be taken away whole). */
+    private final Set<String> fresh;
 
     Policy(List<Mount> atCreation, boolean allowUnmounts) {
+        this(atCreation, allowUnmounts, false);
+    }
+
+    /**
+     * landlocked: the container's processes are confined by Landlock, which refuses them mount,
+     * umount and move_mount. Performed by the agent's helper, such a call would escape it, so
+     * each is refused here too (EPERM, Landlock's answer).
+     */
+    Policy(List<Mount> atCreation, boolean allowUnmounts, boolean landlocked) {
+        this(atCreation, allowUnmounts, landlocked, ConcurrentHashMap.newKeySet(), ConcurrentHashMap.newKeySet(), ConcurrentHashMap.newKeySet());
         for (Mount m : atCreation) {
-            immutable.put(m.id(), m);
             if (m.readOnly()) {
                 readOnlyDevs.add(m.dev());
             }
         }
+    }
+
+    private Policy(List<Mount> atCreation, boolean allowUnmounts, boolean landlocked, Set<String> readOnlyDevs, Set<String> guards,
+            Set<String> fresh) {
+        this.landlocked = landlocked;
+        this.atCreation = List.copyOf(atCreation);
+        for (Mount m : atCreation) {
+            immutable.put(m.id(), m);
+        }
         this.allowUnmounts = allowUnmounts;
+        this.readOnlyDevs = readOnlyDevs;
+        this.guards = guards;
+        this.fresh = fresh;
+    }
+
+    /** The same container's policy with unmounts of immutable mounts refused; the guards are shared. */
+    Policy withoutUnmounts() {
+        return new Policy(atCreation, false, landlocked, readOnlyDevs, guards, fresh);
+    }
+
+    boolean landlocked() {
+        return landlocked;
+    }
+
+    /**
+     * What a new mount of type gets, for the helper: "ro" or "rw" (as the container's own /proc
+     * or /sys is), then "m PATH" for each mask and "r PATH" for each read-only path below it, in
+     * the order they were made, PATH relative to its root. Empty when type is not proc or sysfs.
+     * The agent's own view of /proc (FUSE binds) is not among them: a new proc shows the host's.
+     */
+    Optional<String> masksFor(String type) {
+        String base = switch (type) {
+            case "proc" -> "/proc";
+            case "sysfs" -> "/sys";
+            default -> null;
+        };
+        if (base == null) {
+            return Optional.empty();
+        }
+        Mount top = null;
+        for (Mount m : atCreation) {
+            if (m.mountPoint().equals(base) && m.root().equals("/")) {
+                top = m;
+            }
+        }
+        StringBuilder b = new StringBuilder(top != null && top.readOnly() ? "ro" : "rw");
+        for (Mount m : atCreation) {
+            if (top == null || !Mount.under(m.mountPoint(), base) || m.mountPoint().equals(base) || m.type().startsWith("fuse")) {
+                continue;
+            }
+            String rel = m.mountPoint().substring(base.length() + 1);
+            if (m.dev().equals(top.dev())) {
+                if (m.readOnly()) {
+                    b.append("\nr ").append(rel);
+                }
+            } else {
+                b.append("\nm ").append(rel);
+            }
+        }
+        return Optional.of(b.toString());
+    }
+
+    /** What the helper placed on a new proc or sysfs mount: its masks (DEV, ROOT) and the mount's device. */
+    void guard(List<String[]> placed, String freshDev, boolean readOnly) {
+        for (String[] g : placed) {
+            guards.add(g[0] + " " + g[1]);
+        }
+        fresh.add(freshDev);
+        if (readOnly) {
+            readOnlyDevs.add(freshDev);
+        }
+    }
+
+    private boolean isGuard(Mount m) {
+        return guards.contains(m.dev() + " " + m.root());
+    }
+
+    /** The root of a new proc or sysfs mount (or a copy of it), which is not one the container was created with. */
+    private boolean isFreshRoot(Mount m) {
+        return m.root().equals("/") && fresh.contains(m.dev()) && immutableMatches(m, false).isEmpty();
+    }
+
+    /** A guard in m's subtree, other than m, not right below a new mount's root (which goes with it). */
+    private boolean holdsGuard(Mount m, Map<Integer, Mount> byId, List<Mount> current) {
+        for (Mount s : subtree(m, current)) {
+            if (s != m && isGuard(s)) {
+                Mount p = byId.get(s.parent());
+                if (p == null || !isFreshRoot(p)) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     boolean allowUnmounts() {
@@ -86,12 +202,15 @@ final class Policy {
                 if ((f & MS_PROPAGATION) != 0) {
                     yield Pre.CONTINUE;
                 }
-                yield (f & MS_MOVE) != 0 ? Pre.EMULATE : Pre.CONTINUE; // else a new mount
+                // a move, or a new mount: its type is in the caller's memory (a new proc or sysfs gets the masks)
+                yield Pre.EMULATE;
             }
-            // A clone is a new (detached) mount: allowed. What could follow, making it writable, is
-            // mount_setattr's to decide. (Emulating it is not possible anyway: open_tree returns an
-            // O_PATH file, which SECCOMP_IOCTL_NOTIF_ADDFD refuses with EBADF.)
-            case OPEN_TREE -> Pre.CONTINUE;
+            // A recursive clone is a new (detached) mount with everything below: allowed. What could
+            // follow, making it writable, is mount_setattr's to decide. A non-recursive one would
+            // leave out the masks, and it cannot be emulated (open_tree returns an O_PATH file,
+            // which SECCOMP_IOCTL_NOTIF_ADDFD refuses with EBADF), nor checked without a gap (its
+            // path is in the caller's memory): ENOSYS, and the caller falls back to a bind.
+            case OPEN_TREE -> (args[2] & OPEN_TREE_CLONE) != 0 && (args[2] & AT_RECURSIVE) == 0 ? Pre.NOT_SUPPORTED : Pre.CONTINUE;
             default -> Pre.EMULATE;
         };
     }
@@ -107,6 +226,9 @@ final class Policy {
             byId.put(m.id(), m);
         }
         Optional<Resolved> target = Optional.ofNullable(paths.get("target"));
+        if (landlocked && (call == Call.MOUNT || call == Call.UMOUNT2 || call == Call.MOVE_MOUNT)) {
+            return Native.EPERM;
+        }
         switch (call) {
             case MOUNT -> {
                 long f = mountFlags(args[3]);
@@ -121,6 +243,9 @@ final class Policy {
                     return unmount(paths.get("source"), byId, current, inCreationNs);
                 }
                 return 0;
+            }
+            case FSOPEN -> {
+                return 0; // proc and sysfs never get here (Supervisor answers ENOSYS)
             }
             case UMOUNT2 -> {
                 // a path that is not a mount root gets the kernel's EINVAL
@@ -182,7 +307,8 @@ final class Policy {
     }
 
     boolean readOnlyLocked(Mount m) {
-        return lockRecord(m).map(Mount::readOnly).orElse(false);
+        return isGuard(m) || (readOnlyDevs.contains(m.dev()) && fresh.contains(m.dev()) && m.root().equals("/"))
+                || lockRecord(m).map(Mount::readOnly).orElse(false);
     }
 
     /**
@@ -199,6 +325,9 @@ final class Policy {
         Mount m = byId.get(r.mountId());
         if (m == null) {
             return 0; // not attached in the caller's namespace: the kernel refuses it
+        }
+        if (isGuard(m) || holdsGuard(m, byId, current)) {
+            return Native.EPERM;
         }
         for (Mount s : subtree(m, current)) {
             for (Mount rec : immutableMatches(s, false)) {
@@ -224,7 +353,8 @@ final class Policy {
             return false;
         }
         for (Mount c : subtree(m, current)) {
-            if (c != m && Mount.under(c.mountPoint(), r.path()) && !immutableMatches(c, false).stream().filter(Policy::isProtected).toList().isEmpty()) {
+            if (c != m && Mount.under(c.mountPoint(), r.path())
+                    && (isGuard(c) || !immutableMatches(c, false).stream().filter(Policy::isProtected).toList().isEmpty())) {
                 return true;
             }
         }

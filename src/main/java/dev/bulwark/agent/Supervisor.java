@@ -29,6 +29,7 @@ import java.util.Optional;
 final class Supervisor implements Runnable {
     private static final int EFAULT = 14;
     private static final int EINVAL = 22;
+    private static final int ENOSYS = 38;
     private static final int POLLIN = 1;
     private static final int PATH_MAX = 4096;
 
@@ -77,8 +78,13 @@ final class Supervisor implements Runnable {
                 Native.respond(fd, n.id(), 0, -Native.EPERM, 0);
                 return;
             }
-            if (Policy.pre(call.get(), n.args()) == Policy.Pre.CONTINUE) {
+            Policy.Pre pre = Policy.pre(call.get(), n.args());
+            if (pre == Policy.Pre.CONTINUE) {
                 Native.respond(fd, n.id(), 0, 0, Native.USER_NOTIF_FLAG_CONTINUE);
+                return;
+            }
+            if (pre == Policy.Pre.NOT_SUPPORTED) {
+                Native.respond(fd, n.id(), 0, -ENOSYS, 0);
                 return;
             }
             emulate(call.get(), n);
@@ -108,8 +114,20 @@ final class Supervisor implements Runnable {
         int mem = n.pid();
         try {
             switch (call) {
-                case MOUNT -> argv.addAll(List.of(str(mem, a[0], false), str(mem, a[1], true), str(mem, a[2], false),
-                        Long.toUnsignedString(Policy.mountFlags(a[3])), remountData(n.pid(), a[3], str(mem, a[4], false))));
+                case MOUNT -> {
+                    String type = str(mem, a[2], false);
+                    argv.addAll(List.of(str(mem, a[0], false), str(mem, a[1], true), type,
+                            Long.toUnsignedString(Policy.mountFlags(a[3])), remountData(n.pid(), a[3], str(mem, a[4], false)),
+                            isNewMount(a[3]) ? masks(type).orElse("-") : "-"));
+                }
+                case FSOPEN -> {
+                    String type = str(mem, a[0], true);
+                    if (masks(type).isPresent()) {
+                        // its mount could be read before it is attached: no way to mask it first
+                        throw new Fault(ENOSYS);
+                    }
+                    argv.addAll(List.of(type, Long.toString(a[1] & 0xffffffffL)));
+                }
                 case UMOUNT2 -> argv.addAll(List.of(str(mem, a[0], true), Integer.toString((int) a[1])));
                 case MOVE_MOUNT -> argv.addAll(List.of(Integer.toString((int) a[0]), str(mem, a[1], true),
                         Integer.toString((int) a[2]), str(mem, a[3], true), Long.toString(a[4] & 0xffffffffL)));
@@ -185,7 +203,9 @@ final class Supervisor implements Runnable {
             // when the kernel could say; every other call on the caller's whole mount table.
             boolean targetOnly = targetMount != null && paths.containsKey("target") && paths.get("target").mountId() == targetMount.id()
                     && (call == Call.FSPICK || (call == Call.MOUNT && (Policy.mountFlags(a[3]) & Policy.MS_REMOUNT) != 0));
-            MountTable table = targetOnly ? null : mounts(context, n.pid());
+            // a new mount (or fsopen) is allowed wherever it goes: no table to read
+            boolean anywhere = call == Call.FSOPEN || (call == Call.MOUNT && isNewMount(a[3]));
+            MountTable table = targetOnly || anywhere ? null : mounts(context, n.pid());
             // the helper opened the caller's /proc entries, and so may have we: they were the trapped task's only if it is still waiting
             if (!Native.idValid(fd, n.id())) {
                 h.request("no");
@@ -193,6 +213,7 @@ final class Supervisor implements Runnable {
                 return;
             }
             int verdict = targetOnly ? policy.decide(call, a, attr, paths, List.of(targetMount), true)
+                    : anywhere ? policy.decide(call, a, attr, paths, List.of(), true)
                     : policy.decide(call, a, attr, paths, table.mounts, table.inCreationNs);
             if (verdict != 0) {
                 h.request("no");
@@ -203,13 +224,28 @@ final class Supervisor implements Runnable {
             }
             h.request("go");
             line = h.in.readLine();
+            List<String[]> placed = new ArrayList<>();
+            while (line != null && (line.startsWith("guard ") || line.startsWith("fresh "))) {
+                String[] f = line.split(" ");
+                if (line.startsWith("fresh ")) {
+                    // staged: the new mount and its masks are detached still; once guarded, attach it
+                    policy.guard(placed, f[1], isReadOnlySpec(argv));
+                    if (!"staged".equals(h.in.readLine())) {
+                        throw new AgentException("helper " + helper + ": expected staged after " + line);
+                    }
+                    h.request("go");
+                } else {
+                    placed.add(new String[] {f[1], new String(HexFormat.of().parseHex(f[2]), StandardCharsets.UTF_8)});
+                }
+                line = h.in.readLine();
+            }
             if (line != null && line.startsWith("fd ")) {
                 String[] f = line.split(" ");
                 int theirs = Native.takeFd(Long.parseLong(f[2]), Integer.parseInt(f[1]));
                 h.request("taken");
                 finished = true;
                 try {
-                    boolean cloexec = (a[2] & 1 /* FSPICK_CLOEXEC */) != 0;
+                    boolean cloexec = (a[call == Call.FSOPEN ? 1 : 2] & 1 /* FSPICK_CLOEXEC, FSOPEN_CLOEXEC */) != 0;
                     Native.respondWithFd(fd, n.id(), theirs, cloexec);
                 } finally {
                     Native.close(theirs);
@@ -347,6 +383,26 @@ final class Supervisor implements Runnable {
         } catch (IOException e) {
             // closed already
         }
+    }
+
+    /** mount(2) making a new mount: none of remount, bind, move or a propagation change. */
+    private static boolean isNewMount(long flags) {
+        long f = Policy.mountFlags(flags);
+        return (f & (Policy.MS_REMOUNT | Policy.MS_BIND | Policy.MS_MOVE | Policy.MS_PROPAGATION)) == 0;
+    }
+
+    /** The masks a new mount of this (hex) type gets, hex-encoded for the helper. */
+    private Optional<String> masks(String hexType) {
+        if (hexType.equals("-") || hexType.equals(".")) {
+            return Optional.empty();
+        }
+        return policy.masksFor(new String(HexFormat.of().parseHex(hexType), StandardCharsets.UTF_8))
+                .map(s -> HexFormat.of().formatHex(s.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    private static boolean isReadOnlySpec(List<String> argv) {
+        String spec = argv.get(argv.size() - 1);
+        return !spec.equals("-") && new String(HexFormat.of().parseHex(spec), StandardCharsets.UTF_8).startsWith("ro");
     }
 
     private void answer(Native.Notif n, String line) {

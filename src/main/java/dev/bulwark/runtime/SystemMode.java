@@ -34,17 +34,20 @@ public final class SystemMode {
     public static final Path DEFAULT_AGENT_SOCKET = Path.of("/run/bulwark/agent.sock");
     public static final Path DEFAULT_CONFIG = Path.of("/etc/bulwark/system.conf");
 
-    /** Trapped to the agent: the calls that change or remove an existing mount. */
+    /**
+     * Trapped to the agent: the calls that change or remove an existing mount, and those that make
+     * a new one (a new proc or sysfs gets the container's masks).
+     */
     static final List<String> NOTIFY = List.of(
-            "mount", "umount2", "umount", "move_mount", "open_tree", "mount_setattr", "fspick");
+            "mount", "umount2", "umount", "move_mount", "open_tree", "mount_setattr", "fspick", "fsopen");
     /**
      * Allowed although Docker's profile gates them on CAP_SYS_ADMIN (or CAP_SYS_CHROOT,
      * CAP_SYS_PTRACE, CAP_SYS_BOOT): the kernel checks each against the namespace the caller's
-     * user namespace owns. fsopen, fsconfig and fsmount only make new, detached mounts.
+     * user namespace owns. fsconfig and fsmount only finish what a trapped fsopen began.
      */
     static final List<String> ALLOW = List.of(
             "unshare", "setns", "clone", "clone3", "sethostname", "setdomainname", "chroot", "pivot_root",
-            "fsopen", "fsconfig", "fsmount", "reboot", "ptrace", "kcmp", "pidfd_getfd", "process_vm_readv",
+            "fsconfig", "fsmount", "reboot", "ptrace", "kcmp", "pidfd_getfd", "process_vm_readv",
             "process_vm_writev");
     /** Refused whatever the engine's profile says: they give a container nothing but a way out. */
     static final List<String> DENY = List.of(
@@ -293,7 +296,8 @@ public final class SystemMode {
             ns.add(new Namespace("cgroup", ""));
         }
         List<IdMapping> map = List.of(new IdMapping(0, hostStart, IdRanges.SIZE));
-        Optional<Spec.Seccomp> seccomp = system ? Optional.of(seccomp(linux.seccomp(), o.agentSocket(), allowUnmounts(spec, o)))
+        Optional<Spec.Seccomp> seccomp = system
+                ? Optional.of(seccomp(linux.seccomp(), o.agentSocket(), allowUnmounts(spec, o), Landlock.of(spec, host).isPresent()))
                 : linux.seccomp();
         Linux l = new Linux(ns, map, map, linux.timeOffsets(), linux.devices(), linux.cgroupsPath(), linux.resources(),
                 linux.rootfsPropagation(), linux.maskedPaths(), linux.readonlyPaths(), sysctls(linux.sysctl()), seccomp,
@@ -385,7 +389,7 @@ public final class SystemMode {
      * unconditional rule for a syscall wins in the compiler (as in libseccomp), so these decide
      * over anything the engine's profile says about the same calls.
      */
-    static Spec.Seccomp seccomp(Optional<Spec.Seccomp> engine, Path agentSocket, boolean allowUnmounts) {
+    static Spec.Seccomp seccomp(Optional<Spec.Seccomp> engine, Path agentSocket, boolean allowUnmounts, boolean landlock) {
         Spec.Seccomp base = engine.orElse(new Spec.Seccomp("SCMP_ACT_ALLOW", Optional.empty(), List.of(), List.of(), "", "",
                 List.of()));
         if (!base.listenerPath().isEmpty()) {
@@ -398,7 +402,7 @@ public final class SystemMode {
         rules.add(new SeccompSyscall(ALLOW, "SCMP_ACT_ALLOW", Optional.empty(), List.of()));
         rules.addAll(base.syscalls());
         return new Spec.Seccomp(base.defaultAction(), base.defaultErrnoRet(), base.architectures(), base.flags(),
-                agentSocket.toString(), "allow-immutable-unmounts=" + allowUnmounts, rules);
+                agentSocket.toString(), "allow-immutable-unmounts=" + allowUnmounts + (landlock ? " landlock=on" : ""), rules);
     }
 
     /**

@@ -35,7 +35,7 @@ import org.junit.jupiter.api.Test;
 class AgentContainerTest extends ContainerTestBase {
     private static final String EPERM = "errno 1";
     private static final String ENOSYS = "errno 38";
-    private static final List<String> TRAPPED = List.of("mount", "umount2", "move_mount", "open_tree", "mount_setattr", "fspick");
+    private static final List<String> TRAPPED = List.of("mount", "umount2", "move_mount", "open_tree", "mount_setattr", "fspick", "fsopen");
 
     private Process agent;
     private Path socket;
@@ -275,12 +275,66 @@ class AgentContainerTest extends ContainerTestBase {
     @Test
     void openTreeCloneOfReadOnlyImmutableStaysReadOnly() throws Exception {
         List<String> out = sh("""
-                mnt clone-rw /ro
-                mkdir /tmp/n && mount -t tmpfs -o ro t /tmp/n && mnt clone-rw /tmp/n
-                mkdir /tmp/x && mnt clone-attach /ro /tmp/x && mnt remount-rw /tmp/x
+                mnt rclone-rw /ro
+                mkdir /tmp/n && mount -t tmpfs -o ro t /tmp/n && mnt rclone-rw /tmp/n
+                mkdir /tmp/x && mnt rclone-attach /ro /tmp/x && mnt remount-rw /tmp/x
                 mnt setattr-rw /tmp/x
                 """);
         assertEquals(List.of(EPERM, "ok", "ok", EPERM, EPERM), out);
+    }
+
+    @Test
+    void aNonRecursiveCloneIsNotSupportedAndARecursiveOneKeepsTheMasks() throws Exception {
+        List<String> out = sh("""
+                mnt clone-rw /tmp
+                mkdir /tmp/x && mnt clone-attach /rw /tmp/x
+                mnt rclone-cat /proc timer_list
+                mnt rclone-cat /proc/self status | grep -q '^[1-9]' && echo status-read
+                """);
+        // a plain clone would leave out the masks below it (and cannot be emulated or checked
+        // without a gap): ENOSYS, as for a kernel without open_tree, and callers bind instead
+        assertEquals(List.of(ENOSYS, ENOSYS, "0", "status-read"), out);
+    }
+
+    // ---- new proc and sysfs mounts get the container's masks -------------------------------
+
+    @Test
+    void aNewProcOrSysfsMountShowsNothingTheMasksHide() throws Exception {
+        assertTrue(TestEnv.readProc(Path.of("/proc/timer_list")).length() > 0, "the host's /proc/timer_list is empty");
+        List<String> out = sh("""
+                mkdir /tmp/p /tmp/s /tmp/q
+                mount -t proc proc /tmp/p && echo proc-mounted
+                wc -c < /tmp/p/timer_list
+                grep -c . /tmp/p/self/status | grep -q '^[1-9]' && echo own-proc
+                grep ' /tmp/p/sys ' /proc/self/mountinfo | grep -q ' ro,' && echo sys-ro
+                echo 1 > /tmp/p/sys/kernel/ns_last_pid 2>/dev/null && echo sys-written || echo sys-refused
+                mount -t sysfs sysfs /tmp/s && echo sysfs-mounted
+                ls -A /tmp/s/firmware | wc -l
+                ls /tmp/s/kernel >/dev/null && echo sysfs-readable
+                unshare -p -f --mount-proc sh -c 'wc -c < /proc/timer_list; echo nspid-levels=$(grep NSpid /proc/self/status | wc -w)' 2>&1
+                """);
+        assertEquals(List.of("proc-mounted", "0", "own-proc", "sys-ro", "sys-refused", "sysfs-mounted", "0", "sysfs-readable",
+                "0", "nspid-levels=2"), out);
+    }
+
+    @Test
+    void theMasksOfANewMountStayButTheWholeMountMayGo() throws Exception {
+        List<String> out = sh("""
+                mkdir /tmp/p /tmp/b /tmp/r
+                mount -t proc proc /tmp/p
+                mnt umount /tmp/p/timer_list
+                mnt umount /tmp/p/sys
+                mnt move /tmp/p/timer_list /tmp/b
+                mnt remount-rw /tmp/p/sys
+                mount --bind /tmp/p /tmp/b 2>/dev/null && echo bound || echo bind-denied
+                mount --rbind /tmp/p /tmp/r && wc -c < /tmp/r/timer_list
+                umount -l /tmp/r && echo copy-gone
+                umount -l /tmp/p && echo proc-gone
+                mnt fsopen proc
+                mnt fsopen sysfs
+                mnt fsopen tmpfs
+                """);
+        assertEquals(List.of(EPERM, EPERM, EPERM, EPERM, "bind-denied", "0", "copy-gone", "proc-gone", ENOSYS, ENOSYS, "ok"), out);
     }
 
     @Test

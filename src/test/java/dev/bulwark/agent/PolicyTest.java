@@ -48,7 +48,7 @@ class PolicyTest {
     @Test
     void mountinfoIsParsedWithEscapes() {
         Mount m = MOUNTS.getLast();
-        assertEquals(new Mount(107, 100, "254:0", "/srv/my dir", "/my dir", true), m);
+        assertEquals(new Mount(107, 100, "254:0", "/srv/my dir", "/my dir", true, "ext4"), m);
         assertTrue(MOUNTS.get(3).readOnly(), "/sys is read-only");
         assertFalse(MOUNTS.get(4).readOnly());
         assertThrows(AgentException.class, () -> Mount.parse("1 2 3\n"));
@@ -66,12 +66,18 @@ class PolicyTest {
         assertEquals(Policy.Pre.EMULATE, Policy.pre(Call.MOUNT, args(0, 0, 0, Policy.MS_BIND)));
         assertEquals(Policy.Pre.CONTINUE, Policy.pre(Call.MOUNT, args(0, 0, 0, Policy.MS_BIND | Policy.MS_REC)));
         assertEquals(Policy.Pre.CONTINUE, Policy.pre(Call.MOUNT, args(0, 0, 0, 1L << 18))); // MS_PRIVATE
-        assertEquals(Policy.Pre.CONTINUE, Policy.pre(Call.MOUNT, args(0, 0, 0, 0xC0ED0000L))); // a new mount, magic number
+        // a new mount: its type is in memory (a new proc or sysfs gets the masks)
+        assertEquals(Policy.Pre.EMULATE, Policy.pre(Call.MOUNT, args(0, 0, 0, 0xC0ED0000L)));
+        assertEquals(Policy.Pre.EMULATE, Policy.pre(Call.MOUNT, args(0, 0, 0, 0)));
         // MS_SILENT (1 << 15) is not a propagation flag: busybox's --move sets it
         assertEquals(Policy.Pre.EMULATE, Policy.pre(Call.MOUNT, args(0, 0, 0, Policy.MS_MOVE | (1L << 15))));
         assertEquals(Policy.Pre.EMULATE, Policy.pre(Call.MOUNT, args(0, 0, 0, 0xC0ED0000L | Policy.MS_MOVE)));
-        assertEquals(Policy.Pre.CONTINUE, Policy.pre(Call.OPEN_TREE, args(-100, 0, 1)));
-        for (Call c : List.of(Call.UMOUNT2, Call.MOVE_MOUNT, Call.MOUNT_SETATTR, Call.FSPICK)) {
+        // open_tree: a recursive clone, or no clone, goes on; a plain clone is not supported
+        assertEquals(Policy.Pre.NOT_SUPPORTED, Policy.pre(Call.OPEN_TREE, args(-100, 0, 1)));
+        assertEquals(Policy.Pre.NOT_SUPPORTED, Policy.pre(Call.OPEN_TREE, args(3, 0, 1 | 0x1000 | 02000000)));
+        assertEquals(Policy.Pre.CONTINUE, Policy.pre(Call.OPEN_TREE, args(-100, 0, 1 | Policy.AT_RECURSIVE)));
+        assertEquals(Policy.Pre.CONTINUE, Policy.pre(Call.OPEN_TREE, args(-100, 0, 0)));
+        for (Call c : List.of(Call.UMOUNT2, Call.MOVE_MOUNT, Call.MOUNT_SETATTR, Call.FSPICK, Call.FSOPEN)) {
             assertEquals(Policy.Pre.EMULATE, Policy.pre(c, args()), c.name());
         }
     }
@@ -146,6 +152,65 @@ class PolicyTest {
     }
 
     @Test
+    void aNewProcGetsTheCreationMasksButNotTheAgentsView() {
+        List<Mount> creation = Mount.parse(CREATION + """
+                108 101 0:40 /sys /proc/sys ro,nosuid - proc proc rw
+                109 101 0:60 /meminfo /proc/meminfo ro,nosuid - fuse bulwark-procview rw
+                110 101 0:51 / /proc/acpi ro - tmpfs tmpfs ro
+                111 103 0:52 / /sys/firmware ro - tmpfs tmpfs ro
+                """);
+        Policy p = new Policy(creation, true);
+        assertEquals("rw\nm keys\nr sys\nm acpi", p.masksFor("proc").orElseThrow());
+        assertEquals("ro\nm firmware", p.masksFor("sysfs").orElseThrow(), "/sys is read-only at creation");
+        assertTrue(p.masksFor("tmpfs").isEmpty());
+        // no /proc at creation: nothing to copy
+        assertEquals("rw", new Policy(Mount.parse("100 50 254:0 / / rw - ext4 /dev/vda1 rw\n"), true).masksFor("proc").orElseThrow());
+    }
+
+    @Test
+    void theMasksOfANewProcAreGuardsAndTheWholeMountMayGo() {
+        Policy p = policy(true);
+        Policy strict = p.withoutUnmounts();
+        // what the helper placed on a new proc at /tmp/p (0:70): a mask from its tmpfs (0:71), a read-only bind of sys
+        p.guard(List.of(new String[] {"0:71", "/f"}, new String[] {"0:70", "/sys"}), "0:70", false);
+        List<Mount> t = now("300 106 0:70 / /tmp/p rw - proc proc rw", "301 300 0:71 /f /tmp/p/keys ro - tmpfs none ro",
+                "302 300 0:70 /sys /tmp/p/sys ro - proc proc rw");
+        long[] a = args(0, 0);
+        for (Policy q : List.of(p, strict)) {
+            assertEquals(Native.EPERM, q.decide(Call.UMOUNT2, a, new long[4], at("target", 301, "0:71"), t, true), "the mask");
+            assertEquals(Native.EPERM, q.decide(Call.UMOUNT2, a, new long[4], at("target", 302, "0:70"), t, true), "the ro bind");
+            assertEquals(Native.EPERM, q.decide(Call.MOVE_MOUNT, args(), new long[4], at("from", 301, "0:71"), t, true));
+            assertEquals(Native.EPERM, q.decide(Call.MOUNT, args(0, 0, 0, REMOUNT_BIND), new long[4], at("target", 302, "0:70"), t, true));
+            assertEquals(Native.EPERM, q.decide(Call.MOUNT_SETATTR, args(-100, 0, 0), new long[] {0, Policy.MOUNT_ATTR_RDONLY, 0, 0},
+                    at("target", 301, "0:71"), t, true));
+            assertEquals(Native.EPERM, q.decide(Call.MOUNT, args(0, 0, 0, Policy.MS_BIND), new long[4],
+                    Map.of("source", new Policy.Resolved(300, true, "0:70", "/tmp/p")), t, true), "a plain bind leaves the masks out");
+            // the new mount itself, with its masks: a lazy unmount or a move takes them along
+            assertEquals(0, q.decide(Call.UMOUNT2, args(0, 2), new long[4], at("target", 300, "0:70"), t, true));
+            assertEquals(0, q.decide(Call.MOVE_MOUNT, args(), new long[4], at("from", 300, "0:70"), t, true));
+        }
+        // but a mount that holds it, not being the new mount, does not take the guards away
+        List<Mount> under = now("299 106 0:80 / /tmp/h rw - tmpfs t rw", "300 299 0:70 / /tmp/h/p rw - proc proc rw",
+                "301 300 0:71 /f /tmp/h/p/keys ro - tmpfs none ro");
+        assertEquals(0, p.decide(Call.UMOUNT2, args(0, 2), new long[4], at("target", 299, "0:80"), under, true));
+        List<Mount> deep = now("299 106 0:80 / /tmp/h rw - tmpfs t rw", "301 299 0:71 /f /tmp/h/keys ro - tmpfs none ro");
+        assertEquals(Native.EPERM, p.decide(Call.UMOUNT2, args(0, 2), new long[4], at("target", 299, "0:80"), deep, true));
+    }
+
+    @Test
+    void aLandlockedContainersMountsAreRefusedAsLandlockWould() {
+        Policy p = new Policy(MOUNTS, true, true);
+        assertTrue(p.withoutUnmounts().landlocked());
+        assertEquals(Native.EPERM, p.decide(Call.MOUNT, args(0, 0, 0, 0), new long[4], Map.of(), List.of(), true));
+        assertEquals(Native.EPERM, p.decide(Call.UMOUNT2, args(0, 0), new long[4], at("target", 106, "0:50"), now(), true));
+        assertEquals(Native.EPERM, p.decide(Call.MOVE_MOUNT, args(), new long[4], at("from", 999, "0:40"), now(), true));
+        assertEquals(0, policy(true).decide(Call.MOUNT, args(0, 0, 0, 0), new long[4], Map.of(), List.of(), true));
+        assertTrue(Agent.landlocked("allow-immutable-unmounts=true landlock=on"));
+        assertFalse(Agent.landlocked("allow-immutable-unmounts=true"));
+        assertTrue(Agent.allowUnmounts("allow-immutable-unmounts=true landlock=on"));
+    }
+
+    @Test
     void plainBindsThatWouldShowAMaskedPathAreRefused() {
         Policy p = policy(true);
         long[] bind = args(0, 0, 0, Policy.MS_BIND);
@@ -171,6 +236,7 @@ class PolicyTest {
         assertEquals(Call.UMOUNT2, Call.of(0xc000003e, 166).orElseThrow());
         assertEquals(Call.MOUNT_SETATTR, Call.of(0xc00000b7, 442).orElseThrow());
         assertEquals(Call.MOUNT, Call.of(0xc00000b7, 40).orElseThrow());
-        assertTrue(Call.of(0xc000003e, 430).isEmpty(), "fsopen is not trapped");
+        assertEquals(Call.FSOPEN, Call.of(0xc000003e, 430).orElseThrow());
+        assertTrue(Call.of(0xc000003e, 431).isEmpty(), "fsconfig is not trapped");
     }
 }
