@@ -68,6 +68,16 @@ final class FuseServer implements Runnable {
     private final Map<Long, byte[]> open = new ConcurrentHashMap<>();
     private final AtomicLong handles = new AtomicLong(1);
     private final AtomicLong served = new AtomicLong();
+    /** What GETATTR rendered for (node, pid), which the OPEN that follows it serves: one render per open. */
+    private final Map<Long, Rendered> rendered = new ConcurrentHashMap<>();
+    /** The serving thread's reply buffer and errno slot (one thread serves). */
+    private final MemorySegment replyBuf = Arena.ofAuto().allocate(BUFFER, 8);
+    private final MemorySegment ccs = Arena.ofAuto().allocate(Sys.CCS);
+
+    private record Rendered(byte[] content, long at) {}
+
+    /** GETATTR's render is served to the OPEN of the same file by the same process within this (ns). */
+    private static final long RENDER_REUSE_NS = 50_000_000L;
 
     FuseServer(int fd, ProcView view) {
         this.fd = fd;
@@ -118,7 +128,7 @@ final class FuseServer implements Runnable {
         try (Arena a = Arena.ofShared()) {
             MemorySegment buf = a.allocate(BUFFER, 8);
             while (true) {
-                long n = Sys.read(fd, buf, BUFFER);
+                long n = Sys.read(fd, buf, BUFFER, ccs);
                 if (n == -EINTR || n == -EAGAIN || n == -ENOENT) {
                     continue; // interrupted, or a request that was aborted before it was read
                 }
@@ -156,7 +166,9 @@ final class FuseServer implements Runnable {
                 open.remove(arg.getLong(0));
                 reply(unique, 0, new byte[0]);
             }
-            case FLUSH, RELEASEDIR -> reply(unique, 0, new byte[0]);
+            // ENOSYS to FLUSH: the kernel sends no more (there is nothing to flush), one round trip less per close
+            case FLUSH -> reply(unique, -ENOSYS, new byte[0]);
+            case RELEASEDIR -> reply(unique, 0, new byte[0]);
             case OPENDIR -> reply(unique, node == ROOT ? 0 : -ENOENT, node == ROOT ? openOut(0, 0) : new byte[0]);
             case READDIR -> readdir(unique, node, arg);
             case STATFS -> reply(unique, 0, statfs());
@@ -266,7 +278,12 @@ final class FuseServer implements Runnable {
             return 0;
         }
         try {
-            return view.render(name, pid).length();
+            byte[] content = view.render(name, pid).getBytes(StandardCharsets.ISO_8859_1);
+            if (rendered.size() > 1024) {
+                rendered.clear(); // stat()s with no open after them
+            }
+            rendered.put(node << 32 | (pid & 0xffffffffL), new Rendered(content, System.nanoTime()));
+            return content.length;
         } catch (RuntimeException e) {
             return 0;
         }
@@ -306,7 +323,9 @@ final class FuseServer implements Runnable {
         }
         byte[] content;
         try {
-            content = view.render(name, pid).getBytes(StandardCharsets.ISO_8859_1);
+            Rendered r = rendered.remove(node << 32 | (pid & 0xffffffffL));
+            content = r != null && System.nanoTime() - r.at() < RENDER_REUSE_NS ? r.content()
+                    : view.render(name, pid).getBytes(StandardCharsets.ISO_8859_1);
         } catch (RuntimeException e) {
             Agent.log("procview: " + name + " for pid " + pid + ": " + e);
             reply(unique, -EACCES, new byte[0]);
@@ -369,18 +388,16 @@ final class FuseServer implements Runnable {
 
     private void reply(long unique, int error, byte[] payload) {
         int len = 16 + (error == 0 ? payload.length : 0);
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment m = a.allocate(len, 8);
-            m.set(ValueLayout.JAVA_INT_UNALIGNED, 0, len);
-            m.set(ValueLayout.JAVA_INT_UNALIGNED, 4, error);
-            m.set(ValueLayout.JAVA_LONG_UNALIGNED, 8, unique);
-            if (error == 0 && payload.length > 0) {
-                MemorySegment.copy(payload, 0, m, ValueLayout.JAVA_BYTE, 16, payload.length);
-            }
-            long w = Sys.write(fd, m, len);
-            if (w < 0 && w != -ENOENT) { // ENOENT: the request was interrupted meanwhile
-                Agent.log("procview: reply to request " + unique + " failed: errno " + (-w));
-            }
+        MemorySegment m = replyBuf;
+        m.set(ValueLayout.JAVA_INT_UNALIGNED, 0, len);
+        m.set(ValueLayout.JAVA_INT_UNALIGNED, 4, error);
+        m.set(ValueLayout.JAVA_LONG_UNALIGNED, 8, unique);
+        if (error == 0 && payload.length > 0) {
+            MemorySegment.copy(payload, 0, m, ValueLayout.JAVA_BYTE, 16, payload.length);
+        }
+        long w = Sys.write(fd, m, len, ccs);
+        if (w < 0 && w != -ENOENT) { // ENOENT: the request was interrupted meanwhile
+            Agent.log("procview: reply to request " + unique + " failed: errno " + (-w));
         }
     }
 
@@ -389,7 +406,7 @@ final class FuseServer implements Runnable {
         private Sys() {}
 
         private static final Linker LINKER = Linker.nativeLinker();
-        private static final StructLayout CCS = Linker.Option.captureStateLayout();
+        static final StructLayout CCS = Linker.Option.captureStateLayout();
         private static final VarHandle ERRNO = CCS.varHandle(MemoryLayout.PathElement.groupElement("errno"));
         private static final ValueLayout.OfInt I = ValueLayout.JAVA_INT;
         private static final ValueLayout.OfLong L = ValueLayout.JAVA_LONG;
@@ -427,6 +444,26 @@ final class FuseServer implements Runnable {
         static long read(int fd, MemorySegment buf, long n) {
             try (Arena a = Arena.ofConfined()) {
                 MemorySegment ccs = a.allocate(CCS);
+                long r = (long) READ_.invokeExact(ccs, fd, buf, n);
+                return r < 0 ? -errno(ccs) : r;
+            } catch (Throwable t) {
+                throw new AgentException("read: " + t, t);
+            }
+        }
+
+        /** write with the caller's errno slot: nothing allocated per call. */
+        static long write(int fd, MemorySegment buf, long n, MemorySegment ccs) {
+            try {
+                long r = (long) WRITE_.invokeExact(ccs, fd, buf, n);
+                return r < 0 ? -errno(ccs) : r;
+            } catch (Throwable t) {
+                throw new AgentException("write: " + t, t);
+            }
+        }
+
+        /** read with the caller's errno slot. */
+        static long read(int fd, MemorySegment buf, long n, MemorySegment ccs) {
+            try {
                 long r = (long) READ_.invokeExact(ccs, fd, buf, n);
                 return r < 0 ? -errno(ccs) : r;
             } catch (Throwable t) {
