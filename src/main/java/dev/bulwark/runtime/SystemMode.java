@@ -300,7 +300,8 @@ public final class SystemMode {
                 ? Optional.of(seccomp(linux.seccomp(), o.agentSocket(), allowUnmounts(spec, o), Landlock.of(spec, host).isPresent()))
                 : linux.seccomp();
         Linux l = new Linux(ns, map, map, linux.timeOffsets(), linux.devices(), linux.cgroupsPath(), linux.resources(),
-                linux.rootfsPropagation(), linux.maskedPaths(), linux.readonlyPaths(), sysctls(linux.sysctl()), seccomp,
+                linux.rootfsPropagation(), linux.maskedPaths(), system ? readonlyPaths(linux.readonlyPaths()) : linux.readonlyPaths(),
+                sysctls(linux.sysctl()), seccomp,
                 linux.mountLabel(), linux.personality());
         Optional<Spec.Process> process = system ? spec.process().map(p -> withCapabilities(p, host)) : spec.process();
         return new Spec(spec.ociVersion(), spec.root(), process, spec.hostname(), spec.domainname(), spec.mounts(),
@@ -350,6 +351,17 @@ public final class SystemMode {
      * does not know of a user namespace; in one, the kernel takes only mapped groups (EINVAL
      * otherwise), so the range is cut to the container's 0-65535, which means the same there.
      */
+    /**
+     * The engine's read-only paths less /proc/sys: a system container's root may write the sysctls
+     * of the namespaces it owns (net.*, the IPC ones, user.max_*), as on a host. The kernel checks
+     * each file against its owner: those of the container's namespaces belong to its root, every
+     * other one to the host's (uid 0 of the initial user namespace, which the container's range
+     * never maps), so they stay read-only to it.
+     */
+    static List<String> readonlyPaths(List<String> in) {
+        return in.stream().filter(p -> !p.equals("/proc/sys")).toList();
+    }
+
     static java.util.Map<String, String> sysctls(java.util.Map<String, String> in) {
         String ping = in.get("net.ipv4.ping_group_range");
         if (ping == null) {

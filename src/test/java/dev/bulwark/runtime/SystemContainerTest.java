@@ -79,7 +79,7 @@ class SystemContainerTest extends ContainerTestBase {
                 mount -o remount,rw /tmp/x && touch /tmp/x/f && echo remounted-rw
                 grep ' / ' /proc/self/mountinfo | sed 's/ - .*//' | grep -q ' ro' && echo root-ro
                 mount -o remount,rw / 2>/dev/null && echo root-remounted-rw || echo root-refused
-                mount -o remount,rw /proc/sys 2>/dev/null && echo proc-sys-remounted-rw || echo proc-sys-refused
+                mount -o remount,rw /proc/sysrq-trigger 2>/dev/null && echo sysrq-remounted-rw || echo sysrq-refused
                 """, "--system");
         assertEquals(0, r.exit(), r.all());
         List<String> l = r.out().lines().toList();
@@ -90,7 +90,7 @@ class SystemContainerTest extends ContainerTestBase {
         // the root is read-only at creation (the bundle's root.readonly) unless told otherwise
         int at = l.get(4).equals("root-ro") ? 5 : 4;
         assertEquals(at == 5 ? "root-refused" : "root-remounted-rw", l.get(at), r.all());
-        assertEquals("proc-sys-refused", l.get(at + 1), r.all());
+        assertEquals("sysrq-refused", l.get(at + 1), r.all());
     }
 
     @Test
@@ -133,6 +133,24 @@ class SystemContainerTest extends ContainerTestBase {
         Sandbox.Result r = system("stat -c '%u %g' /etc/hostfile; cat /etc/hostfile; stat -c '%u' /proc/sys/kernel/hostname", "--system");
         assertEquals(0, r.exit(), r.all());
         assertEquals(List.of("0 0", "from the host", "65534"), r.out().lines().toList());
+    }
+
+    @Test
+    void theSysctlsOfItsOwnNamespacesAreWritableAndNoOthers() throws Exception {
+        String fwd = Procfs.read(Path.of("/proc/sys/net/ipv4/ip_forward")).strip();
+        String shm = Procfs.read(Path.of("/proc/sys/kernel/shmmni")).strip();
+        String swap = Procfs.read(Path.of("/proc/sys/vm/swappiness")).strip();
+        // the host's own values are written back for the global ones: were they writable, nothing would change
+        Sandbox.Result r = system("echo 1 > /proc/sys/net/ipv4/ip_forward && cat /proc/sys/net/ipv4/ip_forward;"
+                + " echo 1000 > /proc/sys/kernel/shmmni && cat /proc/sys/kernel/shmmni;"
+                + " echo " + swap + " > /proc/sys/vm/swappiness 2>/dev/null && echo vm-written || echo vm-refused;"
+                + " grep -c ' /proc/sys ' /proc/self/mountinfo || true", "--system");
+        assertEquals(0, r.exit(), r.all());
+        assertEquals(List.of("1", "1000", "vm-refused", "0"), r.out().lines().toList(),
+                "net and IPC sysctls are the container's (its network and IPC namespaces), vm.* is the host's; /proc/sys is no read-only bind");
+        assertEquals(fwd, Procfs.read(Path.of("/proc/sys/net/ipv4/ip_forward")).strip(), "the host's ip_forward");
+        assertEquals(shm, Procfs.read(Path.of("/proc/sys/kernel/shmmni")).strip(), "the host's shmmni");
+        assertEquals(swap, Procfs.read(Path.of("/proc/sys/vm/swappiness")).strip());
     }
 
     @Test
