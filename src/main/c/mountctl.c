@@ -747,6 +747,13 @@ static void perform(struct req *r, const int *fds, int nfds) {
                 if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
                     _exit(EIO);
                 }
+                /* It is visible in the caller's PID namespace, and its memory, like ours, belongs to
+                 * the host's user namespace (fork keeps it), so nothing there can ptrace it; it
+                 * keeps no descriptor of ours it does not need all the same. */
+                close(selffd);
+                close(callerproc);
+                close(cwdfd);
+                close(3); /* the socket to the helper */
                 int e = masked_mount(type, src, flags, data, spec, t);
                 fflush(stdout);
                 _exit(e > 0 && e < 256 ? e : e ? EIO : 0);

@@ -4,10 +4,11 @@ import java.util.Optional;
 
 /**
  * The trapped syscalls: the mount family, except fsconfig and fsmount (which only finish what an
- * fsopen began).
+ * fsopen began); and sysinfo and sched_getaffinity, which the agent answers from the caller's
+ * limits (what `free` and `nproc` ask).
  */
 enum Call {
-    MOUNT, UMOUNT2, MOVE_MOUNT, OPEN_TREE, MOUNT_SETATTR, FSPICK, FSOPEN;
+    MOUNT, UMOUNT2, MOVE_MOUNT, OPEN_TREE, MOUNT_SETATTR, FSPICK, FSOPEN, SYSINFO, SCHED_GETAFFINITY;
 
     private static final int AUDIT_ARCH_X86_64 = 0xc000003e;
     private static final int AUDIT_ARCH_AARCH64 = 0xc00000b7;
@@ -23,10 +24,22 @@ enum Call {
             default: break;
         }
         if (arch == AUDIT_ARCH_X86_64) {
-            return nr == 165 ? Optional.of(MOUNT) : nr == 166 ? Optional.of(UMOUNT2) : Optional.empty();
+            return switch (nr) {
+                case 165 -> Optional.of(MOUNT);
+                case 166 -> Optional.of(UMOUNT2);
+                case 99 -> Optional.of(SYSINFO);
+                case 204 -> Optional.of(SCHED_GETAFFINITY);
+                default -> Optional.empty();
+            };
         }
         if (arch == AUDIT_ARCH_AARCH64) {
-            return nr == 40 ? Optional.of(MOUNT) : nr == 39 ? Optional.of(UMOUNT2) : Optional.empty();
+            return switch (nr) {
+                case 40 -> Optional.of(MOUNT);
+                case 39 -> Optional.of(UMOUNT2);
+                case 179 -> Optional.of(SYSINFO);
+                case 123 -> Optional.of(SCHED_GETAFFINITY);
+                default -> Optional.empty();
+            };
         }
         return Optional.empty();
     }

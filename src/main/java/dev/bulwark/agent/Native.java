@@ -52,6 +52,7 @@ final class Native {
     private static final MethodHandle OPEN = fn("open", FunctionDescriptor.of(I, P, I));
     private static final MethodHandle PROCESS_VM_READV = fn("process_vm_readv", FunctionDescriptor.of(L, I, P, L, P, L, L));
     private static final MethodHandle CLOSE = fn("close", FunctionDescriptor.of(I, I));
+    private static final MethodHandle PWRITE = fn("pwrite", FunctionDescriptor.of(L, I, P, L, L));
     private static final MethodHandle IOCTL = fn("ioctl", FunctionDescriptor.of(I, I, L, P));
     private static final MethodHandle POLL = fn("poll", FunctionDescriptor.of(I, P, L, I));
     private static final MethodHandle SYSCALL3 = fn("syscall", FunctionDescriptor.of(L, L, L, L, L));
@@ -260,6 +261,35 @@ final class Native {
             return n <= 0 ? new byte[0] : buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE);
         } catch (Throwable t) {
             throw wrap("process_vm_readv", t);
+        }
+    }
+
+    /**
+     * Writes data at addr in the trapped caller's memory (an emulated call's result). Its
+     * /proc/PID/mem is opened first, which pins that process's memory, then the notification is
+     * checked: so what is written goes to the trapped task and never to a process that took its
+     * PID since. 0, or an errno (EFAULT when addr is not writable there); -1 when the
+     * notification is gone (nothing written, nothing to answer).
+     */
+    static int writeMem(int notifyFd, long id, int pid, long addr, byte[] data) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ccs = a.allocate(CCS);
+            int fd = (int) OPEN.invokeExact(ccs, a.allocateFrom("/proc/" + pid + "/mem"), 1 /* O_WRONLY */ | O_CLOEXEC);
+            if (fd < 0) {
+                return -1; // the task is gone
+            }
+            try {
+                if (!idValid(notifyFd, id)) {
+                    return -1;
+                }
+                MemorySegment buf = a.allocateFrom(ValueLayout.JAVA_BYTE, data);
+                long n = (long) PWRITE.invokeExact(ccs, fd, buf, (long) data.length, addr);
+                return n == data.length ? 0 : 14; // EFAULT: unmapped or read-only there, as the kernel's copy_to_user says
+            } finally {
+                int r = (int) CLOSE.invokeExact(ccs, fd);
+            }
+        } catch (Throwable t) {
+            throw wrap("write /proc/" + pid + "/mem", t);
         }
     }
 

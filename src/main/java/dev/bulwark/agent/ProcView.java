@@ -273,6 +273,12 @@ final class ProcView {
         set.put("Active(file)", st.getOrDefault("active_file", 0L));
         set.put("Inactive(file)", st.getOrDefault("inactive_file", 0L));
         set.put("Shmem", st.getOrDefault("shmem", 0L));
+        // the cgroup's own slab (cgroup v2 counts it; v1's memory.stat does not, so none): free
+        // and top add SReclaimable to the cache, and the host's would exceed what the limit leaves
+        set.put("Slab", st.getOrDefault("slab", 0L));
+        set.put("SReclaimable", st.getOrDefault("slab_reclaimable", 0L));
+        set.put("SUnreclaim", st.getOrDefault("slab_unreclaimable", 0L));
+        set.put("KReclaimable", st.getOrDefault("slab_reclaimable", 0L));
         if (swapLimit >= 0) {
             long swapTotal = Math.min(swapLimit, h.getOrDefault("SwapTotal", 0L));
             set.put("SwapTotal", swapTotal);

@@ -78,6 +78,10 @@ final class Supervisor implements Runnable {
                 Native.respond(fd, n.id(), 0, -Native.EPERM, 0);
                 return;
             }
+            if (call.get() == Call.SYSINFO || call.get() == Call.SCHED_GETAFFINITY) {
+                limits(call.get(), n);
+                return;
+            }
             Policy.Pre pre = Policy.pre(call.get(), n.args());
             if (pre == Policy.Pre.CONTINUE) {
                 Native.respond(fd, n.id(), 0, 0, Native.USER_NOTIF_FLAG_CONTINUE);
@@ -94,6 +98,61 @@ final class Supervisor implements Runnable {
         } catch (RuntimeException | IOException e) {
             Agent.log(name + ": pid " + n.pid() + " nr " + n.nr() + ": " + e);
             Native.respond(fd, n.id(), 0, -Native.EPERM, 0);
+        }
+    }
+
+    private static final ProcView VIEW = new ProcView(ProcView.Host.REAL);
+    private static volatile int nrCpuIds;
+
+    /** The kernel's nr_cpu_ids: one more than the highest possible CPU. */
+    private static int nrCpuIds() {
+        if (nrCpuIds == 0) {
+            List<Integer> possible = ProcView.parseList(ProcView.Host.REAL.read("/sys/devices/system/cpu/possible").orElse("0"));
+            nrCpuIds = possible.isEmpty() ? 1 : possible.getLast() + 1;
+        }
+        return nrCpuIds;
+    }
+
+    /**
+     * sysinfo(2) and sched_getaffinity(0, ...) answered from the caller's limits, as the agent's
+     * /proc files show them: the result is written into the caller's memory, nothing of it is
+     * read from there. Another PID's affinity, or a view that cannot be rendered (the caller's
+     * cgroups unreadable), goes on to the kernel: the host's figures, as without the agent.
+     */
+    private void limits(Call call, Native.Notif n) {
+        long[] a = n.args();
+        byte[] out;
+        long val;
+        try {
+            if (call == Call.SYSINFO) {
+                out = Limits.sysinfo(VIEW.render("meminfo", n.pid()), VIEW.render("uptime", n.pid()),
+                        ProcView.Host.REAL.read("/proc/loadavg").orElseThrow());
+                val = 0;
+            } else {
+                if ((int) a[0] != 0) {
+                    Native.respond(fd, n.id(), 0, 0, Native.USER_NOTIF_FLAG_CONTINUE);
+                    return;
+                }
+                List<Integer> view = ProcView.parseList(VIEW.render("cpu-online", n.pid()));
+                String allowed = ProcView.Host.REAL.read("/proc/" + n.pid() + "/status").orElseThrow().lines()
+                        .filter(l -> l.startsWith("Cpus_allowed_list:")).findFirst().orElseThrow().substring(18);
+                Optional<byte[]> mask = Limits.affinity(view, ProcView.parseList(allowed), a[1], nrCpuIds());
+                if (mask.isEmpty()) {
+                    Native.respond(fd, n.id(), 0, -EINVAL, 0);
+                    return;
+                }
+                out = mask.get();
+                val = out.length;
+            }
+        } catch (RuntimeException e) {
+            Agent.debug(() -> name + ": pid " + n.pid() + " " + call.helperName() + ": the kernel answers (" + e + ")");
+            Native.respond(fd, n.id(), 0, 0, Native.USER_NOTIF_FLAG_CONTINUE);
+            return;
+        }
+        long addr = call == Call.SYSINFO ? a[0] : a[2];
+        int e = addr == 0 ? EFAULT : Native.writeMem(fd, n.id(), n.pid(), addr, out);
+        if (e >= 0) {
+            Native.respond(fd, n.id(), e == 0 ? val : 0, -e, 0);
         }
     }
 

@@ -36,10 +36,12 @@ public final class SystemMode {
 
     /**
      * Trapped to the agent: the calls that change or remove an existing mount, and those that make
-     * a new one (a new proc or sysfs gets the container's masks).
+     * a new one (a new proc or sysfs gets the container's masks); sysinfo and sched_getaffinity,
+     * which it answers from the container's limits (`free`, `nproc`).
      */
     static final List<String> NOTIFY = List.of(
-            "mount", "umount2", "umount", "move_mount", "open_tree", "mount_setattr", "fspick", "fsopen");
+            "mount", "umount2", "umount", "move_mount", "open_tree", "mount_setattr", "fspick", "fsopen",
+            "sysinfo", "sched_getaffinity");
     /**
      * Allowed although Docker's profile gates them on CAP_SYS_ADMIN (or CAP_SYS_CHROOT,
      * CAP_SYS_PTRACE, CAP_SYS_BOOT): the kernel checks each against the namespace the caller's

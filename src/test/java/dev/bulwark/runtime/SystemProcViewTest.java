@@ -75,6 +75,34 @@ class SystemProcViewTest extends ContainerTestBase {
     }
 
     @Test
+    void freeAndNprocFollowTheLimitsToo() throws Exception {
+        limits(200L << 20, 50_000, 100_000);
+        // busybox free asks sysinfo(2), nproc sched_getaffinity(2): the agent answers both
+        Sandbox.Result r = system("free | grep Mem: | tr -s ' ' | cut -d' ' -f2; nproc; grep Cpus_allowed_list /proc/self/status | cut -f2;"
+                + " free | grep Mem: | tr -s ' ' | cut -d' ' -f3");
+        assertEquals(0, r.exit(), r.all());
+        List<String> l = r.out().lines().map(String::strip).toList();
+        assertEquals("204800", l.get(0), "free's total (KiB) is the memory limit: " + r.all());
+        long used = Long.parseLong(l.get(3));
+        assertTrue(used > 0 && used < 204800, "free's used (total less free and cache) is within the limit: " + r.all());
+        assertEquals("1", l.get(1), "a quota of half a CPU is one CPU: " + r.all());
+        assertEquals(Procfs.read(Path.of("/proc/self/status")).lines().filter(s -> s.startsWith("Cpus_allowed_list:"))
+                .findFirst().orElseThrow().split("\\s+")[1], l.get(2), "the real affinity is unchanged");
+    }
+
+    @Test
+    void freeAndNprocWithoutLimitsAreTheHosts() throws Exception {
+        String memTotal = Procfs.read(Path.of("/proc/meminfo")).lines().filter(s -> s.startsWith("MemTotal:")).findFirst().orElseThrow()
+                .replaceAll("\\D", "");
+        Sandbox.Result r = system("free | grep Mem: | tr -s ' ' | cut -d' ' -f2,3; nproc");
+        assertEquals(0, r.exit(), r.all());
+        List<String> l = r.out().lines().map(String::strip).toList();
+        assertEquals(List.of(memTotal, Long.toString(hostCpus())), List.of(l.get(0).split(" ")[0], l.get(1)), r.all());
+        long used = Long.parseLong(l.get(0).split(" ")[1]);
+        assertTrue(used > 0 && used < Long.parseLong(memTotal), "free's used: " + r.all());
+    }
+
+    @Test
     void withoutLimitsTheHostsFiguresShow() throws Exception {
         Sandbox.Result r = system("grep -c ^processor /proc/cpuinfo; cat /sys/devices/system/cpu/online; grep MemTotal /proc/meminfo");
         assertEquals(0, r.exit(), r.all());
