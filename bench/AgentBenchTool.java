@@ -43,7 +43,8 @@ public class AgentBenchTool {
         } else {
             linux.put("seccomp", JsonBuilder.object().put("defaultAction", "SCMP_ACT_ALLOW").put("listenerPath", a[4])
                     .put("syscalls", new JsonArray(List.of(JsonBuilder.object()
-                            .put("names", JsonBuilder.strings(List.of("mount", "umount2", "move_mount", "open_tree", "mount_setattr", "fspick")))
+                            .put("names", JsonBuilder.strings(List.of("mount", "umount2", "move_mount", "open_tree", "mount_setattr", "fspick", "fsopen",
+                                    "sysinfo", "sched_getaffinity")))
                             .put("action", "SCMP_ACT_NOTIFY").build())))
                     .build());
         }

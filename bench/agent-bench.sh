@@ -9,6 +9,8 @@
 #              namespaces, root and credentials (the path that guards immutable mounts)
 #   continued  remount read-only: decided on the registers alone, the kernel runs the call
 #   untrapped  the same container without the profile
+# and sysinfo(2) and sched_getaffinity(2), answered by the agent from the container's limits,
+# against the kernel's.
 # Memory: the agent's VmRSS with 1 and with 50 registered containers (each makes one emulated
 # call, then `sleep`s, detached), and that of their resident helpers and workers.
 set -euo pipefail
@@ -34,10 +36,13 @@ cleanup() {
     done
     [ -n "$agent" ] && kill -KILL "$agent" 2>/dev/null || true
     if [ -f "$work/agent.sock.keeper.pid" ]; then
-        read -r kpid _ <"$work/agent.sock.keeper.pid"
-        kill -KILL "$kpid" 2>/dev/null || true
+        read -r kpid kstart <"$work/agent.sock.keeper.pid"
+        # the keeper's PID only while its start time is the one recorded (no reused PID)
+        if [ "$(awk '{print $22}' "/proc/$kpid/stat" 2>/dev/null)" = "$kstart" ]; then kill -KILL "$kpid" 2>/dev/null || true; fi
     fi
     wait 2>/dev/null || true
+    # the agent's FUSE view of /proc stays mounted while its keeper holds /dev/fuse: gone with both now
+    if grep -q " $work/agent.sock.procview " /proc/self/mountinfo; then umount -l "$work/agent.sock.procview"; fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -58,11 +63,13 @@ grep -q listening "$work/agent.log" || { cat "$work/agent.log" >&2; exit 1; }
 rss() { awk '/^VmRSS/ { print $2 / 1024 }' "/proc/$agent/status"; }
 rss_start=$(rss)
 
-loop() {   # name socket|- n flags -> microseconds per call (best of RUNS)
-    local name=$1 sock=$2 n=$3 flags=$4 best=
+loop() {   # name socket|- n flags|sysinfo -> microseconds per call (best of RUNS)
+    local name=$1 sock=$2 n=$3 flags=$4 best= what
     mkdir -p "$work/$name"
+    what="mnt loop $n /tmp/n $flags"
+    case $flags in sysinfo|affinity) what="mnt $flags $n" ;; esac
     tool config "$work/base/config.json" "$work/$name/config.json" "$work/rootfs" "$sock" \
-        sh -c "mkdir /tmp/n && mount -t tmpfs t /tmp/n && mnt loop $n /tmp/n $flags"
+        sh -c "mkdir /tmp/n && mount -t tmpfs t /tmp/n && $what"
     for i in $(seq "$RUNS"); do
         us=$($B run --bundle "$work/$name" "$name-$i" </dev/null)
         case $us in *errno*|"") echo "$name: $us" >&2; exit 1 ;; esac
@@ -73,6 +80,10 @@ loop() {   # name socket|- n flags -> microseconds per call (best of RUNS)
 emulated=$(loop emulated "$work/agent.sock" "$N" 4128)      # MS_REMOUNT|MS_BIND
 continued=$(loop continued "$work/agent.sock" "$NFAST" 4129) # ... |MS_RDONLY
 untrapped=$(loop untrapped - "$NFAST" 4129)
+sysinfo_agent=$(loop sysinfo-agent "$work/agent.sock" "$N" sysinfo)
+sysinfo_kernel=$(loop sysinfo-kernel - "$NFAST" sysinfo)
+affinity_agent=$(loop affinity-agent "$work/agent.sock" "$N" affinity)
+affinity_kernel=$(loop affinity-kernel - "$NFAST" affinity)
 
 mkdir -p "$work/hold"
 # each makes one emulated call first, so it has its resident helper and one worker
@@ -109,6 +120,12 @@ echo "Agent round trip of a trapped mount(2), microseconds per call (best of $RU
 printf "  %-58s %8.1f\n" "emulated (remount rw: copy, resident helper in caller's context)" "$emulated"
 printf "  %-58s %8.1f\n" "continued (remount ro: decided on registers)" "$continued"
 printf "  %-58s %8.1f\n" "untrapped (no profile)" "$untrapped"
+echo "sysinfo(2), microseconds per call:"
+printf "  %-58s %8.1f\n" "answered by the agent from the container's limits" "$sysinfo_agent"
+printf "  %-58s %8.1f\n" "the kernel's (no profile)" "$sysinfo_kernel"
+echo "sched_getaffinity(2), microseconds per call:"
+printf "  %-58s %8.1f\n" "answered by the agent (the view's CPUs kept 1 s per cgroup set)" "$affinity_agent"
+printf "  %-58s %8.1f\n" "the kernel's (no profile)" "$affinity_kernel"
 echo "Agent memory (VmRSS, MiB):"
 printf "  %-58s %8.1f\n" "just started" "$rss_start"
 printf "  %-58s %8.1f\n" "after the latency runs, no container" "$rss0"

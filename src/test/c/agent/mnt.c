@@ -23,6 +23,8 @@
  *                                prints "ok K denied D bad-writable 0|1"
  *   mnt loop N PATH FLAGS        N calls mount(NULL, PATH, NULL, FLAGS, NULL); prints microseconds per call
  *   mnt as UID PROG ARG...       runs PROG as UID (and GID UID, no groups): no capabilities left
+ *   mnt sysinfo N                N calls of sysinfo(2); prints microseconds per call
+ *   mnt affinity N               N calls of sched_getaffinity(0, ...); prints microseconds per call
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -204,6 +206,34 @@ int main(int argc, char **argv) {
         }
         execvp(argv[3], argv + 3);
         return report(-1);
+    }
+    if (!strcmp(c, "affinity") && argc == 3) {
+        int n = atoi(argv[2]);
+        unsigned long mask[16];
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        for (int i = 0; i < n; i++) {
+            if (syscall(SYS_sched_getaffinity, 0, sizeof mask, mask) < 0) {
+                return report(-1);
+            }
+        }
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        printf("%.1f\n", ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / 1e3 / n);
+        return 0;
+    }
+    if (!strcmp(c, "sysinfo") && argc == 3) {
+        int n = atoi(argv[2]);
+        char si[256];
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        for (int i = 0; i < n; i++) {
+            if (syscall(SYS_sysinfo, si) < 0) {
+                return report(-1);
+            }
+        }
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        printf("%.1f\n", ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / 1e3 / n);
+        return 0;
     }
     if (!strcmp(c, "loop") && argc == 5) {
         int n = atoi(argv[2]);

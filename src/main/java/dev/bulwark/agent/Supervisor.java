@@ -113,6 +113,31 @@ final class Supervisor implements Runnable {
         return nrCpuIds;
     }
 
+    private record Cpus(String list, long at) {}
+
+    /** The view's CPUs by the caller's /proc/PID/cgroup: they depend on its cgroups alone. */
+    private static final Map<String, Cpus> CPUS = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final long CPUS_TTL_NS = 1_000_000_000L;
+
+    /**
+     * The view's cpu/online for pid. sched_getaffinity is asked at every start of a Go program or
+     * a JVM, and by the JVM's availableProcessors(): the answer for a set of cgroups is kept for
+     * a second, so a quota or cpuset changed by `update` shows within a second.
+     */
+    private static String cpus(int pid) {
+        String cgroups = ProcView.Host.REAL.read("/proc/" + pid + "/cgroup").orElseThrow();
+        long now = System.nanoTime();
+        Cpus c = CPUS.get(cgroups);
+        if (c == null || now - c.at() > CPUS_TTL_NS) {
+            if (CPUS.size() > 4096) {
+                CPUS.clear();
+            }
+            c = new Cpus(VIEW.render("cpu-online", pid), now);
+            CPUS.put(cgroups, c);
+        }
+        return c.list();
+    }
+
     /**
      * sysinfo(2) and sched_getaffinity(0, ...) answered from the caller's limits, as the agent's
      * /proc files show them: the result is written into the caller's memory, nothing of it is
@@ -133,7 +158,7 @@ final class Supervisor implements Runnable {
                     Native.respond(fd, n.id(), 0, 0, Native.USER_NOTIF_FLAG_CONTINUE);
                     return;
                 }
-                List<Integer> view = ProcView.parseList(VIEW.render("cpu-online", n.pid()));
+                List<Integer> view = ProcView.parseList(cpus(n.pid()));
                 String allowed = ProcView.Host.REAL.read("/proc/" + n.pid() + "/status").orElseThrow().lines()
                         .filter(l -> l.startsWith("Cpus_allowed_list:")).findFirst().orElseThrow().substring(18);
                 Optional<byte[]> mask = Limits.affinity(view, ProcView.parseList(allowed), a[1], nrCpuIds());
