@@ -16,9 +16,14 @@
  * needs no mount table for those):
  *   "mount MNT_ID PARENT_ID MAJOR:MINOR RO ROOT"             (RO: 1 if the mount or its superblock is)
  * then "ready"; the agent answers "go" or "no"; on "go" the call is performed on the resolved fds
- * (never on the paths again) and the answer is "errno N", or "fd N WORKER" for fspick (the one
- * call here that returns a file descriptor; the agent takes it with pidfd_getfd from WORKER and
- * answers "taken"). Any failure before the call is "errno N" with no "ready".
+ * (never on the paths again) and the answer is "errno N", or "fd N WORKER" for fspick and fsopen
+ * (the calls here that return a file descriptor; the agent takes it with pidfd_getfd from WORKER
+ * and answers "taken"). Any failure before the call is "errno N" with no "ready".
+ *
+ * A new mount's last argument is "-", or for a new proc or sysfs the masks to put on it
+ * (masked_mount): its mount is made detached, then "guard MAJ:MIN ROOT" for each mount placed on
+ * it, "fresh MAJ:MIN ROOT" for the new mount itself and "staged"; the agent records them and
+ * says "go" again before the tree is attached at the target.
  *
  * Two processes: this one stays host root in the host's namespaces (it takes the caller's fd
  * arguments with pidfd_getfd and opens its /proc entries), and it forks one worker per caller
