@@ -216,13 +216,15 @@ class PlannerCallTest extends ContainerTestBase {
         try (TestPlanner planner = TestPlanner.start(); ExecutorService pool = Executors.newFixedThreadPool(6)) {
             round(planner, pool, "warm");
             round(planner, pool, "warm-again");
+            long fds = baselineFds(planner);
             List<String> fdsBefore = planner.fdTargets();
-            long fds = planner.openFds();
             long threads = planner.threads();
             for (int i = 0; i < 3; i++) {
                 round(planner, pool, "r" + i);
             }
-            assertEquals(fds, settledFds(planner, fds), "the planner's open descriptors after 18 more calls: " + fdsBefore + " then " + planner.fdTargets());
+            long after = settledFds(planner, fds);
+            assertTrue(after <= fds, "the planner's open descriptors after 18 more calls, " + after + " (" + fds + " before): "
+                    + fdsBefore + " then " + planner.fdTargets());
             assertTrue(planner.threads() <= threads + 2, "threads " + planner.threads() + " after, " + threads + " before");
         }
     }
@@ -237,11 +239,13 @@ class PlannerCallTest extends ContainerTestBase {
         script("exit 3");
         try (TestPlanner planner = TestPlanner.start(); ExecutorService pool = Executors.newFixedThreadPool(6)) {
             cycles(planner, pool, "w", 12);
-            long fds = planner.openFds();
+            long fds = baselineFds(planner);
             List<String> fdsBefore = planner.fdTargets();
             long threads = planner.threads();
             cycles(planner, pool, "c", 200);
-            assertEquals(fds, settledFds(planner, fds), "the planner's open descriptors after 200 cycles: " + fdsBefore + " then " + planner.fdTargets());
+            long after = settledFds(planner, fds);
+            assertTrue(after <= fds, "the planner's open descriptors after 200 cycles, " + after + " (" + fds + " before): "
+                    + fdsBefore + " then " + planner.fdTargets());
             assertTrue(planner.threads() <= threads + 2, "threads " + planner.threads() + " after, " + threads + " before");
             try (var left = Files.list(box.stateRoot())) {
                 assertEquals(List.of(), left.filter(p -> !p.getFileName().toString().startsWith(".")).toList(), "state directories left");
@@ -289,9 +293,23 @@ class PlannerCallTest extends ContainerTestBase {
      * The planner's descriptor count once the calls have wound down: a call's thread may still be
      * closing a file (a mountinfo read) just after its client exited; a leak stays for good.
      */
+    /**
+     * The idle planner's descriptor count: the least of ten readings 50 ms apart. One reading can
+     * catch the tail of the last call (its connection not yet closed), which is no baseline.
+     */
+    private static long baselineFds(TestPlanner planner) throws Exception {
+        long n = planner.openFds();
+        for (int i = 0; i < 9; i++) {
+            Thread.sleep(50);
+            n = Math.min(n, planner.openFds());
+        }
+        return n;
+    }
+
+    /** The count once it is down to expected (a leak keeps it above), or after 5 s. */
     private static long settledFds(TestPlanner planner, long expected) throws Exception {
         long n = planner.openFds();
-        for (int i = 0; i < 100 && n != expected; i++) {
+        for (int i = 0; i < 100 && n > expected; i++) {
             Thread.sleep(50);
             n = planner.openFds();
         }
