@@ -466,10 +466,9 @@ static int become_caller(pid_t pid) {
     return 0;
 }
 
-/* The verdict, read byte by byte so that nothing after it (the next request) is consumed. */
-static int await_go(void) {
-    printf("ready\n");
-    fflush(stdout);
+/* The agent's word on stdin ("go", "no", "taken"), read byte by byte so that nothing after it
+ * (the next request) is consumed: 1 for go. */
+static int read_verdict(void) {
     char v[8];
     size_t n = 0;
     while (n < sizeof v - 1 && read(0, v + n, 1) == 1 && v[n] != '\n') {
@@ -477,6 +476,13 @@ static int await_go(void) {
     }
     v[n] = 0;
     return !strcmp(v, "go");
+}
+
+/* "ready", then the verdict. */
+static int await_go(void) {
+    printf("ready\n");
+    fflush(stdout);
+    return read_verdict();
 }
 
 /* mount(2) takes paths only: name the resolved fd through our own /proc/self/fd (cwd there). */
@@ -587,17 +593,6 @@ static char *fuse_data(const char *data, int fd, char *out, size_t cap) {
         out_errno(ENAMETOOLONG);
     }
     return out;
-}
-
-/* The verdict on stdin ("go" or "no"), read byte by byte: 1 for go. */
-static int read_verdict(void) {
-    char v[8];
-    size_t n = 0;
-    while (n < sizeof v - 1 && read(0, v + n, 1) == 1 && v[n] != '\n') {
-        n++;
-    }
-    v[n] = 0;
-    return !strcmp(v, "go");
 }
 
 /* "WORD MAJ:MIN ROOT" (ROOT hex): "guard" for a mount placed over a masked or read-only path,
@@ -824,11 +819,7 @@ static void perform(struct req *r, const int *fds, int nfds) {
         }
         hold(fd);
         say("fd %d %d\n", fd, (int)getpid());
-        char v[8];
-        size_t n = 0;
-        while (n < sizeof v - 1 && read(0, v + n, 1) == 1 && v[n] != '\n') { /* "taken": the agent has it */
-            n++;
-        }
+        read_verdict(); /* "taken": the agent has it */
         return;
     } else {
         long flags = num(a[2]);

@@ -443,11 +443,7 @@ final class FuseServer implements Runnable {
 
         static long read(int fd, MemorySegment buf, long n) {
             try (Arena a = Arena.ofConfined()) {
-                MemorySegment ccs = a.allocate(CCS);
-                long r = (long) READ_.invokeExact(ccs, fd, buf, n);
-                return r < 0 ? -errno(ccs) : r;
-            } catch (Throwable t) {
-                throw new AgentException("read: " + t, t);
+                return read(fd, buf, n, a.allocate(CCS));
             }
         }
 
@@ -471,15 +467,6 @@ final class FuseServer implements Runnable {
             }
         }
 
-        static long write(int fd, MemorySegment buf, long n) {
-            try (Arena a = Arena.ofConfined()) {
-                MemorySegment ccs = a.allocate(CCS);
-                long r = (long) WRITE_.invokeExact(ccs, fd, buf, n);
-                return r < 0 ? -errno(ccs) : r;
-            } catch (Throwable t) {
-                throw new AgentException("write: " + t, t);
-            }
-        }
 
         static void close(int fd) {
             try (Arena a = Arena.ofConfined()) {
