@@ -9,7 +9,7 @@ cd "$(dirname -- "$(readlink -f -- "$0")")/.."
 ensure_packages make gcc file musl-tools maven busybox-static golang-github-docker-docker-dev \
     libseccomp-dev linux-libc-dev clang-14 libfuzzer-14-dev libclang-rt-14-dev util-linux bsdutils procps iproute2 tar \
     runc docker.io containerd podman skopeo umoci attr openssl zstd docker-registry apache2-utils \
-    qemu-system-x86 cpio xz-utils
+    qemu-system-x86 cpio xz-utils debootstrap debian-archive-keyring
 snapshot=$(mktemp -d)
 trap 'rm -rf "$snapshot"' EXIT
 scripts/leak-check.sh snapshot "$snapshot"

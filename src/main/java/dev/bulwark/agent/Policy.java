@@ -240,7 +240,7 @@ final class Policy {
                     return revealsProtected(paths.get("source"), byId, current) ? Native.EPERM : 0;
                 }
                 if ((f & MS_MOVE) != 0) {
-                    return unmount(paths.get("source"), byId, current, inCreationNs);
+                    return move(paths.get("source"), byId, current, inCreationNs);
                 }
                 return 0;
             }
@@ -253,7 +253,7 @@ final class Policy {
             }
             case MOVE_MOUNT -> {
                 Resolved from = paths.get("from");
-                return from != null && byId.containsKey(from.mountId()) ? unmount(from, byId, current, inCreationNs) : 0;
+                return from != null && byId.containsKey(from.mountId()) ? move(from, byId, current, inCreationNs) : 0;
             }
             case MOUNT_SETATTR -> {
                 if ((attr[1] & MOUNT_ATTR_RDONLY) == 0 || target.isEmpty()) {
@@ -312,7 +312,26 @@ final class Policy {
     }
 
     /**
-     * Unmounting (or moving) r's mount, and with it everything mounted below it. In the creation
+     * Moving r's mount: what is mounted below it moves along, still attached, so only the mount
+     * itself leaves its place and shows what it covered. A guard, a copy of a mask or read-only
+     * path in /proc or /sys, and (with allow-immutable-unmounts off) an immutable mount cannot be
+     * moved; a mount holding them can (systemd moves an rbind of "/" onto "/" for every unit
+     * with a private namespace).
+     */
+    private int move(Resolved r, Map<Integer, Mount> byId, List<Mount> current, boolean inCreationNs) {
+        Mount m = r == null ? null : byId.get(r.mountId());
+        if (m == null) {
+            return 0; // not attached in the caller's namespace: the kernel refuses it
+        }
+        if (isGuard(m) || immutableMatches(m, false).stream().anyMatch(Policy::isProtected)
+                || (!allowUnmounts && !immutableMatches(m, inCreationNs).isEmpty())) {
+            return Native.EPERM;
+        }
+        return 0;
+    }
+
+    /**
+     * Unmounting r's mount, and with it everything mounted below it. In the creation
      * namespace a mount is immutable by ID; in a nested one its copies have new IDs, so a mount of
      * the same filesystem and root as an immutable one counts as immutable. A copy of a mount in
      * /proc or /sys (an rbind of /proc carries the masks along) is protected wherever it is: taking
@@ -329,6 +348,9 @@ final class Policy {
         if (isGuard(m) || holdsGuard(m, byId, current)) {
             return Native.EPERM;
         }
+        if (!inCreationNs && stackedOnRoot(m, byId)) {
+            return 0;
+        }
         for (Mount s : subtree(m, current)) {
             for (Mount rec : immutableMatches(s, false)) {
                 if (isProtected(rec)) {
@@ -340,6 +362,19 @@ final class Policy {
             }
         }
         return 0;
+    }
+
+    /**
+     * m is mounted at "/" on top of the caller's root: the old root after pivot_root(".", "."),
+     * which runc (and so dockerd and containerd inside) lazily unmounts in every container it
+     * starts, in a mount namespace of its own. Taking it away leaves the caller only its new root
+     * (as Sysbox allows unmounting such a stacked mount in a nested namespace); what was mounted
+     * in the old root, immutable copies included, goes with it. The container's own namespace
+     * never gets this: there a mount's ID says whether it is immutable.
+     */
+    static boolean stackedOnRoot(Mount m, Map<Integer, Mount> byId) {
+        Mount under = byId.get(m.parent());
+        return m.mountPoint().equals("/") && under != null && under.id() != m.id() && under.mountPoint().equals("/");
     }
 
     /**

@@ -34,6 +34,16 @@ final class CgroupFiles {
         }
     }
 
+    /** Gives a cgroup directory or interface file to uid:gid (never following a link). */
+    static void chown(Path file, long uid, long gid) {
+        try {
+            Files.setAttribute(file, "unix:uid", (int) uid, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+            Files.setAttribute(file, "unix:gid", (int) gid, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        } catch (IOException e) {
+            throw new CgroupException("delegating the cgroup: cannot give " + file + " to " + uid + ":" + gid + ": " + reason(e), e);
+        }
+    }
+
     static String read(Path file, String setting) {
         try {
             return Files.readString(file, StandardCharsets.UTF_8).strip();

@@ -50,6 +50,28 @@ public sealed interface CgroupManager permits V1Manager, V2Manager {
      */
     Optional<DeviceProgram> create(Resources resources);
 
+    /**
+     * Hands the container's cgroup to its own root, as a host delegates a subtree (the kernel's
+     * cgroup-v2 "Delegation", and Sysbox on v1): each directory and the files that move tasks and
+     * enable controllers (cgroup.procs, tasks, cgroup.threads, cgroup.subtree_control) become
+     * uid:gid's, so root inside can make child cgroups and move its processes between them, as
+     * systemd and dockerd do. The limit files stay the host's: a child's limits can only narrow
+     * its parent's, so the container cannot widen its own.
+     */
+    default void delegate(long uid, long gid) {
+        for (Path d : dirs().values()) {
+            CgroupFiles.chown(d, uid, gid);
+            for (String f : DELEGATED) {
+                if (java.nio.file.Files.exists(d.resolve(f))) {
+                    CgroupFiles.chown(d.resolve(f), uid, gid);
+                }
+            }
+        }
+    }
+
+    /** What {@link #delegate} hands over besides the directory itself. */
+    List<String> DELEGATED = List.of("cgroup.procs", "tasks", "cgroup.threads", "cgroup.subtree_control");
+
     /** The cgroup.procs files the container's first process must be written to, one per hierarchy. */
     List<Path> procsFiles();
 

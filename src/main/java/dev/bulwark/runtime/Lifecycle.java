@@ -192,6 +192,11 @@ public final class Lifecycle {
             Optional<DeviceProgram> devices;
             try {
                 devices = cgroup.create(DeviceAccess.resources(spec));
+                if (system) {
+                    // The container's root (the first ID of its range) runs its own cgroups.
+                    cgroup.delegate(spec.linux().orElseThrow().uidMappings().get(0).hostID(),
+                            spec.linux().orElseThrow().gidMappings().get(0).hostID());
+                }
             } catch (CgroupException e) {
                 throw new SpecException("", e.getMessage());
             }

@@ -45,12 +45,15 @@ public final class SystemMode {
     /**
      * Allowed although Docker's profile gates them on CAP_SYS_ADMIN (or CAP_SYS_CHROOT,
      * CAP_SYS_PTRACE, CAP_SYS_BOOT): the kernel checks each against the namespace the caller's
-     * user namespace owns. fsconfig and fsmount only finish what a trapped fsopen began.
+     * user namespace owns. fsconfig and fsmount only finish what a trapped fsopen began. Docker
+     * refuses keyctl, add_key and request_key because keys were once global; since Linux 5.3
+     * keyring names belong to the user namespace, and a container's uids are its range's own, so
+     * its keys are its own (runc inside, as dockerd's runtime, needs a session keyring).
      */
     static final List<String> ALLOW = List.of(
             "unshare", "setns", "clone", "clone3", "sethostname", "setdomainname", "chroot", "pivot_root",
             "fsconfig", "fsmount", "reboot", "ptrace", "kcmp", "pidfd_getfd", "process_vm_readv",
-            "process_vm_writev");
+            "process_vm_writev", "keyctl", "add_key", "request_key");
     /** Refused whatever the engine's profile says: they give a container nothing but a way out. */
     static final List<String> DENY = List.of(
             "bpf", "perf_event_open", "open_by_handle_at", "name_to_handle_at", "kexec_load", "kexec_file_load",
@@ -306,8 +309,29 @@ public final class SystemMode {
                 sysctls(linux.sysctl()), seccomp,
                 linux.mountLabel(), linux.personality());
         Optional<Spec.Process> process = system ? spec.process().map(p -> withCapabilities(p, host)) : spec.process();
-        return new Spec(spec.ociVersion(), spec.root(), process, spec.hostname(), spec.domainname(), spec.mounts(),
-                spec.hooks(), spec.annotations(), Optional.of(l));
+        return new Spec(spec.ociVersion(), spec.root(), process, spec.hostname(), spec.domainname(),
+                system ? writableCgroups(spec.mounts()) : spec.mounts(), spec.hooks(), spec.annotations(), Optional.of(l));
+    }
+
+    /**
+     * The config's mounts with cgroupfs read-write (engines mount it read-only): a system
+     * container's cgroup is delegated to its root (CgroupManager.delegate), who makes child
+     * cgroups in it as systemd and dockerd do on a host. Its cgroup namespace shows it only its
+     * own subtree, and the files it does not own stay read-only to it.
+     */
+    static List<Spec.Mount> writableCgroups(List<Spec.Mount> mounts) {
+        List<Spec.Mount> out = new ArrayList<>();
+        for (Spec.Mount m : mounts) {
+            if (m.type().equals("cgroup") || m.type().equals("cgroup2")) {
+                List<String> opts = new ArrayList<>(m.options().stream().filter(x -> !x.equals("ro")).toList());
+                if (!opts.contains("rw")) {
+                    opts.add("rw");
+                }
+                m = new Spec.Mount(m.destination(), m.type(), m.source(), opts, m.uidMappings(), m.gidMappings());
+            }
+            out.add(m);
+        }
+        return out;
     }
 
     /**
@@ -384,12 +408,22 @@ public final class SystemMode {
     }
 
     /**
-     * Root in a system container has every capability in every set, as on a host; in its own
+     * The one capability a system container is not given: the kernel checks CAP_SYS_RAWIO
+     * (I/O ports, /dev/mem, raw block and SCSI commands, FIBMAP, debugfs and tracefs) only
+     * against the host's user namespace, so in the container's it grants nothing. Holding it
+     * only misleads software that asks: systemd would start debugfs, tracefs and configfs mounts
+     * and e2scrub, which the kernel then refuses, and report them failed.
+     */
+    static final String HOST_ONLY = "CAP_SYS_RAWIO";
+
+    /**
+     * Root in a system container has every capability but {@link #HOST_ONLY} in every set, as on a host; in its own
      * user namespace they reach only what that namespace owns. Another user keeps the engine's
      * sets, with a full bounding set (so setuid programs and sudo work as on a host).
      */
     static Spec.Process withCapabilities(Spec.Process p, HostInfo host) {
-        List<String> all = Capabilities.NAMES.subList(0, Math.min(Capabilities.NAMES.size(), host.capLastCap() + 1));
+        List<String> all = Capabilities.NAMES.subList(0, Math.min(Capabilities.NAMES.size(), host.capLastCap() + 1)).stream()
+                .filter(c -> !c.equals(HOST_ONLY)).toList();
         Spec.Capabilities c = p.user().uid() == 0
                 ? new Spec.Capabilities(all, all, all, all, all)
                 : p.capabilities().map(e -> new Spec.Capabilities(all, e.effective(), e.inheritable(), e.permitted(), e.ambient()))
