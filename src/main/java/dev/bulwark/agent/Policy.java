@@ -315,16 +315,20 @@ final class Policy {
      * Moving r's mount: what is mounted below it moves along, still attached, so only the mount
      * itself leaves its place and shows what it covered. A guard, a copy of a mask or read-only
      * path in /proc or /sys, and (with allow-immutable-unmounts off) an immutable mount cannot be
-     * moved; a mount holding them can (systemd moves an rbind of "/" onto "/" for every unit
-     * with a private namespace).
+     * moved (in a nested namespace: a copy of it at its own place); a mount holding them can
+     * (systemd moves an rbind of "/" onto "/" for every unit with a private namespace).
      */
     private int move(Resolved r, Map<Integer, Mount> byId, List<Mount> current, boolean inCreationNs) {
         Mount m = r == null ? null : byId.get(r.mountId());
         if (m == null) {
             return 0; // not attached in the caller's namespace: the kernel refuses it
         }
+        // In a nested namespace an immutable mount's copy is known by filesystem and root; one
+        // somewhere else than the original (an rbind the container made) leaves nothing of the
+        // original's place uncovered when it moves.
         if (isGuard(m) || immutableMatches(m, false).stream().anyMatch(Policy::isProtected)
-                || (!allowUnmounts && !immutableMatches(m, inCreationNs).isEmpty())) {
+                || (!allowUnmounts && immutableMatches(m, inCreationNs).stream()
+                        .anyMatch(i -> inCreationNs || i.mountPoint().equals(m.mountPoint())))) {
             return Native.EPERM;
         }
         return 0;

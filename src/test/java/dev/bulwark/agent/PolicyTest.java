@@ -197,6 +197,63 @@ class PolicyTest {
         assertEquals(Native.EPERM, p.decide(Call.UMOUNT2, args(0, 2), new long[4], at("target", 299, "0:80"), deep, true));
     }
 
+    /**
+     * Nested mount namespaces as runc and systemd leave them inside a system container. runc:
+     * pivot_root(".", ".") stacks the old root (a copy of the container's, with /proc and its
+     * mask) on the new root, then lazily unmounts it. systemd: an rbind of "/" at
+     * /run/systemd/unit-root, moved onto "/".
+     */
+    @Test
+    void runcsOldRootAndSystemdsMoveOfAnRbindInANestedNamespace() {
+        Policy p = policy(true);
+        Policy strict = p.withoutUnmounts();
+        List<Mount> pivoted = Mount.parse("""
+                500 499 0:90 / / rw - overlay overlay rw
+                501 500 254:0 /var/lib/c/rootfs / ro - ext4 /dev/vda1 rw
+                502 501 0:40 / /proc rw - proc proc rw
+                503 502 0:6 /null /proc/keys rw - devtmpfs udev rw
+                """);
+        long[] detach = args(0, 2);
+        for (Policy q : List.of(p, strict)) {
+            assertEquals(0, q.decide(Call.UMOUNT2, detach, new long[4], at("target", 501, "254:0"), pivoted, false), "the old root");
+            assertEquals(Native.EPERM, q.decide(Call.UMOUNT2, detach, new long[4], at("target", 502, "0:40"), pivoted, false),
+                    "its /proc alone");
+        }
+        // the same root in the container's own namespace, or a copy not stacked on the root, keeps its masks
+        assertEquals(Native.EPERM, p.decide(Call.UMOUNT2, detach, new long[4], at("target", 100, "254:0"), now(), true));
+        List<Mount> aside = Mount.parse("""
+                500 499 0:90 / / rw - overlay overlay rw
+                501 500 254:0 /var/lib/c/rootfs /old ro - ext4 /dev/vda1 rw
+                502 501 0:40 / /old/proc rw - proc proc rw
+                503 502 0:6 /null /old/proc/keys rw - devtmpfs udev rw
+                """);
+        assertEquals(Native.EPERM, p.decide(Call.UMOUNT2, detach, new long[4], at("target", 501, "254:0"), aside, false));
+
+        List<Mount> unit = Mount.parse("""
+                600 599 254:0 /var/lib/c/rootfs / ro - ext4 /dev/vda1 rw
+                601 600 0:40 / /proc rw - proc proc rw
+                602 601 0:6 /null /proc/keys rw - devtmpfs udev rw
+                605 600 254:0 /srv/conf /conf ro - ext4 /dev/vda1 rw
+                610 600 254:0 /var/lib/c/rootfs /run/systemd/unit-root ro - ext4 /dev/vda1 rw
+                611 610 0:40 / /run/systemd/unit-root/proc rw - proc proc rw
+                612 611 0:6 /null /run/systemd/unit-root/proc/keys rw - devtmpfs udev rw
+                """);
+        long[] move = args(0, 0, 0, Policy.MS_MOVE);
+        for (Policy q : List.of(p, strict)) {
+            assertEquals(0, q.decide(Call.MOUNT, move, new long[4], Map.of("source", new Policy.Resolved(610, true, "254:0")), unit, false),
+                    "the rbind of / and everything on it moves along");
+            assertEquals(Native.EPERM, q.decide(Call.MOUNT, move, new long[4], Map.of("source", new Policy.Resolved(612, true, "0:6")),
+                    unit, false), "the mask");
+            assertEquals(Native.EPERM, q.decide(Call.MOVE_MOUNT, args(), new long[4], at("from", 611, "0:40"), unit, false), "/proc");
+        }
+        // an immutable mount's copy at its own place: movable unless allow-immutable-unmounts is off
+        assertEquals(0, p.decide(Call.MOVE_MOUNT, args(), new long[4], at("from", 605, "254:0"), unit, false));
+        assertEquals(Native.EPERM, strict.decide(Call.MOVE_MOUNT, args(), new long[4], at("from", 605, "254:0"), unit, false));
+        assertEquals(Native.EPERM, strict.decide(Call.MOVE_MOUNT, args(), new long[4], at("from", 105, "254:0"), now(), true));
+        assertTrue(Policy.stackedOnRoot(pivoted.get(1), Map.of(500, pivoted.get(0), 501, pivoted.get(1))));
+        assertFalse(Policy.stackedOnRoot(pivoted.get(0), Map.of(500, pivoted.get(0), 501, pivoted.get(1))));
+    }
+
     @Test
     void aLandlockedContainersMountsAreRefusedAsLandlockWould() {
         Policy p = new Policy(MOUNTS, true, true);
