@@ -55,6 +55,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -652,7 +653,7 @@ static int masked_mount(const char *type, const char *src, unsigned long flags, 
     }
     int mat = -1; /* the masks' tmpfs: an empty file f and an empty directory d, read-only */
     for (line = strtok_r(NULL, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        if (strlen(line) < 3 || (line[0] != 'm' && line[0] != 'r') || line[1] != ' ') {
+        if (strlen(line) < 3 || (line[0] != 'm' && line[0] != 'r' && line[0] != 'v') || line[1] != ' ') {
             return EINVAL;
         }
         const char *rel = line + 2;
@@ -664,6 +665,27 @@ static int masked_mount(const char *type, const char *src, unsigned long flags, 
             return errno;
         }
         int c;
+        if (line[0] == 'v') {
+            /* The agent's view of this file, as the caller's own /proc (or /sys) has it bound: a
+             * clone of that bind, when it is a FUSE mount. Anything else there (the caller's own
+             * doing) is not copied, and the new mount keeps the kernel's file. Not a guard: it
+             * hides nothing, and the container may unmount it as it may its /proc's. */
+            char own[4200];
+            snprintf(own, sizeof own, "%s/%s", !strcmp(type, "proc") ? "/proc" : "/sys", rel);
+            c = (int)syscall(OPEN_TREE, AT_FDCWD, own, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW_);
+            struct statfs fs_;
+            if (c < 0 || fstatfs(c, &fs_) < 0 || fs_.f_type != 0x65735546 /* FUSE_SUPER_MAGIC */) {
+                if (c >= 0) {
+                    close(c);
+                }
+                continue;
+            }
+            if (syscall(MOVE_MOUNT, c, "", m, rel, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+                return errno;
+            }
+            close(c);
+            continue;
+        }
         char root[4097];
         if (line[0] == 'r') {
             c = (int)syscall(OPEN_TREE, m, rel, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW_);

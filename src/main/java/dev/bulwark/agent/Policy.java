@@ -103,8 +103,10 @@ final class Policy {
     /**
      * What a new mount of type gets, for the helper: "ro" or "rw" (as the container's own /proc
      * or /sys is), then "m PATH" for each mask and "r PATH" for each read-only path below it, in
-     * the order they were made, PATH relative to its root. Empty when type is not proc or sysfs.
-     * The agent's own view of /proc (FUSE binds) is not among them: a new proc shows the host's.
+     * the order they were made, PATH relative to its root, and "v PATH" for each file of the
+     * agent's view bound there (FUSE): the helper binds the caller's own onto the new mount, so a
+     * new proc shows the container's meminfo, cpuinfo, stat and uptime as its /proc does. Empty
+     * when type is not proc or sysfs.
      */
     Optional<String> masksFor(String type) {
         String base = switch (type) {
@@ -123,11 +125,13 @@ final class Policy {
         }
         StringBuilder b = new StringBuilder(top != null && top.readOnly() ? "ro" : "rw");
         for (Mount m : atCreation) {
-            if (top == null || !Mount.under(m.mountPoint(), base) || m.mountPoint().equals(base) || m.type().startsWith("fuse")) {
+            if (top == null || !Mount.under(m.mountPoint(), base) || m.mountPoint().equals(base)) {
                 continue;
             }
             String rel = m.mountPoint().substring(base.length() + 1);
-            if (m.dev().equals(top.dev())) {
+            if (m.type().startsWith("fuse")) {
+                b.append("\nv ").append(rel); // the agent's view of the file: the new mount gets it too
+            } else if (m.dev().equals(top.dev())) {
                 if (m.readOnly()) {
                     b.append("\nr ").append(rel);
                 }
@@ -356,6 +360,9 @@ final class Policy {
             return 0;
         }
         for (Mount s : subtree(m, current)) {
+            if (s != m && s.type().startsWith("fuse")) {
+                continue; // a copy of the agent's view (a new proc has them): it hides nothing, and goes along
+            }
             for (Mount rec : immutableMatches(s, false)) {
                 if (isProtected(rec)) {
                     return Native.EPERM;

@@ -152,7 +152,7 @@ class PolicyTest {
     }
 
     @Test
-    void aNewProcGetsTheCreationMasksButNotTheAgentsView() {
+    void aNewProcGetsTheCreationMasksAndTheAgentsView() {
         List<Mount> creation = Mount.parse(CREATION + """
                 108 101 0:40 /sys /proc/sys ro,nosuid - proc proc rw
                 109 101 0:60 /meminfo /proc/meminfo ro,nosuid - fuse bulwark-procview rw
@@ -160,11 +160,22 @@ class PolicyTest {
                 111 103 0:52 / /sys/firmware ro - tmpfs tmpfs ro
                 """);
         Policy p = new Policy(creation, true);
-        assertEquals("rw\nm keys\nr sys\nm acpi", p.masksFor("proc").orElseThrow());
+        assertEquals("rw\nm keys\nr sys\nv meminfo\nm acpi", p.masksFor("proc").orElseThrow());
         assertEquals("ro\nm firmware", p.masksFor("sysfs").orElseThrow(), "/sys is read-only at creation");
         assertTrue(p.masksFor("tmpfs").isEmpty());
         // no /proc at creation: nothing to copy
         assertEquals("rw", new Policy(Mount.parse("100 50 254:0 / / rw - ext4 /dev/vda1 rw\n"), true).masksFor("proc").orElseThrow());
+        // a new proc at /tmp/p with the view's meminfo bound on it goes whole; the container's own view bind stays
+        List<Mount> t = Mount.parse(CREATION + """
+                108 101 0:40 /sys /proc/sys ro,nosuid - proc proc rw
+                109 101 0:60 /meminfo /proc/meminfo ro,nosuid - fuse bulwark-procview rw
+                110 101 0:51 / /proc/acpi ro - tmpfs tmpfs ro
+                111 103 0:52 / /sys/firmware ro - tmpfs tmpfs ro
+                300 106 0:70 / /tmp/p rw - proc proc rw
+                301 300 0:60 /meminfo /tmp/p/meminfo ro,nosuid - fuse bulwark-procview rw
+                """);
+        assertEquals(0, p.decide(Call.UMOUNT2, args(0, 2), new long[4], at("target", 300, "0:70"), t, true));
+        assertEquals(Native.EPERM, p.decide(Call.UMOUNT2, args(0, 2), new long[4], at("target", 109, "0:60"), t, true));
     }
 
     @Test

@@ -7,20 +7,16 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.bulwark.runtime.IdRanges;
 import dev.bulwark.testing.Sandbox.Result;
-import dev.bulwark.testing.TestAgent;
-import dev.bulwark.testing.TestPool;
 import dev.bulwark.testing.TestEnv;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.ThreadLocalRandom;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -41,61 +37,28 @@ class SystemContainerEngineTest {
     private static final long POOL = 3_200_000_000L;
     private static final int RANGES = 64;
 
+    private static SystemDocker env;
     private static Path base;
-    private static String cgroupParent;
-    private static Containerd containerd;
     private static Dockerd dockerd;
     private static IdRanges.Config ranges;
-    private static Path agent;
 
     @BeforeAll
     static void engine() throws Exception {
         assumeTrue(TestEnv.isRoot(), "engine tests need root");
-        base = Files.createTempDirectory(Path.of("/tmp"), "bws");
-        agent = base.resolve("agent/agent.sock");
-        Path runtime = TestEnv.launcher(base);
-        TestPool pool = TestPool.create(base, POOL, RANGES);
-        ranges = pool.ranges();
-        Path conf = pool.conf();
-        cgroupParent = "bulwark-system-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
+        env = SystemDocker.start("bws", POOL, RANGES, (runtime, args) -> "\"bulwark-system\": {\"path\": \"" + runtime
+                + "\", \"runtimeArgs\": [" + args + "]}, \"bulwark-system-strict\": {\"path\": \"" + runtime
+                + "\", \"runtimeArgs\": [" + args + ", \"--allow-immutable-unmounts=false\"]}");
+        base = env.base;
+        dockerd = env.dockerd;
+        ranges = env.ranges;
         Path archive = EngineImage.dockerArchive(Files.createDirectories(base.resolve("image")), IMAGE);
-        containerd = Containerd.start(Files.createDirectories(base.resolve("ctd")));
-        String args = "\"--system\", \"--agent-socket\", \"" + agent + "\", \"--system-config\", \"" + conf + "\"";
-        String daemonJson = "{\"runtimes\": {"
-                + "\"bulwark-system\": {\"path\": \"" + runtime + "\", \"runtimeArgs\": [" + args + "]},"
-                + "\"bulwark-system-strict\": {\"path\": \"" + runtime + "\", \"runtimeArgs\": [" + args
-                + ", \"--allow-immutable-unmounts=false\"]}}}\n";
-        dockerd = Dockerd.start(Files.createDirectories(base.resolve("dkd")), containerd, runtime, "/" + cgroupParent, daemonJson);
         ok(dockerd.docker("load", "-i", archive.toString()), "docker load");
     }
 
     @AfterAll
     static void stop() throws Exception {
-        if (base == null) {
-            return;
-        }
-        try {
-            try {
-                if (dockerd != null) {
-                    dockerd.close();
-                }
-            } finally {
-                TestAgent.stopAt(agent);
-            }
-        } finally {
-            try {
-                if (containerd != null) {
-                    containerd.close();
-                }
-            } finally {
-                for (Path hierarchy : Cgroups.hierarchies()) {
-                    Path parent = hierarchy.resolve(cgroupParent);
-                    if (Files.isDirectory(parent) && Cgroups.under("/" + cgroupParent).isEmpty()) {
-                        Files.delete(parent);
-                    }
-                }
-                TestEnv.deleteTree(base);
-            }
+        if (env != null) {
+            env.close();
         }
     }
 

@@ -6,15 +6,11 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.bulwark.runtime.IdRanges;
 import dev.bulwark.testing.Sandbox.Result;
-import dev.bulwark.testing.TestAgent;
 import dev.bulwark.testing.TestEnv;
-import dev.bulwark.testing.TestPool;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ThreadLocalRandom;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -33,29 +29,22 @@ class SystemInsideTest {
     private static final long POOL = 3_500_000_000L;
     private static final int RANGES = 8;
 
+    private static SystemDocker env;
     private static Path base;
-    private static String cgroupParent;
-    private static Containerd containerd;
     private static Dockerd dockerd;
     private static IdRanges.Config ranges;
-    private static Path agent;
 
     @BeforeAll
     static void engine() throws Exception {
         assumeTrue(TestEnv.isRoot(), "engine tests need root");
-        base = Files.createTempDirectory(Path.of("/tmp"), "bwi");
-        agent = base.resolve("agent/agent.sock");
-        Path runtime = TestEnv.launcher(base);
-        TestPool pool = TestPool.create(base, POOL, RANGES);
-        ranges = pool.ranges();
-        cgroupParent = "bulwark-inside-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
+        env = SystemDocker.start("bwi", POOL, RANGES,
+                (runtime, args) -> "\"bulwark-system\": {\"path\": \"" + runtime + "\", \"runtimeArgs\": [" + args + "]}");
+        base = env.base;
+        dockerd = env.dockerd;
+        ranges = env.ranges;
         Path rootfs = debootstrap(base.resolve("rootfs"));
         Path archive = EngineImage.dockerArchive(Files.createDirectories(base.resolve("inner")), INNER);
         Files.copy(archive, rootfs.resolve("root/busybox.tar"));
-        containerd = Containerd.start(Files.createDirectories(base.resolve("ctd")));
-        String args = "\"--system\", \"--agent-socket\", \"" + agent + "\", \"--system-config\", \"" + pool.conf() + "\"";
-        dockerd = Dockerd.start(Files.createDirectories(base.resolve("dkd")), containerd, runtime, "/" + cgroupParent,
-                "{\"runtimes\": {\"bulwark-system\": {\"path\": \"" + runtime + "\", \"runtimeArgs\": [" + args + "]}}}\n");
         Result imported = Cmd.run(List.of("sh", "-c", "tar --numeric-owner -C '" + rootfs + "' -c . | docker -H unix://"
                 + dockerd.socket() + " import - " + IMAGE), Map.of("DOCKER_CONFIG", base.resolve("dkd/client").toString()), 300);
         assertEquals(0, imported.exit(), "docker import: " + imported.err());
@@ -108,31 +97,8 @@ class SystemInsideTest {
 
     @AfterAll
     static void stop() throws Exception {
-        if (base == null) {
-            return;
-        }
-        try {
-            try {
-                if (dockerd != null) {
-                    dockerd.close();
-                }
-            } finally {
-                TestAgent.stopAt(agent);
-            }
-        } finally {
-            try {
-                if (containerd != null) {
-                    containerd.close();
-                }
-            } finally {
-                for (Path hierarchy : Cgroups.hierarchies()) {
-                    Path parent = hierarchy.resolve(cgroupParent);
-                    if (Files.isDirectory(parent) && Cgroups.under("/" + cgroupParent).isEmpty()) {
-                        Files.delete(parent);
-                    }
-                }
-                TestEnv.deleteTree(base);
-            }
+        if (env != null) {
+            env.close();
         }
     }
 

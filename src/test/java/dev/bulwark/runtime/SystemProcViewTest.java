@@ -74,6 +74,22 @@ class SystemProcViewTest extends ContainerTestBase {
         assertEquals(7, l.size(), r.all());
     }
 
+    /** A proc the container mounts itself (as an inner runc does) gets the view's files too. */
+    @Test
+    void aNewProcShowsTheViewToo() throws Exception {
+        limits(200L << 20, 50_000, 100_000);
+        // on /tmp: the root is read-only
+        Sandbox.Result r = system("mount -t proc proc /tmp && grep MemTotal /tmp/meminfo | tr -s ' ';"
+                + " grep -c ^processor /tmp/cpuinfo; grep -c fuse /proc/self/mountinfo; umount -l /tmp && echo unmounted");
+        assertEquals(0, r.exit(), r.all());
+        List<String> l = r.out().lines().map(String::strip).toList();
+        assertEquals("MemTotal: 204800 kB", l.get(0), r.all());
+        assertEquals("1", l.get(1), "processors in the new proc's cpuinfo: " + r.all());
+        // the container's own 5 view files and the new proc's 4 (it has no /sys)
+        assertEquals("9", l.get(2), r.all());
+        assertEquals("unmounted", l.get(3), r.all());
+    }
+
     @Test
     void freeAndNprocFollowTheLimitsToo() throws Exception {
         limits(200L << 20, 50_000, 100_000);
