@@ -44,6 +44,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -505,6 +506,12 @@ static long umount_fd(int t, int flags) {
     if (syscall(SYS_statx, t, "", AT_EMPTY_PATH_ | AT_SYMLINK_NOFOLLOW_, STATX_MNT_ID, &want) < 0) {
         return -1;
     }
+    if (!(want.attributes & STATX_ATTR_MOUNT_ROOT)) {
+        /* not a mount point: the kernel's answer, which containerd's unmount-until-EINVAL loop
+         * (and umount -R) waits for; EBUSY here made an inner shim retry for seconds */
+        errno = EINVAL;
+        return -1;
+    }
     ssize_t n = syscall(SYS_readlinkat, selffd, link, path, sizeof path - 1);
     if (n <= 0 || path[0] != '/') {
         errno = EINVAL;
@@ -921,6 +928,7 @@ struct wk {
     unsigned long long gen;
     int sock;
     unsigned long long used;
+    int last; /* a pidfd of the latest caller it served, or -1 */
     char key[1024];
 };
 
@@ -932,8 +940,30 @@ static void kill_worker(struct wk *w) {
         kill(w->pid, SIGKILL);
         waitpid(w->pid, NULL, 0);
         close(w->sock);
+        if (w->last >= 0) {
+            close(w->last);
+        }
     }
     memset(w, 0, sizeof *w);
+}
+
+/*
+ * Ends every worker whose latest caller has exited. A worker sits in its caller's mount
+ * namespace with its root there, and so keeps that namespace, and the mounts in it, alive: an
+ * inner container's (runc's) namespace would outlive the container, and the rootfs mount its
+ * shim then unmounts outside would stay busy (EBUSY) through the copy in it. Done here, between
+ * calls and before each one (the shim's unmount is itself a call), so a worker is never ended
+ * while a call is on its way to it; a later caller in the same context gets a new worker.
+ */
+static void reap_workers(void) {
+    for (int i = 0; i < MAX_WORKERS; i++) {
+        if (workers[i].pid && workers[i].last >= 0) {
+            struct pollfd p = {workers[i].last, POLLIN, 0};
+            if (poll(&p, 1, 0) > 0) {
+                kill_worker(&workers[i]);
+            }
+        }
+    }
 }
 
 /*
@@ -1028,6 +1058,7 @@ static struct wk *spawn_worker(const char *key, pid_t pid, int *err) {
     w->pid = c;
     w->gen = generation;
     w->sock = sv[0];
+    w->last = -1;
     snprintf(w->key, sizeof w->key, "%s", key);
     return w;
 }
@@ -1130,6 +1161,7 @@ static void dispatch(char *req) {
         }
     }
     struct wk *w = NULL;
+    reap_workers();
     for (int i = 0; !e && i < MAX_WORKERS; i++) {
         if (workers[i].pid && !strcmp(workers[i].key, key)) {
             w = &workers[i];
@@ -1148,6 +1180,10 @@ static void dispatch(char *req) {
     }
     if (!e) {
         w->used = ++clock_;
+        if (w->last >= 0) {
+            close(w->last);
+        }
+        w->last = (int)syscall(PIDFD_OPEN, pid, 0);
         char m[16];
         int mf[MAX_FDS], mn;
         if (recv_fds(w->sock, m, sizeof m, mf, &mn) <= 0 || strcmp(m, "done") != 0) {

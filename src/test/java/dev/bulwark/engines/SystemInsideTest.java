@@ -75,7 +75,8 @@ class SystemInsideTest {
         Path dir = Path.of("/etc/apt/sources.list.d");
         if (Files.isDirectory(dir)) {
             try (var s = Files.list(dir)) {
-                s.sorted().forEach(sources::add);
+                // what apt reads: *.sources and *.list (not, say, a file renamed to disable it)
+                s.filter(f -> f.toString().endsWith(".sources") || f.toString().endsWith(".list")).sorted().forEach(sources::add);
             }
         }
         sources.add(Path.of("/etc/apt/sources.list"));

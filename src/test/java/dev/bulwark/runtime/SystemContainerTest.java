@@ -67,6 +67,17 @@ class SystemContainerTest extends ContainerTestBase {
         assertEquals("0", l.get(4));
     }
 
+    /**
+     * Unmounting what is not a mount point is EINVAL, as the kernel says it: containerd (an inner
+     * dockerd's) unmounts a rootfs until EINVAL, and any other errno makes it retry for seconds.
+     */
+    @Test
+    void unmountingWhatIsNotAMountIsEinval() throws Exception {
+        Sandbox.Result r = system("mount -t tmpfs t /tmp && mkdir /tmp/d && umount /tmp/d; umount /tmp && umount /tmp", "--system");
+        assertTrue(r.err().contains("can't unmount /tmp/d: Invalid argument"), r.all());
+        assertTrue(r.err().contains("can't unmount /tmp: Invalid argument"), "the second unmount of /tmp: " + r.all());
+    }
+
     @Test
     void itsOwnTmpfsRemountsReadOnlyAsOnAHostAndImmutableMountsStayReadOnly() throws Exception {
         // (the root is read-only: the container's own tmpfs on /tmp, another on /tmp/x)
