@@ -373,11 +373,6 @@ public final class SystemMode {
     }
 
     /**
-     * Docker asks for net.ipv4.ping_group_range "0 2147483647" (every group may ping) when it
-     * does not know of a user namespace; in one, the kernel takes only mapped groups (EINVAL
-     * otherwise), so the range is cut to the container's 0-65535, which means the same there.
-     */
-    /**
      * The engine's read-only paths less /proc/sys: a system container's root may write the sysctls
      * of the namespaces it owns (net.*, the IPC ones, user.max_*), as on a host. The kernel checks
      * each file against its owner: those of the container's namespaces belong to its root, every
@@ -388,6 +383,11 @@ public final class SystemMode {
         return in.stream().filter(p -> !p.equals("/proc/sys")).toList();
     }
 
+    /**
+     * Docker asks for net.ipv4.ping_group_range "0 2147483647" (every group may ping) when it
+     * does not know of a user namespace; in one, the kernel takes only mapped groups (EINVAL
+     * otherwise), so the range is cut to the container's 0-65535, which means the same there.
+     */
     static java.util.Map<String, String> sysctls(java.util.Map<String, String> in) {
         String ping = in.get("net.ipv4.ping_group_range");
         if (ping == null) {
