@@ -1,44 +1,59 @@
 /*
- * bulwark-mountctl --serve: the agent's resident helper for one supervised notify fd. It performs
- * trapped mount-family syscalls in the trapped caller's user and mount namespaces, root, cwd and
- * credentials, with arguments the agent copied out of the caller's memory (so the caller cannot
- * change them after the agent's check). It makes no decision.
+ * bulwark-mountctl --serve --board PATH: the agent's resident helper for one supervised notify
+ * fd. It performs trapped mount-family syscalls in the trapped caller's user and mount
+ * namespaces, root, cwd and credentials, with arguments the agent copied out of the caller's
+ * memory (so the caller cannot change them after the agent's check). It makes no decision.
  *
- * The agent writes one request at a time on stdin and reads the answer on stdout:
+ * Two ways in. Through this process: the agent writes one request at a time on stdin and reads
+ * the answer on stdout,
  *
- *   PID CALL ARG...        (strings hex-encoded, "-" for NULL, "." for ""; numbers decimal)
+ *   PID KEY CALL ARG...    (KEY: the caller's context, see context_key; strings hex-encoded,
+ *                           "-" for NULL, "." for ""; numbers decimal)
  *
- * The answer: "context N", the worker's number (a context's mount table stays the same until the
- * kernel flags a change, so the agent keeps one per context), then for each path argument what it
- * resolved to,
- *   "path NAME MNT_ID IS_MOUNT_ROOT MAJOR:MINOR WHERE"     (NAME: target, source, from, to)
+ * answered first "context GEN SLOT EXACT PID": the worker's number (a context's mount table stays
+ * the same until the kernel flags a change, so the agent keeps one per worker), its slot on the
+ * board, 1 when the worker is exactly what KEY says, and its PID. Or straight to a worker, over
+ * its slot on the board (PATH, the agent's memfd, struct slot): a check of the caller, then
+ * "PID CALL ARG...", for the calls board_call names (no descriptor of the caller to take or to
+ * hand back, no new mount); the worker answers "slow" when the caller is not in its context or
+ * cannot be opened as the caller, and the agent sends the call here instead.
+ *
+ * Either way the worker then says, for each path argument, what it resolved to,
+ *   "path NAME MNT_ID IS_MOUNT_ROOT MAJOR:MINOR WHERE"     (NAME: target, source, from, to;
+ *                                                           WHERE for a bind's source alone)
  * and, for the target of a remount or fspick, the mount it is on (statmount(2), so the agent
  * needs no mount table for those):
  *   "mount MNT_ID PARENT_ID MAJOR:MINOR RO ROOT"             (RO: 1 if the mount or its superblock is)
- * then "ready"; the agent answers "go" or "no"; on "go" the call is performed on the resolved fds
- * (never on the paths again) and the answer is "errno N", or "fd N WORKER" for fspick and fsopen
- * (the calls here that return a file descriptor; the agent takes it with pidfd_getfd from WORKER
- * and answers "taken"). Any failure before the call is "errno N" with no "ready".
+ * then "ready"; the agent answers "go" or "no" (on the board, a "no" is answered "done"); on "go"
+ * the call is performed on the resolved fds (never on the paths again) and the answer is
+ * "errno N", or "fd N WORKER" for fspick and fsopen (the calls here that return a file
+ * descriptor; the agent takes it with pidfd_getfd from WORKER and answers "taken"). Any failure
+ * before the call is "errno N" with no "ready". "reap SLOT GEN" ends that worker ("reaped"): the
+ * agent saw its latest caller exit.
  *
  * A new mount's last argument is "-", or for a new proc or sysfs the masks to put on it
  * (masked_mount): its mount is made detached, then "guard MAJ:MIN ROOT" for each mount placed on
  * it, "fresh MAJ:MIN ROOT" for the new mount itself and "staged"; the agent records them and
  * says "go" again before the tree is attached at the target.
  *
- * Two processes: this one stays host root in the host's namespaces (it takes the caller's fd
- * arguments with pidfd_getfd and opens its /proc entries), and it forks one worker per caller
+ * Two kinds of process: this one stays host root in the host's namespaces (it takes the caller's
+ * fd arguments with pidfd_getfd and opens its /proc entries), and it forks one worker per caller
  * context: the user, mount, IPC, network, cgroup and PID namespaces, root and credentials of the
- * caller. A worker enters
- * that context once and then serves every call made from it: per call it gets the caller's cwd,
- * its /proc/PID and its fd arguments over a socketpair, and it answers the agent directly on the
- * shared stdout and reads the verdict byte by byte from the shared stdin. Nothing is spawned per
- * call. A context is the identity of all of those, as the host sees it (the worker holds a
- * reference on its namespaces and root, so their inode and mount numbers cannot be reused while
- * it lives); at most MAX_WORKERS are kept, the least recently used is killed first.
+ * caller. A worker enters that context once and then serves every call made from it. For a call
+ * through this process it gets the caller's cwd, its /proc/PID and its fd arguments over a
+ * socketpair and answers on the shared stdout, reading the verdict from the shared stdin; for a
+ * call on the board it opens what it needs of the caller through the host's /proc, as the caller,
+ * and answers on its slot. Before a board call it checks that the caller's user and mount
+ * namespaces, root and credentials are still its own (same_context): a caller may have changed
+ * any of them since its last call. Nothing is spawned per call. A context is the identity of all
+ * of those, as the host sees it (the worker holds a reference on its namespaces and root, so
+ * their inode and mount numbers cannot be reused while it lives); at most MAX_WORKERS are kept,
+ * the least recently used is killed first.
  *
  * Lifetime: the helper dies with the agent's thread that started it (PR_SET_PDEATHSIG) and exits
  * when its stdin closes (the agent does that when every task of the filter is gone); each worker
- * dies with the helper (PR_SET_PDEATHSIG, and EOF on its socket).
+ * dies with the helper (PR_SET_PDEATHSIG, set again once it has the caller's credentials, since
+ * that change clears it).
  *
  * A JVM cannot setns() into a user namespace (it is multi-threaded), hence this helper.
  */
@@ -49,10 +64,12 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -60,6 +77,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define AT_EMPTY_PATH_ 0x1000
@@ -177,13 +195,140 @@ static int fd_args(const struct req *r, int pos[MAX_FDS]) {
     return k;
 }
 
+/* ---- the board: one slot per worker, shared with the agent (memfd, MAP_SHARED) ------------ */
+
+/*
+ * A slot's header, then the request the agent (or the helper) wrote, then the worker's answer.
+ * To the worker: a request (its text and length, kind, then req_seq bumped), or a check (check_pid,
+ * then check_seq bumped; PID 0 withdraws one), and after either the doorbell is bumped. To the
+ * agent: an answer (its text and length, then rep_seq bumped). doorbell and rep_seq are futex
+ * words, woken only when the other side said it sleeps (worker_sleeping, agent_sleeping). A
+ * waiter spins a little first: with the other side on another CPU the word changes within a
+ * microsecond, where a wake-up costs 5-12 on this kind of machine. Text is written again only
+ * once the worker has answered what was there. The agent's offsets (Board.java): 0 doorbell,
+ * 4 req_len, 8 rep_seq, 12 rep_len, 16 worker_sleeping, 20 agent_sleeping, 24 kind,
+ * 28 check_pid, 32 gen, 40 req_seq, 44 check_seq.
+ */
+#define BOARD_SLOT (96 * 1024)
+#define SLOT_HDR 64
+#define SLOT_TEXT ((BOARD_SLOT - SLOT_HDR) / 2)
+#define KIND_AGENT 1  /* the agent's own request, in the slot's text */
+#define KIND_HELPER 2 /* the helper's, with its descriptors, on the worker's socket */
+#define IDLE_SPIN 50000 /* ns a worker stays on its CPU after a call, for the next one (calls come in runs) */
+
+struct slot {
+    _Atomic uint32_t doorbell, req_len, rep_seq, rep_len, worker_sleeping, agent_sleeping, kind, check_pid;
+    _Atomic uint64_t gen; /* the worker's number while it serves this slot, 0 when none */
+    _Atomic uint32_t req_seq, check_seq;
+    char pad2[SLOT_HDR - 48];
+    char req[SLOT_TEXT];
+    char rep[SLOT_TEXT];
+};
+
+static unsigned char *board;
+
+static struct slot *slot_at(int i) {
+    return (struct slot *)(void *)(board + (size_t)i * BOARD_SLOT);
+}
+
+static uint64_t mono_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
+
+/* Waits until *seq is no longer old: spinning up to spin_ns, then on the futex; the new value. */
+static uint32_t await_change(_Atomic uint32_t *seq, uint32_t old, _Atomic uint32_t *sleeping, uint64_t spin_ns) {
+    uint64_t until = mono_ns() + spin_ns;
+    for (unsigned i = 0;; i++) {
+        uint32_t v = atomic_load(seq);
+        if (v != old) {
+            return v;
+        }
+        if ((i & 7) == 7 && mono_ns() > until) {
+            break;
+        }
+        /* yield, not pause: the agent may be on this very CPU (the scheduler puts a wakee next to its
+         * waker), and a spin there would keep the answer from coming */
+        sched_yield();
+    }
+    for (;;) {
+        atomic_store(sleeping, 1);
+        uint32_t v = atomic_load(seq);
+        if (v == old) {
+            syscall(SYS_futex, (void *)seq, 0 /* FUTEX_WAIT */, old, NULL, NULL, 0);
+            v = atomic_load(seq);
+        }
+        atomic_store(sleeping, 0);
+        if (v != old) {
+            return v;
+        }
+    }
+}
+
+static void bump(_Atomic uint32_t *seq, _Atomic uint32_t *sleeping) {
+    atomic_fetch_add(seq, 1);
+    if (atomic_load(sleeping)) {
+        syscall(SYS_futex, (void *)seq, 1 /* FUTEX_WAKE */, 1, NULL, NULL, 0);
+    }
+}
+
+/* The worker's side of the current call: on the board (the agent's request) or on stdout. */
+static int on_board;
+static struct slot *myslot;
+static uint32_t bell_seen, req_seen, check_seen; /* what the worker has taken */
+static char rbuf[SLOT_TEXT];
+static size_t rlen;
+static jmp_buf call_failed; /* where a failure in the middle of a call goes: "errno N", next call */
+
+/* fmt to stdout, or to the answer being built on the board: -1 when that is full. */
+static int vemit(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+static int vemit(const char *fmt, va_list ap) {
+    if (!on_board) {
+        vprintf(fmt, ap);
+        return 0;
+    }
+    int n = vsnprintf(rbuf + rlen, sizeof rbuf - rlen, fmt, ap);
+    if (n < 0 || (size_t)n >= sizeof rbuf - rlen) {
+        return -1;
+    }
+    rlen += (size_t)n;
+    return 0;
+}
+
+static void emit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void emit(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vemit(fmt, ap);
+    va_end(ap);
+    if (r < 0) {
+        rlen = 0;
+        longjmp(call_failed, ENAMETOOLONG);
+    }
+}
+
+/* What was emitted, to the agent. */
+static void flush_out(void) {
+    if (!on_board) {
+        fflush(stdout);
+        return;
+    }
+    memcpy(myslot->rep, rbuf, rlen);
+    atomic_store(&myslot->rep_len, (uint32_t)rlen);
+    rlen = 0;
+    bump(&myslot->rep_seq, &myslot->agent_sleeping);
+}
+
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vprintf(fmt, ap);
+    if (vemit(fmt, ap) < 0) {
+        rlen = 0; /* an empty answer: the agent stops this helper */
+    }
     va_end(ap);
-    fflush(stdout);
+    flush_out();
 }
 
 /* A message and up to MAX_FDS descriptors over the worker's socket. */
@@ -236,7 +381,83 @@ static ssize_t recv_fds(int sock, char *buf, size_t cap, int *fds, int *nfds) {
 
 /* ==== the worker: one caller context, entered once =========================================== */
 
-static jmp_buf call_failed; /* where a failure in the middle of a call goes: "errno N", next call */
+/*
+ * What a worker is: its user and mount namespaces, root and credentials (as the reader's user
+ * namespace shows them: the helper reads the host's IDs, a worker those of its own namespace;
+ * and the capability sets), then "|" and its IPC, network, cgroup and PID namespaces (for a
+ * worker, the PID namespace of its children, which it joined). The agent computes the same for a
+ * caller (Context.java) and names the worker it wants by it; a call that makes no new mount
+ * depends on the part up to "|" alone. short_key writes that part, from proc (a /proc/PID) and
+ * sfd (its status, open); 0, or -1.
+ */
+/* The inode number of proc's namespace link name ("mnt:[4026531841]": its readlink is cheaper than a stat). */
+static long long ns_ino(int proc, const char *name) {
+    char b[64];
+    ssize_t n = readlinkat(proc, name, b, sizeof b - 1);
+    if (n <= 0) {
+        return -1;
+    }
+    b[n] = 0;
+    char *o = strchr(b, '[');
+    return o ? strtoll(o + 1, NULL, 10) : -1;
+}
+
+static int short_key(int proc, int sfd, char *key, size_t cap) {
+    struct statx_ r;
+    memset(&r, 0, sizeof r);
+    long long u = ns_ino(proc, "ns/user"), m = ns_ino(proc, "ns/mnt");
+    if (u < 0 || m < 0 || syscall(SYS_statx, proc, "root", 0, STATX_MNT_ID, &r) < 0) {
+        return -1;
+    }
+    int k = snprintf(key, cap, "%lld %lld %llu:%u:%llu", u, m, (unsigned long long)r.mnt_id, r.dev_major << 20 | r.dev_minor,
+                     (unsigned long long)r.ino);
+    char st[8192];
+    ssize_t n = pread(sfd, st, sizeof st - 1, 0);
+    if (n <= 0) {
+        return -1;
+    }
+    st[n] = 0;
+    static const char *const want[] = {"\nUid:", "\nGid:", "\nGroups:", "\nCapInh:", "\nCapPrm:", "\nCapEff:"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        char *s = strstr(st, want[i]);
+        char *e = s ? strchr(s + 1, '\n') : NULL;
+        if (!e || k + (e - s) + 1 >= (long)cap) {
+            return -1;
+        }
+        memcpy(key + k, s, (size_t)(e - s));
+        k += (int)(e - s);
+        key[k] = 0;
+    }
+    return k;
+}
+
+/* The whole key (see short_key) of the task at proc. */
+static int context_key(int proc, int is_worker, char *key, size_t cap) {
+    int sfd = openat(proc, "status", O_RDONLY | O_CLOEXEC);
+    if (sfd < 0) {
+        return -1;
+    }
+    int k = short_key(proc, sfd, key, cap);
+    close(sfd);
+    if (k < 0) {
+        return -1;
+    }
+    const char *const ns[] = {"ns/ipc", "ns/net", "ns/cgroup", is_worker ? "ns/pid_for_children" : "ns/pid"};
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+        long long x = ns_ino(proc, ns[i]);
+        if (x < 0) {
+            return -1;
+        }
+        k += snprintf(key + k, cap - (size_t)k, "%s%lld", i ? " " : "|", x);
+        if ((size_t)k >= cap) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+
+
 static int held[2 * MAX_FDS + 8], nheld;
 static int selffd = -1;     /* our /proc/self/fd, opened before chroot: inside, /proc is the container's */
 static int callerproc = -1; /* this call's caller's /proc/PID in the host's procfs */
@@ -283,11 +504,11 @@ static void report_mount(int fd, uint64_t old_id) {
     if (len == 0 || r[0] != '/') {
         return;
     }
-    printf("mount %u %u %u:%u %d ", id, parent, major, minor, ((attr & MOUNT_ATTR_RDONLY_) || (sb_flags & SB_RDONLY_)) ? 1 : 0);
+    emit("mount %u %u %u:%u %d ", id, parent, major, minor, ((attr & MOUNT_ATTR_RDONLY_) || (sb_flags & SB_RDONLY_)) ? 1 : 0);
     for (size_t i = 0; i < len; i++) {
-        printf("%02x", (unsigned char)r[i]);
+        emit("%02x", (unsigned char)r[i]);
     }
-    printf("\n");
+    emit("\n");
 }
 
 static void out_errno(int e) {
@@ -354,13 +575,14 @@ static int resolve(const char *name, int dfd, const char *path, int follow, int 
     }
     char link[16], where[4096], line[2 * 4096 + 128];
     snprintf(link, sizeof link, "%d", fd);
-    ssize_t n = syscall(SYS_readlinkat, selffd, link, where, sizeof where - 1);
+    /* where it is matters to the agent for a bind's source alone (what a plain bind leaves out) */
+    ssize_t n = strcmp(name, "source") ? 0 : syscall(SYS_readlinkat, selffd, link, where, sizeof where - 1);
     int k = snprintf(line, sizeof line, "path %s %llu %d %u:%u ", name, (unsigned long long)st.mnt_id,
                      (st.attributes & STATX_ATTR_MOUNT_ROOT) ? 1 : 0, st.dev_major, st.dev_minor);
     for (ssize_t i = 0; i < n; i++) { /* where it is, as the caller sees it (hex) */
         k += snprintf(line + k, sizeof line - (size_t)k, "%02x", (unsigned char)where[i]);
     }
-    printf("%s\n", line);
+    emit("%s\n", line);
     if (want_mount && !strcmp(name, "target")) {
         report_mount(fd, st.mnt_id);
     }
@@ -473,6 +695,20 @@ static int become_caller(pid_t pid) {
 static int read_verdict(void) {
     char v[8];
     size_t n = 0;
+    if (on_board) {
+        /* the agent waits for this worker alone: it answers within microseconds, so spin longer */
+        while (atomic_load(&myslot->req_seq) == req_seen) {
+            bell_seen = await_change(&myslot->doorbell, bell_seen, &myslot->worker_sleeping, 200000);
+        }
+        req_seen = atomic_load(&myslot->req_seq);
+        n = atomic_load(&myslot->req_len);
+        if (n > sizeof v - 1) {
+            n = 0;
+        }
+        memcpy(v, myslot->req, n);
+        v[n] = 0;
+        return !strcmp(v, "go");
+    }
     while (n < sizeof v - 1 && read(0, v + n, 1) == 1 && v[n] != '\n') {
         n++;
     }
@@ -480,11 +716,16 @@ static int read_verdict(void) {
     return !strcmp(v, "go");
 }
 
-/* "ready", then the verdict. */
+/* "ready", then the verdict. On the board a "no" is answered "done": the agent writes its next
+ * request only once the worker has read what was there. */
 static int await_go(void) {
-    printf("ready\n");
-    fflush(stdout);
-    return read_verdict();
+    emit("ready\n");
+    flush_out();
+    int go = read_verdict();
+    if (!go && on_board) {
+        say("done\n");
+    }
+    return go;
 }
 
 /* mount(2) takes paths only: name the resolved fd through our own /proc/self/fd (cwd there). */
@@ -611,11 +852,11 @@ static int say_guard(const char *word, int fd, const char *root) {
     if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH_ | AT_SYMLINK_NOFOLLOW_, 0, &st) < 0) {
         return -1;
     }
-    printf("%s %u:%u ", word, st.dev_major, st.dev_minor);
+    emit("%s %u:%u ", word, st.dev_major, st.dev_minor);
     for (const char *c = root; *c; c++) {
-        printf("%02x", (unsigned char)*c);
+        emit("%02x", (unsigned char)*c);
     }
-    printf("\n");
+    emit("\n");
     return 0;
 }
 
@@ -867,9 +1108,166 @@ static void perform(struct req *r, const int *fds, int nfds) {
 }
 
 static char wbuf[REQ_MAX];
+static int hostproc = -1; /* the host's /proc, opened before we entered the caller's context */
 
-/* The worker's life: enter the context of pid, say "up" (or "errno N") to the helper, then serve. */
-static void worker(int sv, pid_t pid, pid_t helper) {
+/* hex s names an absolute path (its first byte is '/'); "-" (NULL) is none of ours. */
+static int hex_absolute(const char *s) {
+    return !strncmp(s, "2f", 2);
+}
+
+/* hex s is "/proc/self" or below it. */
+static int hex_proc_self(const char *s) {
+    static const char ps[] = "2f70726f632f73656c66"; /* "/proc/self" */
+    return !strncmp(s, ps, sizeof ps - 1) && (s[sizeof ps - 1] == 0 || !strncmp(s + sizeof ps - 1, "2f", 2));
+}
+
+/*
+ * The calls the agent sends straight to a worker over the board: those with no descriptor of the
+ * caller to take (no dirfd but AT_FDCWD, no user namespace fd, no FUSE fd) and none handed back
+ * (fsopen, fspick), and no new mount (which may need masks, and which depends on namespaces a
+ * worker's key for these calls leaves out). The rest goes through the helper.
+ */
+static int board_call(const struct req *r) {
+    int pos[MAX_FDS];
+    if (fd_args(r, pos) > 0) {
+        return 0;
+    }
+    if (!strcmp(r->call, "mount")) {
+        unsigned long f = strtoul(r->a[3], NULL, 10);
+        /* a FUSE type's data may name the caller's /dev/fuse (fd=N): the helper takes that */
+        return (f & (MS_REMOUNT | MS_BIND_ | MS_MOVE_)) && !strcmp(r->a[5], "-") && strncmp(r->a[2], "66757365", 8);
+    }
+    return !strcmp(r->call, "umount2") || !strcmp(r->call, "move_mount") || !strcmp(r->call, "mount_setattr");
+}
+
+/* The path arguments of a board call, as hex (NULL where there is none). */
+static void board_paths(const struct req *r, const char *p[2]) {
+    p[0] = p[1] = NULL;
+    if (!strcmp(r->call, "mount")) {
+        unsigned long f = strtoul(r->a[3], NULL, 10);
+        p[0] = r->a[1];
+        p[1] = (f & (MS_MOVE_ | MS_BIND_)) && !(f & MS_REMOUNT) ? r->a[0] : NULL;
+    } else if (!strcmp(r->call, "umount2")) {
+        p[0] = r->a[0];
+    } else if (!strcmp(r->call, "move_mount")) {
+        p[0] = r->a[1];
+        p[1] = r->a[3];
+    } else {
+        p[0] = r->a[1];
+    }
+}
+
+/*
+ * The agent's own request on the board, "PID CALL ARG...": what the helper would add (the
+ * caller's cwd and /proc/PID) is opened here, through the host's /proc, and only when a path
+ * needs it. Anything this worker cannot open as the caller (a caller that is not dumpable, say)
+ * is "slow": the agent sends the call through the helper, which opens them as host root.
+ */
+static char own_key[4096]; /* this worker's short_key, as it sees itself */
+
+/* The callers this worker checked lately: their /proc/PID and status, kept open (see Context.java). */
+static struct {
+    int pid, proc, status;
+} seen_tasks[8];
+static unsigned seen_next;
+
+/* Whether pid is in this worker's context (what a board call depends on): its short_key is ours. */
+static int same_context(int pid) {
+    char key[4096], at[32];
+    for (int pass = 0; pass < 2; pass++) {
+        int i = 0;
+        while (i < 8 && seen_tasks[i].pid != pid) {
+            i++;
+        }
+        if (i == 8 && pass == 0) {
+            i = (int)(seen_next++ % 8);
+            if (seen_tasks[i].pid) {
+                close(seen_tasks[i].proc);
+                close(seen_tasks[i].status);
+            }
+            snprintf(at, sizeof at, "%d", pid);
+            int proc = openat(hostproc, at, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            int sfd = proc < 0 ? -1 : openat(proc, "status", O_RDONLY | O_CLOEXEC);
+            if (sfd < 0) {
+                if (proc >= 0) {
+                    close(proc);
+                }
+                seen_tasks[i].pid = 0;
+                return 0;
+            }
+            seen_tasks[i].pid = pid;
+            seen_tasks[i].proc = proc;
+            seen_tasks[i].status = sfd;
+        } else if (i == 8) {
+            return 0;
+        }
+        if (short_key(seen_tasks[i].proc, seen_tasks[i].status, key, sizeof key) >= 0) {
+            return !strcmp(key, own_key);
+        }
+        /* that task is gone (a /proc descriptor is bound to its task): a new one may have the PID */
+        close(seen_tasks[i].proc);
+        close(seen_tasks[i].status);
+        seen_tasks[i].pid = 0;
+    }
+    return 0;
+}
+
+static int checked_pid; /* the PID the agent's "check PID" named, if it is in this context */
+
+static void serve_board(void) {
+    static struct req r; /* static: kept over the longjmp */
+    size_t n = atomic_load(&myslot->req_len);
+    if (n >= sizeof wbuf) {
+        say("errno %d\n", EINVAL);
+        return;
+    }
+    memcpy(wbuf, myslot->req, n);
+    wbuf[n] = 0;
+    char *sp = strchr(wbuf, ' ');
+    if (!sp || !parse(sp + 1, &r)) {
+        say("errno %d\n", EINVAL);
+        return;
+    }
+    *sp = 0;
+    int pid = (int)num(wbuf);
+    int checked = checked_pid;
+    checked_pid = 0;
+    if (pid <= 0 || pid != checked || !board_call(&r)) {
+        say("slow\n");
+        return;
+    }
+    const char *p[2];
+    board_paths(&r, p);
+    int want_cwd = 0, want_proc = 0;
+    for (int i = 0; i < 2; i++) {
+        if (p[i] && strcmp(p[i], "-")) {
+            want_cwd |= !hex_absolute(p[i]);
+            want_proc |= hex_proc_self(p[i]);
+        }
+    }
+    char at[32];
+    cwdfd = callerproc = -1;
+    if (want_proc) {
+        snprintf(at, sizeof at, "%d", pid);
+        callerproc = hold(openat(hostproc, at, O_PATH | O_DIRECTORY | O_CLOEXEC));
+    }
+    if (want_cwd) {
+        snprintf(at, sizeof at, "%d/cwd", pid);
+        cwdfd = hold(openat(hostproc, at, O_PATH | O_DIRECTORY | O_CLOEXEC));
+    }
+    if ((want_proc && callerproc < 0) || (want_cwd && cwdfd < 0)) {
+        say("slow\n");
+        return;
+    }
+    int fds[2] = {cwdfd, callerproc};
+    perform(&r, fds, 2);
+}
+
+/*
+ * The worker's life: enter the context of pid, say "up" (or "errno N") to the helper, then serve
+ * what comes on its slot: the agent's requests there, and the helper's on the socket.
+ */
+static void worker(int sv, pid_t pid, pid_t helper, int idx) {
     const int sock = 3;
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != helper) {
         _exit(1);
@@ -878,23 +1276,79 @@ static void worker(int sv, pid_t pid, pid_t helper) {
     if (dup2(sv, sock) < 0 || syscall(CLOSE_RANGE, 4U, ~0U, 0U) < 0) {
         _exit(1);
     }
+    myslot = slot_at(idx);
+    bell_seen = atomic_load(&myslot->doorbell);
+    req_seen = atomic_load(&myslot->req_seq);
+    check_seen = atomic_load(&myslot->check_seq);
     selffd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (selffd < 0 || become_caller(pid) < 0) {
+    hostproc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (selffd < 0 || hostproc < 0 || become_caller(pid) < 0) {
         char m[32];
         snprintf(m, sizeof m, "errno %d", errno ? errno : EIO);
         send_fds(sock, m, NULL, 0);
         _exit(0);
     }
+    /* taking the caller's credentials cleared the parent-death signal (commit_creds does): set
+     * again, or a worker waiting on its slot would outlive a helper killed with the agent */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != helper) {
+        _exit(1);
+    }
+    char me[32];
+    snprintf(me, sizeof me, "%d", (int)getpid());
+    int self = openat(hostproc, me, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int sfd = self < 0 ? -1 : openat(self, "status", O_RDONLY | O_CLOEXEC);
+    if (sfd < 0 || short_key(self, sfd, own_key, sizeof own_key) < 0) {
+        own_key[0] = 0; /* no caller matches: every board call is "slow" */
+    }
+    if (self >= 0) {
+        close(self);
+    }
+    if (sfd >= 0) {
+        close(sfd);
+    }
     if (send_fds(sock, "up", NULL, 0) < 0) {
         _exit(0);
     }
     for (;;) {
+        /* calls come in bursts (a container starting): stay on the core a little after each */
+        bell_seen = await_change(&myslot->doorbell, bell_seen, &myslot->worker_sleeping, IDLE_SPIN);
+        /* a check of the caller, then its call: the check runs while the agent copies the call's
+         * arguments, and nothing of the call is looked up unless it passed */
+        uint32_t cs = atomic_load(&myslot->check_seq);
+        if (cs != check_seen) {
+            check_seen = cs;
+            int who = (int)atomic_load(&myslot->check_pid);
+            checked_pid = who > 0 && same_context(who) ? who : 0;
+        }
+        uint32_t rs = atomic_load(&myslot->req_seq);
+        if (rs == req_seen) {
+            continue;
+        }
+        req_seen = rs;
+        nheld = 0;
+        rlen = 0;
+        if (atomic_load(&myslot->kind) == KIND_AGENT) {
+            on_board = 1;
+            int e = setjmp(call_failed);
+            if (e) {
+                rlen = 0;
+                say("errno %d\n", e);
+            } else {
+                serve_board();
+            }
+            on_board = 0;
+            for (int i = 0; i < nheld; i++) {
+                if (held[i] >= 0) {
+                    close(held[i]);
+                }
+            }
+            continue;
+        }
         int fds[MAX_FDS], nfds;
         ssize_t n = recv_fds(sock, wbuf, sizeof wbuf, fds, &nfds);
         if (n <= 0) {
             _exit(0); /* the helper is gone */
         }
-        nheld = 0;
         for (int i = 0; i < nfds; i++) {
             hold(fds[i]);
         }
@@ -907,7 +1361,6 @@ static void worker(int sv, pid_t pid, pid_t helper) {
         } else {
             cwdfd = fds[0];
             callerproc = fds[1];
-            printf("context %llu\n", generation);
             perform(&r, fds, nfds);
         }
         for (int i = 0; i < nheld; i++) {
@@ -928,8 +1381,7 @@ struct wk {
     unsigned long long gen;
     int sock;
     unsigned long long used;
-    int last; /* a pidfd of the latest caller it served, or -1 */
-    char key[1024];
+    char key[4096]; /* what the worker is, as context_key gives it */
 };
 
 static struct wk workers[MAX_WORKERS];
@@ -937,83 +1389,15 @@ static unsigned long long clock_, generations;
 
 static void kill_worker(struct wk *w) {
     if (w->pid > 0) {
+        atomic_store(&slot_at((int)(w - workers))->gen, 0);
         kill(w->pid, SIGKILL);
         waitpid(w->pid, NULL, 0);
         close(w->sock);
-        if (w->last >= 0) {
-            close(w->last);
-        }
     }
     memset(w, 0, sizeof *w);
 }
 
-/*
- * Ends every worker whose latest caller has exited. A worker sits in its caller's mount
- * namespace with its root there, and so keeps that namespace, and the mounts in it, alive: an
- * inner container's (runc's) namespace would outlive the container, and the rootfs mount its
- * shim then unmounts outside would stay busy (EBUSY) through the copy in it. Done here, between
- * calls and before each one (the shim's unmount is itself a call), so a worker is never ended
- * while a call is on its way to it; a later caller in the same context gets a new worker.
- */
-static void reap_workers(void) {
-    for (int i = 0; i < MAX_WORKERS; i++) {
-        if (workers[i].pid && workers[i].last >= 0) {
-            struct pollfd p = {workers[i].last, POLLIN, 0};
-            if (poll(&p, 1, 0) > 0) {
-                kill_worker(&workers[i]);
-            }
-        }
-    }
-}
-
-/*
- * What a worker for this caller must be: its user, mount, IPC, network, cgroup and PID
- * namespaces, root, and credentials
- * (as the host shows them: the IDs in the host's user namespace, the capability sets). 0, or -1.
- */
-static int context_key(int proc, char *key, size_t cap) {
-    struct statx_ u, m, r;
-    memset(&r, 0, sizeof r);
-    if (syscall(SYS_statx, proc, "ns/user", 0, 0, &u) < 0 || syscall(SYS_statx, proc, "ns/mnt", 0, 0, &m) < 0 ||
-        syscall(SYS_statx, proc, "root", 0, STATX_MNT_ID, &r) < 0) {
-        return -1;
-    }
-    int k = snprintf(key, cap, "%llu %llu %llu:%u:%u", (unsigned long long)u.ino, (unsigned long long)m.ino,
-                     (unsigned long long)r.mnt_id, r.dev_major << 20 | r.dev_minor, (unsigned)r.ino);
-    static const char *const ns[] = {"ns/ipc", "ns/net", "ns/cgroup", "ns/pid"};
-    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
-        struct statx_ x;
-        if (syscall(SYS_statx, proc, ns[i], 0, 0, &x) < 0) {
-            return -1;
-        }
-        k += snprintf(key + k, cap - (size_t)k, " %llu", (unsigned long long)x.ino);
-    }
-    int sfd = openat(proc, "status", O_RDONLY | O_CLOEXEC);
-    if (sfd < 0) {
-        return -1;
-    }
-    char st[8192];
-    ssize_t n = read(sfd, st, sizeof st - 1);
-    close(sfd);
-    if (n <= 0) {
-        return -1;
-    }
-    st[n] = 0;
-    static const char *const want[] = {"\nUid:", "\nGid:", "\nGroups:", "\nCapInh:", "\nCapPrm:", "\nCapEff:"};
-    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        char *s = strstr(st, want[i]);
-        char *e = s ? strchr(s + 1, '\n') : NULL;
-        if (!e || k + (e - s) + 1 >= (long)cap) {
-            return -1;
-        }
-        memcpy(key + k, s, (size_t)(e - s));
-        k += (int)(e - s);
-        key[k] = 0;
-    }
-    return 0;
-}
-
-static struct wk *spawn_worker(const char *key, pid_t pid, int *err) {
+static struct wk *spawn_worker(pid_t pid, int *err) {
     struct wk *w = NULL;
     for (int i = 0; i < MAX_WORKERS; i++) {
         if (!workers[i].pid) {
@@ -1041,25 +1425,32 @@ static struct wk *spawn_worker(const char *key, pid_t pid, int *err) {
     }
     if (c == 0) {
         close(sv[0]);
-        worker(sv[1], pid, helper);
+        worker(sv[1], pid, helper, (int)(w - workers));
         _exit(0);
     }
     close(sv[1]);
-    char m[64];
+    char m[64], p[32];
     int fds[MAX_FDS], nfds;
     ssize_t n = recv_fds(sv[0], m, sizeof m, fds, &nfds);
-    if (n <= 0 || strcmp(m, "up") != 0) {
+    snprintf(p, sizeof p, "/proc/%d", (int)c);
+    int proc = n > 0 && !strcmp(m, "up") ? open(p, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+    /* what the worker became, read from the host's side: the key it is found by */
+    if (proc < 0 || context_key(proc, 1, w->key, sizeof w->key) < 0) {
         *err = n > 0 && !strncmp(m, "errno ", 6) ? (int)num(m + 6) : EIO;
+        if (proc >= 0) {
+            close(proc);
+        }
         kill(c, SIGKILL);
         waitpid(c, NULL, 0);
         close(sv[0]);
+        memset(w, 0, sizeof *w);
         return NULL;
     }
+    close(proc);
     w->pid = c;
     w->gen = generation;
     w->sock = sv[0];
-    w->last = -1;
-    snprintf(w->key, sizeof w->key, "%s", key);
+    atomic_store(&slot_at((int)(w - workers))->gen, w->gen);
     return w;
 }
 
@@ -1102,16 +1493,47 @@ static int unhex(const char *s, char *b, size_t cap) {
     return 0;
 }
 
-/* Forwards one request to the worker of its caller's context; it answers the agent itself. */
+/* A request and its descriptors to worker w: on its socket, then its slot says so. */
+static int post_helper(struct wk *w, const char *req, const int *fds, int nfds) {
+    if (send_fds(w->sock, req, fds, nfds) < 0) {
+        return -1;
+    }
+    struct slot *sl = slot_at((int)(w - workers));
+    atomic_store(&sl->kind, KIND_HELPER);
+    atomic_fetch_add(&sl->req_seq, 1);
+    bump(&sl->doorbell, &sl->worker_sleeping);
+    return 0;
+}
+
+/*
+ * Forwards one request, "PID KEY CALL ARG..." (KEY hex, as context_key has it, computed by the
+ * agent for the caller), to the worker of that context, started first if there is none; it
+ * answers the agent itself.
+ */
 static void dispatch(char *req) {
-    char *sp = strchr(req, ' ');
-    if (!sp) {
+    /* "reap SLOT GEN": the agent saw the latest caller of that worker exit */
+    unsigned long long gen;
+    int at;
+    if (sscanf(req, "reap %d %llu", &at, &gen) == 2) {
+        if (at >= 0 && at < MAX_WORKERS && workers[at].pid && workers[at].gen == gen) {
+            kill_worker(&workers[at]);
+        }
+        say("reaped\n");
+        return;
+    }
+    char *sp = strchr(req, ' '), *sp2 = sp ? strchr(sp + 1, ' ') : NULL;
+    static char key[4096];
+    if (!sp2) {
         say("errno %d\n", EINVAL);
         return;
     }
-    *sp = 0;
+    *sp = *sp2 = 0;
     pid_t pid = (pid_t)num(req);
-    char *rest = sp + 1;
+    if (unhex(sp + 1, key, sizeof key) < 0) {
+        say("errno %d\n", EINVAL);
+        return;
+    }
+    char *rest = sp2 + 1;
     char copy[REQ_MAX];
     snprintf(copy, sizeof copy, "%s", rest);
     struct req r;
@@ -1120,12 +1542,12 @@ static void dispatch(char *req) {
         return;
     }
     int fds[MAX_FDS], nfds = 0, e = 0;
-    char p[64], key[1024];
+    char p[64];
     snprintf(p, sizeof p, "/proc/%d", (int)pid);
     int pos[MAX_FDS], k = fd_args(&r, pos);
     int pidfd = k > 0 ? (int)syscall(PIDFD_OPEN, pid, 0) : -2; /* only to take fd arguments */
     int proc = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (pidfd == -1 || proc < 0 || context_key(proc, key, sizeof key) < 0) {
+    if (pidfd == -1 || proc < 0) {
         e = errno ? errno : ESRCH;
     }
     int cwd = e ? -1 : openat(proc, "cwd", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -1161,29 +1583,32 @@ static void dispatch(char *req) {
         }
     }
     struct wk *w = NULL;
-    reap_workers();
     for (int i = 0; !e && i < MAX_WORKERS; i++) {
         if (workers[i].pid && !strcmp(workers[i].key, key)) {
             w = &workers[i];
         }
     }
     if (!e && !w) {
-        w = spawn_worker(key, pid, &e);
+        w = spawn_worker(pid, &e);
     }
-    if (!e && send_fds(w->sock, rest, fds, nfds) < 0) {
+    /* "context GEN SLOT EXACT PID": EXACT when the worker is what the agent's key says (so the
+     * agent may send it the next such call on the board itself) */
+    if (!e) {
+        say("context %llu %d %d %d\n", w->gen, (int)(w - workers), !strcmp(w->key, key), (int)w->pid);
+    }
+    if (!e && post_helper(w, rest, fds, nfds) < 0) {
         /* the worker is gone (killed from outside) and has said nothing: a new one takes the call */
         kill_worker(w);
-        w = spawn_worker(key, pid, &e);
-        if (!e && send_fds(w->sock, rest, fds, nfds) < 0) {
+        w = spawn_worker(pid, &e);
+        if (!e) {
+            say("context %llu %d %d %d\n", w->gen, (int)(w - workers), !strcmp(w->key, key), (int)w->pid);
+        }
+        if (!e && post_helper(w, rest, fds, nfds) < 0) {
             e = errno ? errno : EIO;
         }
     }
     if (!e) {
         w->used = ++clock_;
-        if (w->last >= 0) {
-            close(w->last);
-        }
-        w->last = (int)syscall(PIDFD_OPEN, pid, 0);
         char m[16];
         int mf[MAX_FDS], mn;
         if (recv_fds(w->sock, m, sizeof m, mf, &mn) <= 0 || strcmp(m, "done") != 0) {
@@ -1210,14 +1635,28 @@ static void dispatch(char *req) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2 || strcmp(argv[1], "--serve") != 0) {
-        fprintf(stderr, "usage: bulwark-mountctl --serve   (the agent's helper; see mountctl.c)\n");
+    if (argc != 4 || strcmp(argv[1], "--serve") != 0 || strcmp(argv[2], "--board") != 0) {
+        fprintf(stderr, "usage: bulwark-mountctl --serve --board PATH   (the agent's helper; see mountctl.c)\n");
         return 2;
     }
     /* dies with the agent's thread that started it; nothing of a container may ptrace it */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
         return 1;
     }
+    /* the agent's memfd (/proc/AGENT/fd/N), one slot per worker */
+    int bfd = open(argv[3], O_RDWR | O_CLOEXEC);
+    struct stat bst;
+    if (bfd < 0 || fstat(bfd, &bst) < 0 || bst.st_size < (off_t)MAX_WORKERS * BOARD_SLOT) {
+        fprintf(stderr, "bulwark-mountctl: board %s: %s\n", argv[3], bfd < 0 ? strerror(errno) : "too small");
+        return 1;
+    }
+    void *b = mmap(NULL, (size_t)MAX_WORKERS * BOARD_SLOT, PROT_READ | PROT_WRITE, MAP_SHARED, bfd, 0);
+    if (b == MAP_FAILED) {
+        fprintf(stderr, "bulwark-mountctl: mmap %s: %s\n", argv[3], strerror(errno));
+        return 1;
+    }
+    close(bfd);
+    board = b;
     signal(SIGPIPE, SIG_DFL);
     for (char *req; (req = read_request());) {
         errno = 0;

@@ -23,6 +23,12 @@
  *                                prints "ok K denied D bad-writable 0|1"
  *   mnt loop N PATH FLAGS        N calls mount(NULL, PATH, NULL, FLAGS, NULL); prints microseconds per call
  *   mnt as UID PROG ARG...       runs PROG as UID (and GID UID, no groups): no capabilities left
+ *   mnt switch uid|ns PATH       two remounts rw of PATH, then in the same process either
+ *                                becomes uid 1000 (no capabilities left) and remounts PATH rw
+ *                                again, or unshares its mount namespace and unmounts PATH there,
+ *                                then says whether PATH is "unmounted" or "still-mounted" in
+ *                                the new namespace; prints each result (calls after a change of
+ *                                context)
  *   mnt sysinfo N                N calls of sysinfo(2); prints microseconds per call
  *   mnt affinity N               N calls of sched_getaffinity(0, ...); prints microseconds per call
  */
@@ -31,10 +37,12 @@
 #include <grp.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -197,6 +205,31 @@ int main(int argc, char **argv) {
         struct statvfs s;
         statvfs(bad, &s);
         printf("ok %d denied %d bad-writable %d\n", ok, denied, (s.f_flag & ST_RDONLY) ? 0 : 1);
+        return 0;
+    }
+    if (!strcmp(c, "switch") && argc == 4) {
+        const char *p = argv[3];
+        report(syscall(SYS_mount, NULL, p, NULL, MS_REMOUNT | MS_BIND, NULL));
+        report(syscall(SYS_mount, NULL, p, NULL, MS_REMOUNT | MS_BIND, NULL));
+        if (!strcmp(argv[2], "uid")) {
+            if (setgroups(0, NULL) < 0 || setresgid(1000, 1000, 1000) < 0 || setresuid(1000, 1000, 1000) < 0) {
+                return report(-1);
+            }
+            report(syscall(SYS_mount, NULL, p, NULL, MS_REMOUNT | MS_BIND, NULL));
+        } else {
+            /* unmounted in the new namespace: it must be gone here (and stay in the old one) */
+            if (unshare(CLONE_NEWNS) < 0 || report(syscall(SYS_umount2, p, 0))) {
+                return 1;
+            }
+            struct stat a, b;
+            char up[4096];
+            snprintf(up, sizeof up, "%s/..", p);
+            if (stat(p, &a) < 0 || stat(up, &b) < 0) {
+                return report(-1);
+            }
+            printf("%s\n", a.st_dev == b.st_dev ? "unmounted" : "still-mounted");
+        }
+        fflush(stdout);
         return 0;
     }
     if (!strcmp(c, "as") && argc >= 4) {

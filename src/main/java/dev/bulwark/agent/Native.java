@@ -29,6 +29,7 @@ final class Native {
     private static final long NOTIF_SEND = 0xc0182101L;
     private static final long NOTIF_ID_VALID = 0x40082102L;
     private static final long NOTIF_ADDFD = 0x40182103L;
+    private static final long NOTIF_SET_FLAGS = 0x40082104L;
     static final int USER_NOTIF_FLAG_CONTINUE = 1;
     private static final int ADDFD_FLAG_SEND = 2;
     private static final int O_CLOEXEC = 02000000;
@@ -56,6 +57,7 @@ final class Native {
     private static final MethodHandle IOCTL = fn("ioctl", FunctionDescriptor.of(I, I, L, P));
     private static final MethodHandle POLL = fn("poll", FunctionDescriptor.of(I, P, L, I));
     private static final MethodHandle SYSCALL3 = fn("syscall", FunctionDescriptor.of(L, L, L, L, L));
+    private static final MethodHandle SYSCALL6 = fn("syscall", FunctionDescriptor.of(L, L, L, L, L, L, L, L));
 
     private static MethodHandle fn(String name, FunctionDescriptor d) {
         var addr = LINKER.defaultLookup().find(name).orElseThrow(() -> new AgentException("libc has no " + name));
@@ -225,11 +227,27 @@ final class Native {
         }
     }
 
+    /**
+     * Memory for the calls a supervising thread makes for every trapped call (poll, the notify
+     * ioctls, process_vm_readv), kept per thread instead of an arena per call.
+     */
+    private record Scratch(MemorySegment ccs, MemorySegment small, MemorySegment iov, MemorySegment buf) {
+        static Scratch get() {
+            return SCRATCH.get();
+        }
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(() -> {
+        Arena a = Arena.ofAuto();
+        return new Scratch(a.allocate(CCS), a.allocate(128, 8), a.allocate(32, 8), a.allocate(4096, 8));
+    });
+
     /** poll(fd, POLLIN): true when readable, false on POLLHUP/POLLERR without input or timeout. */
     static int poll(int fd, int timeoutMs) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment ccs = a.allocate(CCS);
-            MemorySegment p = a.allocate(8, 4);
+        try {
+            Scratch sc = Scratch.get();
+            MemorySegment ccs = sc.ccs();
+            MemorySegment p = sc.small();
             p.set(I, 0, fd);
             p.set(ValueLayout.JAVA_SHORT, 4, (short) 1 /* POLLIN */);
             int r = (int) POLL.invokeExact(ccs, p, 1L, timeoutMs);
@@ -248,11 +266,15 @@ final class Native {
      * addr itself is unmapped or the process is gone.
      */
     static byte[] readMem(int pid, long addr, int len) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment ccs = a.allocate(CCS);
-            MemorySegment buf = a.allocate(len);
-            MemorySegment local = a.allocate(16, 8);
-            MemorySegment remote = a.allocate(16, 8);
+        if (len > 4096) {
+            throw new AgentException("readMem of " + len + " bytes");
+        }
+        try {
+            Scratch sc = Scratch.get();
+            MemorySegment ccs = sc.ccs();
+            MemorySegment buf = sc.buf();
+            MemorySegment local = sc.iov();
+            MemorySegment remote = sc.iov().asSlice(16);
             local.set(L, 0, buf.address());
             local.set(L, 8, len);
             remote.set(L, 0, addr);
@@ -351,9 +373,10 @@ final class Native {
 
     /** SECCOMP_IOCTL_NOTIF_RECV; empty when the notification went away (ENOENT: the caller was killed). */
     static java.util.Optional<Notif> recv(int fd) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment ccs = a.allocate(CCS);
-            MemorySegment n = a.allocate(80, 8); // zeroed, as the kernel requires
+        try {
+            Scratch sc = Scratch.get();
+            MemorySegment ccs = sc.ccs();
+            MemorySegment n = sc.small().asSlice(0, 80).fill((byte) 0); // zeroed, as the kernel requires
             int r = (int) IOCTL.invokeExact(ccs, fd, NOTIF_RECV, n);
             if (r < 0) {
                 int e = errno(ccs);
@@ -372,11 +395,27 @@ final class Native {
         }
     }
 
+    /**
+     * SECCOMP_IOCTL_NOTIF_SET_FLAGS with SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (Linux 6.6): a trapped
+     * caller hands its CPU to the supervisor, and the answer hands it back, instead of each side
+     * waking the other on another CPU. False when the kernel does not have it.
+     */
+    static boolean syncWakeUp(int fd) {
+        try {
+            Scratch sc = Scratch.get();
+            return (int) IOCTL.invokeExact(sc.ccs(), fd, NOTIF_SET_FLAGS, MemorySegment.ofAddress(1)) == 0;
+        } catch (Throwable t) {
+            throw wrap("SECCOMP_IOCTL_NOTIF_SET_FLAGS", t);
+        }
+    }
+
     /** SECCOMP_IOCTL_NOTIF_ID_VALID: the trapped task is still there and still waiting. */
     static boolean idValid(int fd, long id) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment ccs = a.allocate(CCS);
-            MemorySegment v = a.allocateFrom(L, id);
+        try {
+            Scratch sc = Scratch.get();
+            MemorySegment ccs = sc.ccs();
+            MemorySegment v = sc.small();
+            v.set(L, 0, id);
             return (int) IOCTL.invokeExact(ccs, fd, NOTIF_ID_VALID, v) == 0;
         } catch (Throwable t) {
             throw wrap("SECCOMP_IOCTL_NOTIF_ID_VALID", t);
@@ -385,9 +424,10 @@ final class Native {
 
     /** SECCOMP_IOCTL_NOTIF_SEND: val/error, or CONTINUE. ENOENT (the caller went away) is ignored. */
     static void respond(int fd, long id, long val, int error, int flags) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment ccs = a.allocate(CCS);
-            MemorySegment r = a.allocate(24, 8);
+        try {
+            Scratch sc = Scratch.get();
+            MemorySegment ccs = sc.ccs();
+            MemorySegment r = sc.small();
             r.set(L, 0, id);
             r.set(L, 8, val);
             r.set(I, 16, error);
@@ -433,6 +473,78 @@ final class Native {
             }
         } catch (Throwable t) {
             throw wrap("pidfd_getfd", t);
+        }
+    }
+
+    /**
+     * A raw syscall on the hot path, with scratch memory the caller keeps (no arena per call):
+     * the result, or -errno. ccs is a segment of {@link #callState()}'s layout.
+     */
+    static long sys(MemorySegment ccs, long nr, long a, long b, long c, long d, long e, long f) {
+        try {
+            long r = (long) SYSCALL6.invokeExact(ccs, nr, a, b, c, d, e, f);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw wrap("syscall " + nr, t);
+        }
+    }
+
+    /** The layout sys() captures errno in. */
+    static StructLayout callState() {
+        return CCS;
+    }
+
+    static final long SYS_PREAD64 = 17;
+    static final long SYS_POLL = 7;
+    static final long SYS_FUTEX = 202;
+    static final long SYS_OPENAT = 257;
+    static final long SYS_READLINKAT = 267;
+    static final long SYS_STATX = 332;
+    static final long SYS_MEMFD_CREATE = 319;
+    static final long SYS_PIDFD_OPEN = 434;
+    static final int ESRCH = 3;
+    static final int ETIMEDOUT = 110;
+    static final int EAGAIN = 11;
+
+    /** pidfd_open(pid): -1 when there is no such process. */
+    static int pidfdOpen(int pid) {
+        try (Arena a = Arena.ofConfined()) {
+            long r = sys(a.allocate(CCS), SYS_PIDFD_OPEN, pid, 0, 0, 0, 0, 0);
+            return r < 0 ? -1 : (int) r;
+        }
+    }
+
+    /** memfd_create(name, MFD_CLOEXEC). */
+    static int memfd(String name) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ccs = a.allocate(CCS);
+            long r = sys(ccs, SYS_MEMFD_CREATE, a.allocateFrom(name).address(), 1 /* MFD_CLOEXEC */, 0, 0, 0, 0);
+            if (r < 0) {
+                throw new Errno("memfd_create", (int) -r);
+            }
+            return (int) r;
+        }
+    }
+
+    /** Which of fds are readable now (a pidfd: its process has exited), by index; no wait. */
+    static java.util.List<Integer> readable(int[] fds) {
+        java.util.List<Integer> out = new java.util.ArrayList<>();
+        if (fds.length == 0) {
+            return out;
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(8L * fds.length, 4);
+            for (int i = 0; i < fds.length; i++) {
+                p.set(I, 8L * i, fds[i]);
+                p.set(ValueLayout.JAVA_SHORT, 8L * i + 4, (short) 1 /* POLLIN */);
+            }
+            long r = sys(a.allocate(CCS), SYS_POLL, p.address(), fds.length, 0, 0, 0, 0);
+            for (int i = 0; r > 0 && i < fds.length; i++) {
+                if (p.get(ValueLayout.JAVA_SHORT, 8L * i + 6) != 0) {
+                    out.add(i);
+                }
+            }
+            return out;
         }
     }
 }

@@ -25,6 +25,12 @@ import java.util.Optional;
  * resolves them in the caller's context, the policy decides on what was resolved, and the helper
  * performs the call on those very fds. SECCOMP_USER_NOTIF_FLAG_CONTINUE is never the answer to a
  * call whose decision read memory.
+ *
+ * A call that takes no descriptor of the caller and makes no new mount goes straight to the
+ * helper's worker for the caller's context, over the {@link Board}: the worker the caller's last
+ * call went to is told to check the caller while its arguments are copied here, and answers
+ * "slow" when the caller has left that context (the call then goes through the helper, which
+ * finds or starts the right worker by the caller's {@link Context} key).
  */
 final class Supervisor implements Runnable {
     private static final int EFAULT = 14;
@@ -52,6 +58,9 @@ final class Supervisor implements Runnable {
     @Override
     public void run() {
         try {
+            if (!Native.syncWakeUp(fd)) {
+                Agent.debug(() -> name + ": the kernel has no synchronous wake-up for seccomp notifications");
+            }
             while (true) {
                 int ev = Native.poll(fd, -1);
                 if ((ev & POLLIN) != 0) {
@@ -64,6 +73,7 @@ final class Supervisor implements Runnable {
             Agent.log(name + ": stopped supervising: " + e.getMessage());
         } finally {
             stopResident();
+            keys.close();
             Native.close(fd);
             onExit.run();
             Agent.log(name + ": container gone");
@@ -196,6 +206,14 @@ final class Supervisor implements Runnable {
         List<String> argv = new ArrayList<>(List.of(Integer.toString(n.pid()), call.helperName()));
         long[] attr = new long[4];
         int mem = n.pid();
+        Resident h = resident();
+        h.reap();
+        // The worker this caller's last call went to, told at once to check that the caller is
+        // still in its context, while the arguments are copied here.
+        Route early = onBoard(call, a) ? h.routeOf(n.pid()) : null;
+        if (early != null) {
+            h.board.check(early.slot(), n.pid());
+        }
         try {
             switch (call) {
                 case MOUNT -> {
@@ -233,33 +251,88 @@ final class Supervisor implements Runnable {
                 }
             }
         } catch (Fault f) {
+            if (early != null) {
+                h.board.check(early.slot(), 0);
+            }
             if (Native.idValid(fd, n.id())) {
                 Native.respond(fd, n.id(), 0, -f.errno, 0);
             }
             return;
         }
         // what was read came from the trapped task, not from a process that took its PID since
-        if (!Native.idValid(fd, n.id())) {
+        Route r = early;
+        if (r != null && !onBoard(call, a, argv)) {
+            h.board.check(r.slot(), 0);
+            r = null;
+        }
+        // On the board, whether what was read came from the trapped task is known before the go
+        // (the notification is checked once the worker has resolved the paths); a call on its
+        // way to the helper is checked now, before the helper takes the caller's descriptors.
+        if (r == null && !Native.idValid(fd, n.id())) {
             return;
         }
-        Resident h = resident();
-        try {
-            h.request(String.join(" ", argv));
-        } catch (IOException e) {
-            // the helper is gone (killed from outside) and has read nothing: a new one takes the call
-            stopResident();
-            h = resident();
-            h.request(String.join(" ", argv));
+        String rest = String.join(" ", argv.subList(1, argv.size()));
+        Channel ch = null;
+        long context = -1;
+        String line = null;
+        if (r == null && onBoard(call, a, argv)) {
+            // a caller new to the agent in a context it has a worker for
+            r = h.route(keys.key(n.pid(), false));
+            if (r != null) {
+                h.board.check(r.slot(), n.pid());
+            }
         }
+        if (r != null) {
+            // the worker of the caller's context, straight over the board
+            BoardChannel b = new BoardChannel(h.board, r);
+            try {
+                b.say(n.pid() + " " + rest);
+                line = b.next();
+            } catch (RuntimeException e) {
+                // the worker exited under the call: the next call gets a new helper, as below
+                stopResident();
+                throw e;
+            }
+            if (line.equals("slow")) {
+                // not in that context any more, or not to be opened as the caller: the helper's way
+                h.forgetPid(n.pid());
+                line = null;
+            } else {
+                ch = b;
+                context = r.gen();
+                h.served(r.slot(), r.gen(), n.pid());
+                h.rememberPid(n.pid(), r);
+            }
+        }
+        String key = null;
+        if (ch == null) {
+            key = keys.key(n.pid(), true);
+            String request = n.pid() + " " + HexFormat.of().formatHex(key.getBytes(StandardCharsets.UTF_8)) + " " + rest;
+            try {
+                h.request(request);
+            } catch (IOException e) {
+                // the helper is gone (killed from outside) and has read nothing: a new one takes the call
+                stopResident();
+                h = resident();
+                h.request(request);
+            }
+            ch = h.pipes;
+            line = ch.next();
+        }
+        String via = ch == h.pipes ? "" : " on the board";
         boolean finished = false;
         try {
             Map<String, Policy.Resolved> paths = new HashMap<>();
-            long context = -1;
-            String line;
             Mount targetMount = null;
-            while ((line = h.in.readLine()) != null && (line.startsWith("path ") || line.startsWith("context ") || line.startsWith("mount "))) {
+            for (; line != null && (line.startsWith("path ") || line.startsWith("context ") || line.startsWith("mount ")); line = ch.next()) {
                 if (line.startsWith("context ")) {
-                    context = Long.parseLong(line.substring(8));
+                    // "context GEN SLOT EXACT PID": the helper's worker for this call
+                    String[] f = line.split(" ");
+                    context = Long.parseLong(f[1]);
+                    h.served(Integer.parseInt(f[2]), context, n.pid());
+                    if (f[3].equals("1") && key != null) {
+                        h.learn(key, Integer.parseInt(f[2]), context, Integer.parseInt(f[4]), n.pid());
+                    }
                     continue;
                 }
                 if (line.startsWith("mount ")) {
@@ -274,8 +347,8 @@ final class Supervisor implements Runnable {
                 paths.put(f[1], new Policy.Resolved(Integer.parseInt(f[2]), f[3].equals("1"), f[4], where));
             }
             if (line == null || line.startsWith("errno ")) {
-                String early = line;
-                Agent.debug(() -> name + ": " + argv + " " + paths + " -> " + early);
+                String result = line;
+                Agent.debug(() -> name + ": " + argv + " " + paths + via + " -> " + result);
                 finished = line != null;
                 answer(n, line);
                 return;
@@ -292,7 +365,7 @@ final class Supervisor implements Runnable {
             MountTable table = targetOnly || anywhere ? null : mounts(context, n.pid());
             // the helper opened the caller's /proc entries, and so may have we: they were the trapped task's only if it is still waiting
             if (!Native.idValid(fd, n.id())) {
-                h.request("no");
+                ch.say("no");
                 finished = true;
                 return;
             }
@@ -300,33 +373,33 @@ final class Supervisor implements Runnable {
                     : anywhere ? policy.decide(call, a, attr, paths, List.of(), true)
                     : policy.decide(call, a, attr, paths, table.mounts, table.inCreationNs);
             if (verdict != 0) {
-                h.request("no");
+                ch.say("no");
                 finished = true;
                 Agent.log(name + ": pid " + n.pid() + " " + call.helperName() + " " + argv.subList(2, argv.size()) + ": denied");
                 Native.respond(fd, n.id(), 0, -verdict, 0);
                 return;
             }
-            h.request("go");
-            line = h.in.readLine();
+            ch.say("go");
+            line = ch.next();
             List<String[]> placed = new ArrayList<>();
             while (line != null && (line.startsWith("guard ") || line.startsWith("fresh "))) {
                 String[] f = line.split(" ");
                 if (line.startsWith("fresh ")) {
                     // staged: the new mount and its masks are detached still; once guarded, attach it
                     policy.guard(placed, f[1], isReadOnlySpec(argv));
-                    if (!"staged".equals(h.in.readLine())) {
+                    if (!"staged".equals(ch.next())) {
                         throw new AgentException("helper " + helper + ": expected staged after " + line);
                     }
-                    h.request("go");
+                    ch.say("go");
                 } else {
                     placed.add(new String[] {f[1], new String(HexFormat.of().parseHex(f[2]), StandardCharsets.UTF_8)});
                 }
-                line = h.in.readLine();
+                line = ch.next();
             }
             if (line != null && line.startsWith("fd ")) {
                 String[] f = line.split(" ");
                 int theirs = Native.takeFd(Long.parseLong(f[2]), Integer.parseInt(f[1]));
-                h.request("taken");
+                ch.say("taken");
                 finished = true;
                 try {
                     boolean cloexec = (a[call == Call.FSOPEN ? 1 : 2] & 1 /* FSPICK_CLOEXEC, FSOPEN_CLOEXEC */) != 0;
@@ -337,7 +410,7 @@ final class Supervisor implements Runnable {
                 return;
             }
             String result = line;
-            Agent.debug(() -> name + ": " + argv + " " + paths + " -> " + result);
+            Agent.debug(() -> name + ": " + argv + " " + paths + via + " -> " + result);
             finished = line != null && line.startsWith("errno ");
             answer(n, line);
         } finally {
@@ -413,33 +486,259 @@ final class Supervisor implements Runnable {
         tables.clear();
     }
 
-    /** The resident helper (bulwark-mountctl --serve) of this notify fd, started at the first emulated call. */
+    /** Where a call's answers come from and its verdicts go: the helper's pipes, or a worker's slot on the board. */
+    private interface Channel {
+        /** The next line of the answer; null when the helper has closed its output. */
+        String next() throws IOException;
+
+        void say(String line) throws IOException;
+    }
+
+    /** A worker the agent may send a call that makes no new mount to, over the board: slot, number, and a pidfd of it. */
+    private record Route(int slot, long gen, int pidfd) {}
+
+    /** One call's exchange with the worker of slot r: each answer of the worker is one post of lines. */
+    private static final class BoardChannel implements Channel {
+        private final Board board;
+        private final Route route;
+        private int seen;
+        private final java.util.ArrayDeque<String> lines = new java.util.ArrayDeque<>();
+
+        BoardChannel(Board board, Route route) {
+            this.board = board;
+            this.route = route;
+            this.seen = board.answers(route.slot());
+        }
+
+        @Override
+        public String next() {
+            if (lines.isEmpty()) {
+                String text = board.await(route.slot(), seen, route.pidfd());
+                seen++;
+                for (String l : text.split("\n")) {
+                    lines.add(l);
+                }
+            }
+            return lines.poll();
+        }
+
+        @Override
+        public void say(String line) {
+            board.post(route.slot(), line);
+            if (line.equals("no") && !"done".equals(next())) {
+                // the worker reads a verdict after it wakes: the next request waits for its word
+                throw new AgentException("worker of slot " + route.slot() + " did not take the no");
+            }
+        }
+    }
+
+    /**
+     * The resident helper (bulwark-mountctl --serve) of this notify fd, started at the first
+     * emulated call, its board, the workers the agent may reach over it (by the part of their
+     * context key a call that makes no new mount needs), and the latest caller each worker served.
+     */
     private static final class Resident {
         final Process process;
         final OutputStream out;
         final BufferedReader in;
+        final Board board;
+        final Channel pipes;
+        private final Map<String, Route> routes = new HashMap<>();
+        /** The worker each recent caller was served by (it checks the caller is still in its context). */
+        private final Map<Integer, Route> byPid = new java.util.LinkedHashMap<>(16, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<Integer, Route> e) {
+                return size() > 256;
+            }
+        };
+        private final Route[] bySlot = new Route[Board.SLOTS];
+        private final int[] lastPid = new int[Board.SLOTS];
+        private final long[] lastGen = new long[Board.SLOTS];
+        private final int[] lastPidfd = new int[Board.SLOTS];
 
-        Resident(Process process) {
-            this.process = process;
+        Resident(Path helper, Board board) throws IOException {
+            this.board = board;
+            // started from this thread: the helper's PR_SET_PDEATHSIG ends it when this thread ends
+            this.process = new ProcessBuilder(helper.toString(), "--serve", "--board", board.path())
+                    .redirectError(ProcessBuilder.Redirect.INHERIT).start();
             this.out = process.getOutputStream();
             this.in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+            java.util.Arrays.fill(lastPidfd, -1);
+            this.pipes = new Channel() {
+                @Override
+                public String next() throws IOException {
+                    return in.readLine();
+                }
+
+                @Override
+                public void say(String line) throws IOException {
+                    request(line);
+                }
+            };
         }
 
         void request(String line) throws IOException {
             out.write((line + "\n").getBytes(StandardCharsets.UTF_8));
             out.flush();
         }
+
+        /** The worker for a call of this (short) key, if it still serves its slot. */
+        Route route(String key) {
+            return current(routes.get(key));
+        }
+
+        /** The worker pid's last call went to, if it still serves its slot. */
+        Route routeOf(int pid) {
+            return current(byPid.get(pid));
+        }
+
+        private Route current(Route r) {
+            if (r != null && board.gen(r.slot()) != r.gen()) {
+                forget(r.slot());
+                return null;
+            }
+            return r;
+        }
+
+        void rememberPid(int pid, Route r) {
+            byPid.put(pid, r);
+        }
+
+        void forgetPid(int pid) {
+            byPid.remove(pid);
+        }
+
+        /** The helper's worker gen at slot is exactly what fullKey says: calls of its short key may go to it directly. */
+        void learn(String fullKey, int slot, long gen, int workerPid, int pid) {
+            if (slot < 0 || slot >= Board.SLOTS) {
+                return;
+            }
+            Route r = bySlot[slot];
+            if (r == null || r.gen() != gen) {
+                forget(slot);
+                // the helper reaps its workers only when asked (a new one, a reap, its exit), so
+                // this PID is the worker's, alive or not yet reaped
+                int pidfd = Native.pidfdOpen(workerPid);
+                if (pidfd < 0) {
+                    return;
+                }
+                r = bySlot[slot] = new Route(slot, gen, pidfd);
+            }
+            routes.put(fullKey.substring(0, fullKey.indexOf('|')), r);
+            byPid.put(pid, r);
+        }
+
+        private void forget(int slot) {
+            Route r = bySlot[slot];
+            if (r != null) {
+                routes.values().removeIf(x -> x == r);
+                byPid.values().removeIf(x -> x == r);
+                Native.close(r.pidfd());
+                bySlot[slot] = null;
+            }
+        }
+
+        /** pid was the latest caller of the worker gen at slot. */
+        void served(int slot, long gen, int pid) {
+            if (slot < 0 || slot >= Board.SLOTS || (lastPid[slot] == pid && lastGen[slot] == gen)) {
+                return;
+            }
+            if (lastPidfd[slot] >= 0) {
+                Native.close(lastPidfd[slot]);
+            }
+            lastPid[slot] = pid;
+            lastGen[slot] = gen;
+            lastPidfd[slot] = Native.pidfdOpen(pid);
+        }
+
+        /**
+         * Ends every worker whose latest caller has exited. A worker sits in its caller's mount
+         * namespace with its root there, and so keeps that namespace, and the mounts in it,
+         * alive: an inner container's (runc's) namespace would outlive the container, and the
+         * rootfs mount its shim then unmounts outside would stay busy (EBUSY) through the copy in
+         * it. Done before each call (the shim's unmount is itself a call), so a worker is never
+         * ended while a call is on its way to it; a later caller in the same context gets a new
+         * worker.
+         */
+        void reap() throws IOException {
+            int[] slots = new int[Board.SLOTS];
+            int[] fds = new int[Board.SLOTS];
+            int k = 0;
+            for (int s = 0; s < Board.SLOTS; s++) {
+                if (lastPidfd[s] >= 0) {
+                    slots[k] = s;
+                    fds[k++] = lastPidfd[s];
+                }
+            }
+            for (int i : Native.readable(java.util.Arrays.copyOf(fds, k))) {
+                int s = slots[i];
+                if (board.gen(s) == lastGen[s]) {
+                    request("reap " + s + " " + lastGen[s]);
+                    String line = in.readLine();
+                    if (!"reaped".equals(line)) {
+                        throw new AgentException("helper: expected reaped, got " + line);
+                    }
+                }
+                forget(s);
+                Native.close(lastPidfd[s]);
+                lastPidfd[s] = -1;
+                lastPid[s] = 0;
+            }
+        }
+
+        /** Closes what the agent holds of the workers; the helper is gone. */
+        void release() {
+            for (int s = 0; s < Board.SLOTS; s++) {
+                forget(s);
+                if (lastPidfd[s] >= 0) {
+                    Native.close(lastPidfd[s]);
+                    lastPidfd[s] = -1;
+                }
+            }
+            board.close();
+        }
     }
 
     private Resident resident;
+    private final Context keys = new Context();
 
     private Resident resident() throws IOException {
         if (resident == null || !resident.process.isAlive()) {
             stopResident();
-            // started from this thread: the helper's PR_SET_PDEATHSIG ends it when this thread ends
-            resident = new Resident(new ProcessBuilder(helper.toString(), "--serve").redirectError(ProcessBuilder.Redirect.INHERIT).start());
+            Board board = new Board();
+            try {
+                resident = new Resident(helper, board);
+            } catch (IOException | RuntimeException e) {
+                board.close();
+                throw e;
+            }
         }
         return resident;
+    }
+
+    /**
+     * A call the agent may send a worker over the board (mountctl's board_call says the same): no
+     * descriptor of the caller to take (every dirfd AT_FDCWD, no user namespace fd, no FUSE
+     * device), none to hand back (fsopen, fspick), no new mount.
+     */
+    private static boolean onBoard(Call call, long[] a, List<String> argv) {
+        return onBoard(call, a) && switch (call) {
+            case MOUNT -> !argv.get(4).startsWith("66757365" /* "fuse" */);
+            case MOUNT_SETATTR -> (Long.parseUnsignedLong(argv.get(5)) & 0x00100000L /* MOUNT_ATTR_IDMAP */) == 0;
+            default -> true;
+        };
+    }
+
+    /** The part of onBoard the registers tell. */
+    private static boolean onBoard(Call call, long[] a) {
+        final int atFdcwd = -100;
+        return switch (call) {
+            case MOUNT -> (Policy.mountFlags(a[3]) & (Policy.MS_REMOUNT | Policy.MS_BIND | Policy.MS_MOVE)) != 0;
+            case UMOUNT2 -> true;
+            case MOVE_MOUNT -> (int) a[0] == atFdcwd && (int) a[2] == atFdcwd;
+            case MOUNT_SETATTR -> (int) a[0] == atFdcwd;
+            default -> false;
+        };
     }
 
     /** Closes the helper's stdin (it exits, and its workers with it) and makes sure it is gone. */
@@ -466,6 +765,8 @@ final class Supervisor implements Runnable {
             Thread.currentThread().interrupt();
         } catch (IOException e) {
             // closed already
+        } finally {
+            r.release();
         }
     }
 
@@ -528,8 +829,9 @@ final class Supervisor implements Runnable {
         int len = 0;
         long at = addr;
         while (len < PATH_MAX) {
-            // read up to the page end: the next page may be unmapped, as with the kernel's strncpy_from_user
-            int chunk = (int) Math.min(PATH_MAX - len, 4096 - (at & 4095));
+            // read up to the page end: the next page may be unmapped, as with the kernel's
+            // strncpy_from_user; most paths are short, so 256 bytes first
+            int chunk = (int) Math.min(Math.min(PATH_MAX - len, 4096 - (at & 4095)), len == 0 ? 256 : 4096);
             byte[] b = Native.readMem(pid, at, chunk);
             if (b.length == 0) {
                 throw new Fault(EFAULT);

@@ -399,6 +399,32 @@ class AgentContainerTest extends ContainerTestBase {
     }
 
     @Test
+    void aCallerThatChangedItsCredentialsIsNotServedByItsOldWorker() throws Exception {
+        // The second call goes over the board to the worker that served the first; after the
+        // process becomes uid 1000 (no capabilities), that worker (root's) must not serve it: the
+        // kernel's EPERM, not the agent's, through a worker with the caller's credentials.
+        List<String> out = sh("""
+                mkdir /tmp/n && mount -t tmpfs t /tmp/n
+                mnt switch uid /tmp/n
+                """);
+        assertEquals(List.of("ok", "ok", EPERM), out, log(socket));
+        assertTrue(log(socket).contains("on the board"), "no call went to a worker directly: " + log(socket));
+        assertFalse(log(socket).contains(": denied"), log(socket));
+    }
+
+    @Test
+    void aCallerThatChangedItsMountNamespaceIsNotServedByItsOldWorker() throws Exception {
+        // after unshare(CLONE_NEWNS), an unmount of /tmp/n takes it away in the caller's new
+        // namespace; its old worker would take away the old namespace's and leave this one's
+        List<String> out = sh("""
+                mkdir /tmp/n && mount -t tmpfs t /tmp/n
+                mnt switch ns /tmp/n
+                grep -c ' /tmp/n ' /proc/self/mountinfo
+                """);
+        assertEquals(List.of("ok", "ok", "ok", "unmounted", "1"), out, log(socket));
+    }
+
+    @Test
     void aSuperblockRemountOfItsOwnTmpfsWorksAsOnAHost() throws Exception {
         // busybox passes the options mountinfo shows (uid=600000,gid=600000: the host's IDs) back
         // to the kernel, which takes them in the container's namespace: EINVAL without the agent's
