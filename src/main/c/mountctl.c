@@ -462,7 +462,6 @@ static int held[2 * MAX_FDS + 8], nheld;
 static int selffd = -1;     /* our /proc/self/fd, opened before chroot: inside, /proc is the container's */
 static int callerproc = -1; /* this call's caller's /proc/PID in the host's procfs */
 static int cwdfd = -1;      /* this call's caller's cwd */
-static unsigned long long generation; /* this worker's number, never reused by its helper */
 static int want_mount;                /* this call's target is reported with its mount */
 
 /* "mount ..." for the mount fd is on; nothing when statmount cannot say (the agent reads the table then). */
@@ -1415,7 +1414,6 @@ static struct wk *spawn_worker(pid_t pid, int *err) {
         return NULL;
     }
     fflush(stdout);
-    generation = ++generations;
     pid_t helper = getpid(), c = fork();
     if (c < 0) {
         *err = errno;
@@ -1448,7 +1446,7 @@ static struct wk *spawn_worker(pid_t pid, int *err) {
     }
     close(proc);
     w->pid = c;
-    w->gen = generation;
+    w->gen = ++generations; /* never reused by this helper */
     w->sock = sv[0];
     atomic_store(&slot_at((int)(w - workers))->gen, w->gen);
     return w;

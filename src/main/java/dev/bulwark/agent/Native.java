@@ -13,8 +13,10 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * The few libc calls the agent needs, through FFM (the JDK has no SCM_RIGHTS, no ioctl, no
- * pidfd). The rest of the agent sees ints and byte arrays, never a MemorySegment. Each failure
- * is an {@link AgentException} naming the call and errno.
+ * pidfd). The rest of the agent sees ints and byte arrays, never a MemorySegment, except the
+ * two classes on a trapped call's hot path, which keep their own memory and call {@link #sys}:
+ * {@link Board} (the memory shared with the helper's workers) and {@link Context} (the caller's
+ * /proc reads). Each failure is an {@link AgentException} naming the call and errno.
  */
 final class Native {
     private Native() {}
@@ -464,7 +466,7 @@ final class Native {
     static int takeFd(long pid, int fd) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment ccs = a.allocate(CCS);
-            int pidfd = (int) check("pidfd_open(" + pid + ")", (long) SYSCALL3.invokeExact(ccs, 434L, pid, 0L, 0L), ccs);
+            int pidfd = (int) check("pidfd_open(" + pid + ")", (long) SYSCALL3.invokeExact(ccs, SYS_PIDFD_OPEN, pid, 0L, 0L), ccs);
             try {
                 return (int) check("pidfd_getfd(" + pid + ", " + fd + ")",
                         (long) SYSCALL3.invokeExact(ccs, 438L, (long) pidfd, (long) fd, 0L), ccs);
@@ -502,9 +504,7 @@ final class Native {
     static final long SYS_STATX = 332;
     static final long SYS_MEMFD_CREATE = 319;
     static final long SYS_PIDFD_OPEN = 434;
-    static final int ESRCH = 3;
     static final int ETIMEDOUT = 110;
-    static final int EAGAIN = 11;
 
     /** pidfd_open(pid): -1 when there is no such process. */
     static int pidfdOpen(int pid) {

@@ -260,8 +260,9 @@ final class Supervisor implements Runnable {
             return;
         }
         // what was read came from the trapped task, not from a process that took its PID since
+        boolean onBoard = onBoard(call, a, argv);
         Route r = early;
-        if (r != null && !onBoard(call, a, argv)) {
+        if (r != null && !onBoard) {
             h.board.check(r.slot(), 0);
             r = null;
         }
@@ -275,7 +276,7 @@ final class Supervisor implements Runnable {
         Channel ch = null;
         long context = -1;
         String line = null;
-        if (r == null && onBoard(call, a, argv)) {
+        if (r == null && onBoard) {
             // a caller new to the agent in a context it has a worker for
             r = h.route(keys.key(n.pid(), false));
             if (r != null) {
