@@ -14,9 +14,10 @@
  * the same until the kernel flags a change, so the agent keeps one per worker), its slot on the
  * board, 1 when the worker is exactly what KEY says, and its PID. Or straight to a worker, over
  * its slot on the board (PATH, the agent's memfd, struct slot): a check of the caller, then
- * "PID CALL ARG...", for the calls board_call names (no descriptor of the caller to take or to
- * hand back, no new mount); the worker answers "slow" when the caller is not in its context or
- * cannot be opened as the caller, and the agent sends the call here instead.
+ * "PID EPOCH CALL ARG...", for the calls board_call names (no descriptor of the caller to take or
+ * to hand back, no new mount); the worker answers "slow" when the caller is not in its context or
+ * cannot be opened as the caller, and the agent sends the call here instead. EPOCH is "-", or
+ * for a remount the policy's epoch (see standing verdicts).
  *
  * Either way the worker then says, for each path argument, what it resolved to,
  *   "path NAME MNT_ID IS_MOUNT_ROOT MAJOR:MINOR WHERE"     (NAME: target, source, from, to;
@@ -24,11 +25,14 @@
  * and, for the target of a remount or fspick, the mount it is on (statmount(2), so the agent
  * needs no mount table for those):
  *   "mount MNT_ID PARENT_ID MAJOR:MINOR RO ROOT"             (RO: 1 if the mount or its superblock is)
- * then "ready"; the agent answers "go" or "no" (on the board, a "no" is answered "done"); on "go"
+ * then "ready"; the agent answers "go" or "no" (on the board, a "no" is answered "done", and a
+ * "go" may be "go EPOCH": the verdict stands for that mount); on "go"
  * the call is performed on the resolved fds (never on the paths again) and the answer is
  * "errno N", or "fd N WORKER" for fspick and fsopen (the calls here that return a file
  * descriptor; the agent takes it with pidfd_getfd from WORKER and answers "taken"). Any failure
- * before the call is "errno N" with no "ready". "reap SLOT GEN" ends that worker ("reaped"): the
+ * before the call is "errno N" with no "ready". A remount whose target's mount has a standing
+ * verdict of the request's EPOCH says "standing" instead of the path and mount, and no "ready":
+ * it is performed at once. "reap SLOT GEN" ends that worker ("reaped"): the
  * agent saw its latest caller exit.
  *
  * A new mount's last argument is "-", or for a new proc or sysfs the masks to put on it
@@ -463,25 +467,63 @@ static int selffd = -1;     /* our /proc/self/fd, opened before chroot: inside, 
 static int callerproc = -1; /* this call's caller's /proc/PID in the host's procfs */
 static int cwdfd = -1;      /* this call's caller's cwd */
 static int want_mount;                /* this call's target is reported with its mount */
+static int cwd_is_self;               /* our cwd is selffd (mount(2) names fds relative to it) */
 
-/* "mount ..." for the mount fd is on; nothing when statmount cannot say (the agent reads the table then). */
-static void report_mount(int fd, uint64_t old_id) {
-    struct statx_ st;
-    memset(&st, 0, sizeof st);
-    if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH_ | AT_SYMLINK_NOFOLLOW_, STATX_MNT_ID_UNIQUE, &st) < 0 ||
-        !(st.mask & STATX_MNT_ID_UNIQUE)) {
+/*
+ * Standing verdicts. The agent decides a remount on its target's mount alone (its number,
+ * device and root, which never change while it exists) and the policy's guards; with its "go" it
+ * may give the policy's epoch ("go EPOCH"), and the worker keeps that mount's 64-bit unique ID
+ * (never reused) with it. A later board request that carries the same epoch (the agent has
+ * checked that the notification is still pending after copying it, and the policy has not changed
+ * since) remounts that mount again without asking: no "ready", no verdict to wait for. Only
+ * allowing verdicts stand, and only for remounts.
+ */
+static struct {
+    uint64_t mnt;
+    long long epoch;
+} standing[16];
+static unsigned standing_next;
+static long long request_epoch = -1; /* the board request's epoch; -1: none, ask */
+static uint64_t target_unique;      /* this call's target's unique mount ID, 0 when unknown */
+static int standing_hit;            /* this call's target has a standing go */
+
+static int has_standing(uint64_t mnt) {
+    for (size_t i = 0; i < sizeof standing / sizeof standing[0]; i++) {
+        if (standing[i].mnt == mnt && standing[i].epoch == request_epoch) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void grant(long long epoch) {
+    if (!target_unique || epoch < 0) {
         return;
     }
+    for (size_t i = 0; i < sizeof standing / sizeof standing[0]; i++) {
+        if (standing[i].mnt == target_unique) {
+            standing[i].epoch = epoch;
+            return;
+        }
+    }
+    unsigned i = standing_next++ % (sizeof standing / sizeof standing[0]);
+    standing[i].mnt = target_unique;
+    standing[i].epoch = epoch;
+}
+
+/* "mount ..." for the mount of unique ID mnt; its old (mountinfo) ID, 0 when statmount cannot say
+ * (nothing is said then, and the agent reads the table). */
+static uint32_t report_mount(uint64_t mnt) {
     struct {
         uint32_t size, spare;
         uint64_t mnt_id, param;
-    } req = {24, 0, st.mnt_id, STATMOUNT_SB_BASIC | STATMOUNT_MNT_BASIC | STATMOUNT_MNT_ROOT};
+    } req = {24, 0, mnt, STATMOUNT_SB_BASIC | STATMOUNT_MNT_BASIC | STATMOUNT_MNT_ROOT};
     static union {
         unsigned char b[STATMOUNT_STR + 8192];
         uint64_t align;
     } sm;
     if (syscall(STATMOUNT, &req, sm.b, sizeof sm.b, 0) < 0) {
-        return;
+        return 0;
     }
     uint32_t size, major, minor, sb_flags, id, parent, root;
     uint64_t mask, attr;
@@ -495,19 +537,20 @@ static void report_mount(int fd, uint64_t old_id) {
     memcpy(&attr, sm.b + 64, 8);
     memcpy(&root, sm.b + 104, 4);
     uint32_t want = STATMOUNT_SB_BASIC | STATMOUNT_MNT_BASIC | STATMOUNT_MNT_ROOT;
-    if ((mask & want) != want || id != old_id || size > sizeof sm.b || STATMOUNT_STR + root >= size) {
-        return;
+    if ((mask & want) != want || id == 0 || size > sizeof sm.b || STATMOUNT_STR + root >= size) {
+        return 0;
     }
     const char *r = (const char *)sm.b + STATMOUNT_STR + root;
     size_t len = strnlen(r, size - STATMOUNT_STR - root);
     if (len == 0 || r[0] != '/') {
-        return;
+        return 0;
     }
     emit("mount %u %u %u:%u %d ", id, parent, major, minor, ((attr & MOUNT_ATTR_RDONLY_) || (sb_flags & SB_RDONLY_)) ? 1 : 0);
     for (size_t i = 0; i < len; i++) {
         emit("%02x", (unsigned char)r[i]);
     }
     emit("\n");
+    return id;
 }
 
 static void out_errno(int e) {
@@ -566,10 +609,24 @@ static int resolve(const char *name, int dfd, const char *path, int follow, int 
     hold(fd);
     struct statx_ st;
     memset(&st, 0, sizeof st);
-    if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH_ | AT_SYMLINK_NOFOLLOW_, STATX_MNT_ID, &st) < 0) {
+    /* the target of a remount or fspick by its unique ID (statmount takes that, and says the old
+     * one); without it (before Linux 6.8) the kernel gives the old one, and the agent the table */
+    int whole = want_mount && !strcmp(name, "target");
+    if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH_ | AT_SYMLINK_NOFOLLOW_, whole ? STATX_MNT_ID_UNIQUE : STATX_MNT_ID, &st) < 0) {
         fail();
     }
-    if (!(st.mask & STATX_MNT_ID)) {
+    if (whole && (st.mask & STATX_MNT_ID_UNIQUE)) {
+        target_unique = st.mnt_id;
+        if (request_epoch >= 0 && has_standing(target_unique)) {
+            standing_hit = 1;
+            emit("standing\n");
+            return fd;
+        }
+        st.mnt_id = report_mount(target_unique);
+        if (!st.mnt_id && syscall(SYS_statx, fd, "", AT_EMPTY_PATH_ | AT_SYMLINK_NOFOLLOW_, STATX_MNT_ID, &st) < 0) {
+            fail();
+        }
+    } else if (!(st.mask & STATX_MNT_ID)) {
         out_errno(ENOSYS);
     }
     char link[16], where[4096], line[2 * 4096 + 128];
@@ -582,9 +639,6 @@ static int resolve(const char *name, int dfd, const char *path, int follow, int 
         k += snprintf(line + k, sizeof line - (size_t)k, "%02x", (unsigned char)where[i]);
     }
     emit("%s\n", line);
-    if (want_mount && !strcmp(name, "target")) {
-        report_mount(fd, st.mnt_id);
-    }
     return fd;
 }
 
@@ -692,7 +746,7 @@ static int become_caller(pid_t pid) {
 /* The agent's word on stdin ("go", "no", "taken"), read byte by byte so that nothing after it
  * (the next request) is consumed: 1 for go. */
 static int read_verdict(void) {
-    char v[8];
+    char v[32];
     size_t n = 0;
     if (on_board) {
         /* the agent waits for this worker alone: it answers within microseconds, so spin longer */
@@ -706,6 +760,10 @@ static int read_verdict(void) {
         }
         memcpy(v, myslot->req, n);
         v[n] = 0;
+        if (!strncmp(v, "go ", 3)) {
+            grant(strtoll(v + 3, NULL, 10)); /* "go EPOCH": it stands for this mount */
+            return 1;
+        }
         return !strcmp(v, "go");
     }
     while (n < sizeof v - 1 && read(0, v + n, 1) == 1 && v[n] != '\n') {
@@ -777,6 +835,7 @@ static long umount_fd(int t, int flags) {
         errno = EBUSY; /* the path changed under us: the caller may retry */
         return -1;
     }
+    cwd_is_self = 0;
     if (fchdir(dir) < 0) {
         return -1;
     }
@@ -999,12 +1058,13 @@ static void perform(struct req *r, const int *fds, int nfds) {
         if ((flags & MS_MOVE_) || ((flags & MS_BIND_) && !(flags & MS_REMOUNT))) {
             s = resolve("source", cwdfd, src, 1, 0);
         }
-        if (!await_go()) {
+        if (!standing_hit && !await_go()) {
             return;
         }
-        if (fchdir(selffd) < 0) {
+        if (!cwd_is_self && fchdir(selffd) < 0) {
             fail();
         }
+        cwd_is_self = 1;
         if (spec) {
             /* the child is in the caller's PID namespace: it says staged and reads the verdict itself */
             fflush(stdout);
@@ -1223,12 +1283,14 @@ static void serve_board(void) {
     memcpy(wbuf, myslot->req, n);
     wbuf[n] = 0;
     char *sp = strchr(wbuf, ' ');
-    if (!sp || !parse(sp + 1, &r)) {
+    char *ep = sp ? strchr(sp + 1, ' ') : NULL;
+    if (!ep || !parse(ep + 1, &r)) {
         say("errno %d\n", EINVAL);
         return;
     }
-    *sp = 0;
+    *sp = *ep = 0;
     int pid = (int)num(wbuf);
+    long long epoch = strcmp(sp + 1, "-") ? strtoll(sp + 1, NULL, 10) : -1;
     int checked = checked_pid;
     checked_pid = 0;
     if (pid <= 0 || pid != checked || !board_call(&r)) {
@@ -1258,6 +1320,9 @@ static void serve_board(void) {
         say("slow\n");
         return;
     }
+    /* a standing verdict only for a remount that opens nothing of the caller's: what the worker
+     * opened by PID was the trapped task's only if the agent checks after it */
+    request_epoch = !strcmp(r.call, "mount") && (strtoul(r.a[3], NULL, 10) & MS_REMOUNT) && !want_cwd && !want_proc ? epoch : -1;
     int fds[2] = {cwdfd, callerproc};
     perform(&r, fds, 2);
 }
@@ -1326,6 +1391,9 @@ static void worker(int sv, pid_t pid, pid_t helper, int idx) {
         req_seen = rs;
         nheld = 0;
         rlen = 0;
+        request_epoch = -1;
+        target_unique = 0;
+        standing_hit = 0;
         if (atomic_load(&myslot->kind) == KIND_AGENT) {
             on_board = 1;
             int e = setjmp(call_failed);

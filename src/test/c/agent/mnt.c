@@ -9,6 +9,8 @@
  *   mnt move FROM TO             move_mount(FROM, TO)
  *   mnt umount PATH              umount2(PATH, 0)
  *   mnt remount-rw PATH          mount(MS_REMOUNT|MS_BIND) without MS_RDONLY
+ *   mnt hold PATH READY GO       remount-rw PATH, then creates READY and waits until GO exists (a
+ *                                caller that lives on after its call)
  *   mnt remount-sb PATH          mount(MS_REMOUNT) without MS_RDONLY: the superblock and the mount
  *   mnt fsmount PATH             a new tmpfs with fsopen/fsconfig/fsmount, attached by move_mount
  *   mnt clone-attach FROM TO     open_tree(FROM, OPEN_TREE_CLONE), attached at TO by move_mount
@@ -123,6 +125,18 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(c, "remount-rw")) {
         return report(syscall(SYS_mount, NULL, argv[2], NULL, MS_REMOUNT | MS_BIND, NULL));
+    }
+    if (!strcmp(c, "hold") && argc == 5) {
+        int r = report(syscall(SYS_mount, NULL, argv[2], NULL, MS_REMOUNT | MS_BIND, NULL));
+        fflush(stdout);
+        int fd = open(argv[3], O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+        if (fd < 0 || close(fd) < 0) {
+            return 2;
+        }
+        while (access(argv[4], F_OK) < 0) {
+            usleep(50000);
+        }
+        return r;
     }
     if (!strcmp(c, "remount-sb")) {
         return report(syscall(SYS_mount, NULL, argv[2], NULL, MS_REMOUNT, NULL));

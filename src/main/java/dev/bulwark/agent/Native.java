@@ -241,8 +241,44 @@ final class Native {
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(() -> {
         Arena a = Arena.ofAuto();
-        return new Scratch(a.allocate(CCS), a.allocate(128, 8), a.allocate(32, 8), a.allocate(4096, 8));
+        return new Scratch(a.allocate(CCS), a.allocate(8 * 32 /* POLL_MAX */, 8), a.allocate(32, 8), a.allocate(4096, 8));
     });
+
+    /** The most descriptors poll(int[], ...) takes. */
+    static final int POLL_MAX = 32;
+
+    /**
+     * poll(POLLIN) on the first n of fds: each one's revents into revents; the number with any,
+     * 0 on a timeout or EINTR.
+     */
+    static int poll(int[] fds, int n, short[] revents, int timeoutMs) {
+        if (n > POLL_MAX) {
+            throw new AgentException("poll of " + n + " descriptors");
+        }
+        try {
+            Scratch sc = Scratch.get();
+            MemorySegment ccs = sc.ccs();
+            MemorySegment p = sc.small();
+            for (int i = 0; i < n; i++) {
+                p.set(I, 8L * i, fds[i]);
+                p.set(ValueLayout.JAVA_SHORT, 8L * i + 4, (short) 1 /* POLLIN */);
+                p.set(ValueLayout.JAVA_SHORT, 8L * i + 6, (short) 0);
+            }
+            int r = (int) POLL.invokeExact(ccs, p, (long) n, timeoutMs);
+            if (r < 0) {
+                if (errno(ccs) != EINTR) {
+                    check("poll", r, ccs);
+                }
+                r = 0;
+            }
+            for (int i = 0; i < n; i++) {
+                revents[i] = r == 0 ? 0 : p.get(ValueLayout.JAVA_SHORT, 8L * i + 6);
+            }
+            return r;
+        } catch (Throwable t) {
+            throw wrap("poll", t);
+        }
+    }
 
     /** poll(fd, POLLIN): true when readable, false on POLLHUP/POLLERR without input or timeout. */
     static int poll(int fd, int timeoutMs) {
@@ -529,22 +565,14 @@ final class Native {
     /** Which of fds are readable now (a pidfd: its process has exited), by index; no wait. */
     static java.util.List<Integer> readable(int[] fds) {
         java.util.List<Integer> out = new java.util.ArrayList<>();
-        if (fds.length == 0) {
-            return out;
-        }
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment p = a.allocate(8L * fds.length, 4);
+        short[] rev = new short[fds.length];
+        if (fds.length > 0 && poll(fds, fds.length, rev, 0) > 0) {
             for (int i = 0; i < fds.length; i++) {
-                p.set(I, 8L * i, fds[i]);
-                p.set(ValueLayout.JAVA_SHORT, 8L * i + 4, (short) 1 /* POLLIN */);
-            }
-            long r = sys(a.allocate(CCS), SYS_POLL, p.address(), fds.length, 0, 0, 0, 0);
-            for (int i = 0; r > 0 && i < fds.length; i++) {
-                if (p.get(ValueLayout.JAVA_SHORT, 8L * i + 6) != 0) {
+                if (rev[i] != 0) {
                     out.add(i);
                 }
             }
-            return out;
         }
+        return out;
     }
 }

@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Immutable mountpoints: which trapped calls are allowed, for one container. Pure: the agent
@@ -59,6 +60,8 @@ final class Policy {
     private final Set<String> guards;
     /** The devices of those new mounts (whose root mount may be taken away whole). */
     private final Set<String> fresh;
+    /** Bumped after each change to the guards: a verdict given before stands no longer (standing verdicts, Supervisor). */
+    private final AtomicLong epoch;
 
     Policy(List<Mount> atCreation, boolean allowUnmounts) {
         this(atCreation, allowUnmounts, false);
@@ -70,7 +73,8 @@ final class Policy {
      * each is refused here too (EPERM, Landlock's answer).
      */
     Policy(List<Mount> atCreation, boolean allowUnmounts, boolean landlocked) {
-        this(atCreation, allowUnmounts, landlocked, ConcurrentHashMap.newKeySet(), ConcurrentHashMap.newKeySet(), ConcurrentHashMap.newKeySet());
+        this(atCreation, allowUnmounts, landlocked, ConcurrentHashMap.newKeySet(), ConcurrentHashMap.newKeySet(), ConcurrentHashMap.newKeySet(),
+                new AtomicLong());
         for (Mount m : atCreation) {
             if (m.readOnly()) {
                 readOnlyDevs.add(m.dev());
@@ -79,7 +83,8 @@ final class Policy {
     }
 
     private Policy(List<Mount> atCreation, boolean allowUnmounts, boolean landlocked, Set<String> readOnlyDevs, Set<String> guards,
-            Set<String> fresh) {
+            Set<String> fresh, AtomicLong epoch) {
+        this.epoch = epoch;
         this.landlocked = landlocked;
         this.atCreation = List.copyOf(atCreation);
         for (Mount m : atCreation) {
@@ -93,7 +98,7 @@ final class Policy {
 
     /** The same container's policy with unmounts of immutable mounts refused; the guards are shared. */
     Policy withoutUnmounts() {
-        return new Policy(atCreation, false, landlocked, readOnlyDevs, guards, fresh);
+        return new Policy(atCreation, false, landlocked, readOnlyDevs, guards, fresh, epoch);
     }
 
     boolean landlocked() {
@@ -151,6 +156,16 @@ final class Policy {
         if (readOnly) {
             readOnlyDevs.add(freshDev);
         }
+        epoch.incrementAndGet();
+    }
+
+    /**
+     * The number of changes to the guards so far. A remount's verdict depends on its target's
+     * mount (ID, device, root) and on the guards alone: read before the verdict, it says for how
+     * long that verdict holds for the same mount.
+     */
+    long epoch() {
+        return epoch.get();
     }
 
     private boolean isGuard(Mount m) {

@@ -31,6 +31,12 @@ import java.util.Optional;
  * call went to is told to check the caller while its arguments are copied here, and answers
  * "slow" when the caller has left that context (the call then goes through the helper, which
  * finds or starts the right worker by the caller's {@link Context} key).
+ *
+ * A remount's verdict depends on its target's mount and the policy's guards alone: with its
+ * "go" the agent gives the worker the policy's epoch, and the worker performs later remounts of
+ * that same mount (by its unique ID, never reused) at once, without asking, while the requests
+ * carry that epoch. Such a request goes out only once the notification was found still pending
+ * after the copy, so what was read is the trapped task's. Only allowing verdicts stand.
  */
 final class Supervisor implements Runnable {
     private static final int EFAULT = 14;
@@ -61,11 +67,25 @@ final class Supervisor implements Runnable {
             if (!Native.syncWakeUp(fd)) {
                 Agent.debug(() -> name + ": the kernel has no synchronous wake-up for seccomp notifications");
             }
+            // the notify fd, and a pidfd of each worker's latest caller: a worker whose caller
+            // has exited is ended before the next call is taken (see Resident.reap)
+            int[] fds = new int[1 + Board.SLOTS];
+            short[] rev = new short[fds.length];
+            fds[0] = fd;
             while (true) {
-                int ev = Native.poll(fd, -1);
-                if ((ev & POLLIN) != 0) {
+                int k = 1 + (resident == null ? 0 : resident.callers(fds, 1));
+                if (Native.poll(fds, k, rev, -1) == 0) {
+                    continue;
+                }
+                for (int i = 1; i < k; i++) {
+                    if (rev[i] != 0) {
+                        reap();
+                        break;
+                    }
+                }
+                if ((rev[0] & POLLIN) != 0) {
                     Native.recv(fd).ifPresent(this::serve);
-                } else if (ev != 0) {
+                } else if (rev[0] != 0) {
                     break; // POLLHUP: every task of the filter is gone
                 }
             }
@@ -77,6 +97,16 @@ final class Supervisor implements Runnable {
             Native.close(fd);
             onExit.run();
             Agent.log(name + ": container gone");
+        }
+    }
+
+    private void reap() {
+        try {
+            resident.reap();
+        } catch (IOException | RuntimeException e) {
+            // where the helper is in its protocol is unknown: the next call gets a new one
+            Agent.log(name + ": ending a worker: " + e);
+            stopResident();
         }
     }
 
@@ -207,7 +237,6 @@ final class Supervisor implements Runnable {
         long[] attr = new long[4];
         int mem = n.pid();
         Resident h = resident();
-        h.reap();
         // The worker this caller's last call went to, told at once to check that the caller is
         // still in its context, while the arguments are copied here.
         Route early = onBoard(call, a) ? h.routeOf(n.pid()) : null;
@@ -283,11 +312,19 @@ final class Supervisor implements Runnable {
                 h.board.check(r.slot(), n.pid());
             }
         }
+        // A remount may be performed on a verdict that stands for its target's mount (the
+        // worker has it when the policy's epoch is the one it was given with): that needs what
+        // was read to be the trapped task's before the request goes out.
+        boolean standable = call == Call.MOUNT && (Policy.mountFlags(a[3]) & Policy.MS_REMOUNT) != 0;
+        if (r != null && standable && !Native.idValid(fd, n.id())) {
+            h.board.check(r.slot(), 0);
+            return;
+        }
         if (r != null) {
             // the worker of the caller's context, straight over the board
             BoardChannel b = new BoardChannel(h.board, r);
             try {
-                b.say(n.pid() + " " + rest);
+                b.say(n.pid() + " " + (standable ? Long.toString(policy.epoch()) : "-") + " " + rest);
                 line = b.next();
             } catch (RuntimeException e) {
                 // the worker exited under the call: the next call gets a new helper, as below
@@ -320,12 +357,19 @@ final class Supervisor implements Runnable {
             ch = h.pipes;
             line = ch.next();
         }
-        String via = ch == h.pipes ? "" : " on the board";
+        String boardNote = ch == h.pipes ? "" : " on the board";
         boolean finished = false;
         try {
             Map<String, Policy.Resolved> paths = new HashMap<>();
             Mount targetMount = null;
-            for (; line != null && (line.startsWith("path ") || line.startsWith("context ") || line.startsWith("mount ")); line = ch.next()) {
+            String via = boardNote;
+            for (; line != null && (line.startsWith("path ") || line.startsWith("context ") || line.startsWith("mount ") || line.equals("standing"));
+                    line = ch.next()) {
+                if (line.equals("standing")) {
+                    // the worker has a go for this mount from this epoch of the policy: it performs the call
+                    via = boardNote + ", standing go";
+                    continue;
+                }
                 if (line.startsWith("context ")) {
                     // "context GEN SLOT EXACT PID": the helper's worker for this call
                     String[] f = line.split(" ");
@@ -349,7 +393,8 @@ final class Supervisor implements Runnable {
             }
             if (line == null || line.startsWith("errno ")) {
                 String result = line;
-                Agent.debug(() -> name + ": " + argv + " " + paths + via + " -> " + result);
+                String how = via;
+                Agent.debug(() -> name + ": " + argv + " " + paths + how + " -> " + result);
                 finished = line != null;
                 answer(n, line);
                 return;
@@ -370,6 +415,7 @@ final class Supervisor implements Runnable {
                 finished = true;
                 return;
             }
+            long epoch = policy.epoch(); // read before the verdict: a change to the guards during it makes it stand no longer
             int verdict = targetOnly ? policy.decide(call, a, attr, paths, List.of(targetMount), true)
                     : anywhere ? policy.decide(call, a, attr, paths, List.of(), true)
                     : policy.decide(call, a, attr, paths, table.mounts, table.inCreationNs);
@@ -380,7 +426,10 @@ final class Supervisor implements Runnable {
                 Native.respond(fd, n.id(), 0, -verdict, 0);
                 return;
             }
-            ch.say("go");
+            // a verdict on the target's mount alone stands for it, until the guards change (a
+            // read-only remount's says nothing about one to read-write)
+            boolean stands = standable && targetOnly && ch != h.pipes && (Policy.mountFlags(a[3]) & Policy.MS_RDONLY) == 0;
+            ch.say(stands ? "go " + epoch : "go");
             line = ch.next();
             List<String[]> placed = new ArrayList<>();
             while (line != null && (line.startsWith("guard ") || line.startsWith("fresh "))) {
@@ -411,7 +460,7 @@ final class Supervisor implements Runnable {
                 return;
             }
             String result = line;
-            Agent.debug(() -> name + ": " + argv + " " + paths + via + " -> " + result);
+            Agent.debug(() -> name + ": " + argv + " " + paths + boardNote + " -> " + result);
             finished = line != null && line.startsWith("errno ");
             answer(n, line);
         } finally {
@@ -657,9 +706,10 @@ final class Supervisor implements Runnable {
          * namespace with its root there, and so keeps that namespace, and the mounts in it,
          * alive: an inner container's (runc's) namespace would outlive the container, and the
          * rootfs mount its shim then unmounts outside would stay busy (EBUSY) through the copy in
-         * it. Done before each call (the shim's unmount is itself a call), so a worker is never
-         * ended while a call is on its way to it; a later caller in the same context gets a new
-         * worker.
+         * it. Done between calls, when the supervising poll sees a caller's pidfd readable: an
+         * exit that came before a call (the shim's unmount is itself a call) is seen in the
+         * same poll as the call's notification, and handled first. So a worker is never ended
+         * while a call is on its way to it; a later caller in the same context gets a new worker.
          */
         void reap() throws IOException {
             int[] slots = new int[Board.SLOTS];
@@ -685,6 +735,17 @@ final class Supervisor implements Runnable {
                 lastPidfd[s] = -1;
                 lastPid[s] = 0;
             }
+        }
+
+        /** Puts the pidfd of each worker's latest caller into fds from index at; how many. */
+        int callers(int[] fds, int at) {
+            int k = 0;
+            for (int s = 0; s < Board.SLOTS; s++) {
+                if (lastPidfd[s] >= 0) {
+                    fds[at + k++] = lastPidfd[s];
+                }
+            }
+            return k;
         }
 
         /** Closes what the agent holds of the workers; the helper is gone. */

@@ -380,6 +380,9 @@ class AgentContainerTest extends ContainerTestBase {
         // the other calls met a half-copied path (ENOENT, EINVAL): the flipping thread writes in place
         assertTrue(Integer.parseInt(f[1]) > 0, "no call reached the allowed target: " + out);
         assertTrue(Integer.parseInt(f[3]) > 0, "no call was checked against the immutable target: " + out);
+        // the allowed target's remounts were performed on a standing verdict (the worker's own
+        // decision for that mount) while the path flipped, and the immutable one still never was
+        assertTrue(log(socket).contains("standing go"), "no call went on a standing verdict: " + log(socket));
     }
 
     @Test
@@ -461,7 +464,8 @@ class AgentContainerTest extends ContainerTestBase {
                 unshare -m mnt remount-rw /ro
                 mkdir /tmp/n && mount -t tmpfs t /tmp/n && mount -o remount,ro,bind /tmp/n && mnt remount-rw /tmp/n
                 """);
-        // the first call made the helper and the init's worker; they stay between calls
+        // the first call made the helper and its caller's worker; the worker stays while its
+        // caller lives, the helper while the container does
         List<ProcessHandle> during = helpers();
         assertEquals(2, during.size(), "helper and one worker: " + during);
         Files.writeString(rw.resolve("go"), "");
@@ -511,12 +515,13 @@ class AgentContainerTest extends ContainerTestBase {
         assertEquals(List.of(EPERM, "ok", "ok", EPERM), r.out().lines().toList(), r.err() + log(socket));
     }
 
-    /** A container that makes one supervised call, waits for the test's go, then runs script. */
+    /**
+     * A container whose process makes one supervised call and lives on until the test's go (a
+     * worker is ended once its latest caller has exited), then runs script.
+     */
     private Process waitingContainer(String id, String script) throws Exception {
         box.process().put("args", new ArrayList<>(List.of("sh", "-c", """
-                mnt remount-rw /ro
-                touch /rw/ready
-                while [ ! -e /rw/go ]; do sleep 0.05; done
+                mnt hold /ro /rw/ready /rw/go
                 """ + script)));
         box.writeConfig();
         Process c = box.start(id);

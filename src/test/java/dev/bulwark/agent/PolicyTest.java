@@ -208,6 +208,26 @@ class PolicyTest {
         assertEquals(Native.EPERM, p.decide(Call.UMOUNT2, args(0, 2), new long[4], at("target", 299, "0:80"), deep, true));
     }
 
+    @Test
+    void aRemountVerdictChangesOnlyWithTheEpoch() {
+        // What a worker's standing verdict relies on: a remount is decided on its target's mount
+        // and the guards alone, and every change to the guards moves the epoch on.
+        Policy p = policy(true);
+        Policy strict = p.withoutUnmounts();
+        List<Mount> t = now("300 106 0:70 /sys /tmp/s rw - proc proc rw");
+        Mount target = t.getLast();
+        long[] rw = args(0, 0, 0, REMOUNT_BIND);
+        long before = p.epoch();
+        assertEquals(0, p.decide(Call.MOUNT, rw, new long[4], at("target", 300, "0:70"), List.of(target), true));
+        assertEquals(0, p.decide(Call.MOUNT, rw, new long[4], at("target", 300, "0:70"), List.of(target), true), "the same, asked again");
+        assertEquals(before, p.epoch());
+        // a new proc's read-only bind of the same filesystem and root becomes a guard: so is /tmp/s now
+        p.guard(List.<String[]>of(new String[] {"0:70", "/sys"}), "0:70", false);
+        assertTrue(p.epoch() > before, "a guard was added and the epoch stayed");
+        assertEquals(strict.epoch(), p.epoch(), "a container's policies share their guards, and so the epoch");
+        assertEquals(Native.EPERM, p.decide(Call.MOUNT, rw, new long[4], at("target", 300, "0:70"), List.of(target), true));
+    }
+
     /**
      * Nested mount namespaces as runc and systemd leave them inside a system container. runc:
      * pivot_root(".", ".") stacks the old root (a copy of the container's, with /proc and its
