@@ -421,9 +421,11 @@ static int short_key(int proc, int sfd, char *key, size_t cap) {
         return -1;
     }
     st[n] = 0;
+    /* in the order status has them: each is looked for after the one before */
     static const char *const want[] = {"\nUid:", "\nGid:", "\nGroups:", "\nCapInh:", "\nCapPrm:", "\nCapEff:"};
+    char *from = st;
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        char *s = strstr(st, want[i]);
+        char *s = strstr(from, want[i]);
         char *e = s ? strchr(s + 1, '\n') : NULL;
         if (!e || k + (e - s) + 1 >= (long)cap) {
             return -1;
@@ -431,6 +433,7 @@ static int short_key(int proc, int sfd, char *key, size_t cap) {
         memcpy(key + k, s, (size_t)(e - s));
         k += (int)(e - s);
         key[k] = 0;
+        from = e;
     }
     return k;
 }
@@ -569,20 +572,29 @@ static int hold(int fd) {
     return fd;
 }
 
+static int hex_digit(char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
 static char *hex(const char *s, char *b, size_t cap) {
     if (!strcmp(s, "-")) {
         return NULL;
     }
-    size_t n = strlen(s) / 2;
+    size_t len = strlen(s), n = len / 2;
+    if (!strcmp(s, ".")) {
+        n = 0; /* "" */
+    } else if (len % 2) {
+        out_errno(EINVAL);
+    }
     if (n >= cap) {
         out_errno(ENAMETOOLONG);
     }
     for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1) {
+        int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
             out_errno(EINVAL);
         }
-        b[i] = (char)v;
+        b[i] = (char)(hi << 4 | lo);
     }
     b[n] = 0;
     return b;
