@@ -23,7 +23,8 @@
  *   mnt tmpfs PATH               mount a new tmpfs
  *   mnt toctou GOOD BAD N        N remounts rw of a path another thread flips between GOOD and BAD;
  *                                prints "ok K denied D bad-writable 0|1"
- *   mnt loop N PATH FLAGS        N calls mount(NULL, PATH, NULL, FLAGS, NULL); prints microseconds per call
+ *   mnt loop N PATH FLAGS        N calls mount(NULL, PATH, NULL, FLAGS, NULL), or with FLAGS "setattr"
+ *                                of mount_setattr(PATH, clear MOUNT_ATTR_RDONLY); prints microseconds per call
  *   mnt as UID PROG ARG...       runs PROG as UID (and GID UID, no groups): no capabilities left
  *   mnt switch uid|ns PATH       two remounts rw of PATH, then in the same process either
  *                                becomes uid 1000 (no capabilities left) and remounts PATH rw
@@ -284,11 +285,12 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(c, "loop") && argc == 5) {
         int n = atoi(argv[2]);
-        unsigned long flags = strtoul(argv[4], NULL, 0);
+        int setattr = !strcmp(argv[4], "setattr");
+        unsigned long flags = setattr ? 0 : strtoul(argv[4], NULL, 0);
         struct timespec a, b;
         clock_gettime(CLOCK_MONOTONIC, &a);
         for (int i = 0; i < n; i++) {
-            if (syscall(SYS_mount, NULL, argv[3], NULL, flags, NULL) < 0) {
+            if ((setattr ? setattr_rw(AT_FDCWD, argv[3], 0) : syscall(SYS_mount, NULL, argv[3], NULL, flags, NULL)) < 0) {
                 return report(-1);
             }
         }
