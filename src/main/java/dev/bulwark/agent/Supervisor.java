@@ -155,8 +155,11 @@ final class Supervisor implements Runnable {
 
     private record Cpus(String list, long at) {}
 
-    /** The view's CPUs by the caller's /proc/PID/cgroup: they depend on its cgroups alone. */
-    private static final Map<String, Cpus> CPUS = new java.util.concurrent.ConcurrentHashMap<>();
+    /**
+     * The view's CPUs by the caller's /proc/PID/cgroup: they depend on its cgroups alone. Kept per
+     * container (a name, and so a cgroup path, may come again with other limits).
+     */
+    private final Map<String, Cpus> cpus = new HashMap<>();
     private static final long CPUS_TTL_NS = 1_000_000_000L;
 
     /**
@@ -164,18 +167,54 @@ final class Supervisor implements Runnable {
      * a JVM, and by the JVM's availableProcessors(): the answer for a set of cgroups is kept for
      * a second, so a quota or cpuset changed by `update` shows within a second.
      */
-    private static String cpus(int pid) {
+    private String cpus(int pid) {
         String cgroups = ProcView.Host.REAL.read("/proc/" + pid + "/cgroup").orElseThrow();
         long now = System.nanoTime();
-        Cpus c = CPUS.get(cgroups);
+        Cpus c = cpus.get(cgroups);
         if (c == null || now - c.at() > CPUS_TTL_NS) {
-            if (CPUS.size() > 4096) {
-                CPUS.clear();
+            if (cpus.size() > 4096) {
+                cpus.clear();
             }
             c = new Cpus(VIEW.render("cpu-online", pid), now);
-            CPUS.put(cgroups, c);
+            cpus.put(cgroups, c);
         }
         return c.list();
+    }
+
+    /** The view's memory, uptime and load for sysinfo, as read at `at`. */
+    private record Sys(String meminfo, double uptime, String loadavg, long at) {}
+
+    /** By the caller's cgroups and PID namespace (the uptime's container): they depend on those alone. Per container too. */
+    private final Map<String, Sys> sys = new HashMap<>();
+
+    /**
+     * sysinfo(2)'s figures for pid. Asked by every program that sizes itself by the memory (glibc's
+     * sysconf(_SC_PHYS_PAGES), so every JVM start, several times): the view's memory is kept for a
+     * second per cgroup set, as the CPUs are, and the uptime counted on from when it was read.
+     */
+    private byte[] sysinfo(int pid) {
+        String key = ProcView.Host.REAL.read("/proc/" + pid + "/cgroup").orElseThrow() + "|" + pidNamespace(pid);
+        long now = System.nanoTime();
+        Sys c = sys.get(key);
+        if (c == null || now - c.at() > CPUS_TTL_NS) {
+            if (sys.size() > 4096) {
+                sys.clear();
+            }
+            String up = VIEW.render("uptime", pid);
+            c = new Sys(VIEW.render("meminfo", pid), Double.parseDouble(up.strip().split("\\s+")[0]),
+                    ProcView.Host.REAL.read("/proc/loadavg").orElseThrow(), now);
+            sys.put(key, c);
+        }
+        double up = c.uptime() + (now - c.at()) / 1e9;
+        return Limits.sysinfo(c.meminfo(), String.format(java.util.Locale.ROOT, "%.2f", up), c.loadavg());
+    }
+
+    private static String pidNamespace(int pid) {
+        try {
+            return Files.readSymbolicLink(Path.of("/proc/" + pid + "/ns/pid")).toString();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     /**
@@ -190,8 +229,7 @@ final class Supervisor implements Runnable {
         long val;
         try {
             if (call == Call.SYSINFO) {
-                out = Limits.sysinfo(VIEW.render("meminfo", n.pid()), VIEW.render("uptime", n.pid()),
-                        ProcView.Host.REAL.read("/proc/loadavg").orElseThrow());
+                out = sysinfo(n.pid());
                 val = 0;
             } else {
                 if ((int) a[0] != 0) {
