@@ -107,6 +107,24 @@ class SystemProcViewTest extends ContainerTestBase {
     }
 
     @Test
+    void aContainerOfTheSameNameRightAfterShowsItsOwnLimit() throws Exception {
+        // The agent keeps sysinfo's view of the memory for a second per set of cgroups: per
+        // container, since a container of the same name (and so the same cgroup path) may follow
+        // at once with another limit.
+        List<String> totals = new ArrayList<>();
+        for (long mib : new long[] {200, 300}) {
+            limits(mib << 20, 100_000, 100_000);
+            box.process().put("args", new ArrayList<>(List.of("sh", "-c", "free | grep Mem: | tr -s ' ' | cut -d' ' -f2")));
+            box.writeConfig();
+            Sandbox.Result r = Sandbox.finish(new ProcessBuilder(cli("--system", "run", "--bundle", box.bundle().toString(), "pvsame"))
+                    .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile())).start());
+            assertEquals(0, r.exit(), r.all());
+            totals.add(r.out().strip());
+        }
+        assertEquals(List.of("204800", "307200"), totals, "free's total (KiB) in each container");
+    }
+
+    @Test
     void freeAndNprocWithoutLimitsAreTheHosts() throws Exception {
         String memTotal = Procfs.read(Path.of("/proc/meminfo")).lines().filter(s -> s.startsWith("MemTotal:")).findFirst().orElseThrow()
                 .replaceAll("\\D", "");
