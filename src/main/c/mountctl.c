@@ -490,9 +490,9 @@ static long long request_epoch = -1; /* the board request's epoch; -1: none, ask
 static uint64_t target_unique;      /* this call's target's unique mount ID, 0 when unknown */
 static int standing_hit;            /* this call's target has a standing go */
 
-static int has_standing(uint64_t mnt) {
+static int has_standing(uint64_t mnt, long long epoch) {
     for (size_t i = 0; i < sizeof standing / sizeof standing[0]; i++) {
-        if (standing[i].mnt == mnt && standing[i].epoch == request_epoch) {
+        if (standing[i].mnt == mnt && standing[i].epoch == epoch) {
             return 1;
         }
     }
@@ -629,7 +629,7 @@ static int resolve(const char *name, int dfd, const char *path, int follow, int 
     }
     if (whole && (st.mask & STATX_MNT_ID_UNIQUE)) {
         target_unique = st.mnt_id;
-        if (request_epoch >= 0 && has_standing(target_unique)) {
+        if (request_epoch >= 0 && has_standing(target_unique, request_epoch)) {
             standing_hit = 1;
             emit("standing\n");
             return fd;

@@ -229,6 +229,9 @@ final class Native {
         }
     }
 
+    /** The most descriptors poll takes. */
+    static final int POLL_MAX = 32;
+
     /**
      * Memory for the calls a supervising thread makes for every trapped call (poll, the notify
      * ioctls, process_vm_readv), kept per thread instead of an arena per call.
@@ -241,11 +244,8 @@ final class Native {
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(() -> {
         Arena a = Arena.ofAuto();
-        return new Scratch(a.allocate(CCS), a.allocate(8 * 32 /* POLL_MAX */, 8), a.allocate(32, 8), a.allocate(4096, 8));
+        return new Scratch(a.allocate(CCS), a.allocate(8 * POLL_MAX, 8), a.allocate(32, 8), a.allocate(4096, 8));
     });
-
-    /** The most descriptors poll(int[], ...) takes. */
-    static final int POLL_MAX = 32;
 
     /**
      * poll(POLLIN) on the first n of fds: each one's revents into revents; the number with any,
@@ -275,24 +275,6 @@ final class Native {
                 revents[i] = r == 0 ? 0 : p.get(ValueLayout.JAVA_SHORT, 8L * i + 6);
             }
             return r;
-        } catch (Throwable t) {
-            throw wrap("poll", t);
-        }
-    }
-
-    /** poll(fd, POLLIN): true when readable, false on POLLHUP/POLLERR without input or timeout. */
-    static int poll(int fd, int timeoutMs) {
-        try {
-            Scratch sc = Scratch.get();
-            MemorySegment ccs = sc.ccs();
-            MemorySegment p = sc.small();
-            p.set(I, 0, fd);
-            p.set(ValueLayout.JAVA_SHORT, 4, (short) 1 /* POLLIN */);
-            int r = (int) POLL.invokeExact(ccs, p, 1L, timeoutMs);
-            if (r < 0) {
-                return errno(ccs) == EINTR ? 0 : (int) check("poll", r, ccs);
-            }
-            return r == 0 ? 0 : p.get(ValueLayout.JAVA_SHORT, 6);
         } catch (Throwable t) {
             throw wrap("poll", t);
         }
