@@ -406,7 +406,8 @@ static long long ns_ino(int proc, const char *name) {
     return o ? strtoll(o + 1, NULL, 10) : -1;
 }
 
-static int short_key(int proc, int sfd, char *key, size_t cap) {
+/* Where the task at proc is: its user and mount namespaces and its root ("U M MNT:DEV:INO"). */
+static int places_key(int proc, char *key, size_t cap) {
     struct statx_ r;
     memset(&r, 0, sizeof r);
     long long u = ns_ino(proc, "ns/user"), m = ns_ino(proc, "ns/mnt");
@@ -415,6 +416,11 @@ static int short_key(int proc, int sfd, char *key, size_t cap) {
     }
     int k = snprintf(key, cap, "%lld %lld %llu:%u:%llu", u, m, (unsigned long long)r.mnt_id, r.dev_major << 20 | r.dev_minor,
                      (unsigned long long)r.ino);
+    return k < 0 || (size_t)k >= cap ? -1 : k;
+}
+
+/* Who the task whose status is open at sfd is: its Uid, Gid, Groups, CapInh, CapPrm and CapEff lines. */
+static int ids_key(int sfd, char *key, size_t cap) {
     char st[8192];
     ssize_t n = pread(sfd, st, sizeof st - 1, 0);
     if (n <= 0) {
@@ -424,6 +430,8 @@ static int short_key(int proc, int sfd, char *key, size_t cap) {
     /* in the order status has them: each is looked for after the one before */
     static const char *const want[] = {"\nUid:", "\nGid:", "\nGroups:", "\nCapInh:", "\nCapPrm:", "\nCapEff:"};
     char *from = st;
+    int k = 0;
+    key[0] = 0;
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         char *s = strstr(from, want[i]);
         char *e = s ? strchr(s + 1, '\n') : NULL;
@@ -436,6 +444,32 @@ static int short_key(int proc, int sfd, char *key, size_t cap) {
         from = e;
     }
     return k;
+}
+
+/* The task's context as a board call depends on it: places_key, then ids_key. */
+static int short_key(int proc, int sfd, char *key, size_t cap) {
+    int k = places_key(proc, key, cap);
+    int i = k < 0 ? -1 : ids_key(sfd, key + k, cap - (size_t)k);
+    return i < 0 ? -1 : k + i;
+}
+
+/* The capability sets of the task pid names in our PID namespace (0: ours): effective,
+ * permitted, inheritable. */
+static int caps_of(int pid, uint64_t c[3]) {
+    struct {
+        uint32_t version;
+        int pid;
+    } hdr = {0x20080522, pid};
+    struct {
+        uint32_t eff, prm, inh;
+    } d[2];
+    if (syscall(SYS_capget, &hdr, d) < 0) {
+        return -1;
+    }
+    c[0] = d[0].eff | (uint64_t)d[1].eff << 32;
+    c[1] = d[0].prm | (uint64_t)d[1].prm << 32;
+    c[2] = d[0].inh | (uint64_t)d[1].inh << 32;
+    return 0;
 }
 
 /* The whole key (see short_key) of the task at proc. */
@@ -489,6 +523,7 @@ static unsigned standing_next;
 static long long request_epoch = -1; /* the board request's epoch; -1: none, ask */
 static uint64_t target_unique;      /* this call's target's unique mount ID, 0 when unknown */
 static int standing_hit;            /* this call's target has a standing go */
+static int ids_confirm(void);
 
 static int has_standing(uint64_t mnt, long long epoch) {
     for (size_t i = 0; i < sizeof standing / sizeof standing[0]; i++) {
@@ -1066,6 +1101,11 @@ static void perform(struct req *r, const int *fds, int nfds) {
         char *spec = hex(a[5], b4, sizeof b4);
         unsigned long flags = (unsigned long)strtoul(a[3], NULL, 10);
         int t = resolve("target", cwdfd, tgt, 1, 0);
+        if (!standing_hit && !ids_confirm()) {
+            rlen = 0; /* what was said of the target is not the caller's to know */
+            say("slow\n");
+            return;
+        }
         int s = -1;
         if ((flags & MS_MOVE_) || ((flags & MS_BIND_) && !(flags & MS_REMOUNT))) {
             s = resolve("source", cwdfd, src, 1, 0);
@@ -1234,7 +1274,11 @@ static void board_paths(const struct req *r, const char *p[2]) {
  * needs it. Anything this worker cannot open as the caller (a caller that is not dumpable, say)
  * is "slow": the agent sends the call through the helper, which opens them as host root.
  */
-static char own_key[4096]; /* this worker's short_key, as it sees itself */
+/* This worker as it sees itself: its places_key and ids_key, its capability sets, and whether
+ * those let it take any IDs and groups of its user namespace and pass its DAC checks. */
+static char own_places[4096], own_ids[4096];
+static uint64_t own_caps[3];
+static int own_all_caps;
 
 /* The callers this worker checked lately: their /proc/PID and status, kept open (see Context.java). */
 static struct {
@@ -1242,7 +1286,12 @@ static struct {
 } seen_tasks[8];
 static unsigned seen_next;
 
-/* Whether pid is in this worker's context (what a board call depends on): its short_key is ours. */
+/*
+ * Whether pid is in this worker's context as far as a standing remount depends on it: its
+ * capability sets and places are ours. Its seen_tasks entry + 1, or 0. Its IDs and groups (the
+ * status read, the dearest part) are compared by ids_match, before any call but a remount on a
+ * standing verdict (see ids_confirm).
+ */
 static int same_context(int pid) {
     char key[4096], at[32];
     for (int pass = 0; pass < 2; pass++) {
@@ -1272,8 +1321,11 @@ static int same_context(int pid) {
         } else if (i == 8) {
             return 0;
         }
-        if (short_key(seen_tasks[i].proc, seen_tasks[i].status, key, sizeof key) >= 0) {
-            return !strcmp(key, own_key);
+        /* capget names the task by its number; the places, read after it through the descriptor
+         * bound to the task, say that the task was there still (a PID is taken again only after) */
+        uint64_t c[3];
+        if (caps_of(pid, c) == 0 && places_key(seen_tasks[i].proc, key, sizeof key) >= 0) {
+            return memcmp(c, own_caps, sizeof c) || strcmp(key, own_places) ? 0 : i + 1;
         }
         /* that task is gone (a /proc descriptor is bound to its task): a new one may have the PID */
         close(seen_tasks[i].proc);
@@ -1283,7 +1335,32 @@ static int same_context(int pid) {
     return 0;
 }
 
-static int checked_pid; /* the PID the agent's "check PID" named, if it is in this context */
+/* Whether the task same_context found at seen has our IDs and groups. */
+static int ids_match(int seen) {
+    char key[4096];
+    return seen > 0 && ids_key(seen_tasks[seen - 1].status, key, sizeof key) >= 0 && !strcmp(key, own_ids);
+}
+
+static int checked_pid;  /* the PID the agent's "check PID" named, if same_context found it */
+static int checked_seen; /* what same_context returned for it */
+static int call_seen;    /* the same, for the board call being served */
+static int ids_pending;  /* that call's caller's IDs and groups are not compared yet */
+
+/*
+ * A board call's caller's IDs and groups: 1 once they were found ours. A remount that may stand
+ * waits with them until its target is known: one on a standing verdict is performed without them.
+ * The caller then has our very capability sets, which let it take our IDs and groups itself
+ * (CAP_SETUID, CAP_SETGID) and make a DAC check no obstacle, and a remount's own checks are of
+ * the capability alone: what it would get as itself is what it gets from us. Every other answer
+ * waits for the comparison, and is "slow" when it fails.
+ */
+static int ids_confirm(void) {
+    if (!ids_pending) {
+        return 1;
+    }
+    ids_pending = 0;
+    return ids_match(call_seen);
+}
 
 static void serve_board(void) {
     static struct req r; /* static: kept over the longjmp */
@@ -1305,6 +1382,7 @@ static void serve_board(void) {
     long long epoch = strcmp(sp + 1, "-") ? strtoll(sp + 1, NULL, 10) : -1;
     int checked = checked_pid;
     checked_pid = 0;
+    call_seen = checked_seen;
     if (pid <= 0 || pid != checked || !board_call(&r)) {
         say("slow\n");
         return;
@@ -1317,6 +1395,14 @@ static void serve_board(void) {
             want_cwd |= !hex_absolute(p[i]);
             want_proc |= hex_proc_self(p[i]);
         }
+    }
+    /* a standing verdict only for a remount that opens nothing of the caller's: what the worker
+     * opened by PID was the trapped task's only if the agent checks after it */
+    request_epoch = !strcmp(r.call, "mount") && (strtoul(r.a[3], NULL, 10) & MS_REMOUNT) && !want_cwd && !want_proc ? epoch : -1;
+    ids_pending = 1;
+    if ((request_epoch < 0 || !own_all_caps) && !ids_confirm()) {
+        say("slow\n");
+        return;
     }
     char at[32];
     cwdfd = callerproc = -1;
@@ -1332,9 +1418,6 @@ static void serve_board(void) {
         say("slow\n");
         return;
     }
-    /* a standing verdict only for a remount that opens nothing of the caller's: what the worker
-     * opened by PID was the trapped task's only if the agent checks after it */
-    request_epoch = !strcmp(r.call, "mount") && (strtoul(r.a[3], NULL, 10) & MS_REMOUNT) && !want_cwd && !want_proc ? epoch : -1;
     int fds[2] = {cwdfd, callerproc};
     perform(&r, fds, 2);
 }
@@ -1373,9 +1456,13 @@ static void worker(int sv, pid_t pid, pid_t helper, int idx) {
     snprintf(me, sizeof me, "%d", (int)getpid());
     int self = openat(hostproc, me, O_PATH | O_DIRECTORY | O_CLOEXEC);
     int sfd = self < 0 ? -1 : openat(self, "status", O_RDONLY | O_CLOEXEC);
-    if (sfd < 0 || short_key(self, sfd, own_key, sizeof own_key) < 0) {
-        own_key[0] = 0; /* no caller matches: every board call is "slow" */
+    if (sfd < 0 || places_key(self, own_places, sizeof own_places) < 0 || ids_key(sfd, own_ids, sizeof own_ids) < 0 ||
+        caps_of(0, own_caps) < 0) {
+        own_places[0] = 0; /* no caller matches: every board call is "slow" */
     }
+    /* CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN */
+    const uint64_t all = 1ULL << 1 | 1ULL << 2 | 1ULL << 3 | 1ULL << 6 | 1ULL << 7 | 1ULL << 21;
+    own_all_caps = own_places[0] && (own_caps[0] & all) == all;
     if (self >= 0) {
         close(self);
     }
@@ -1394,7 +1481,8 @@ static void worker(int sv, pid_t pid, pid_t helper, int idx) {
         if (cs != check_seen) {
             check_seen = cs;
             int who = (int)atomic_load(&myslot->check_pid);
-            checked_pid = who > 0 && same_context(who) ? who : 0;
+            checked_seen = who > 0 ? same_context(who) : 0;
+            checked_pid = checked_seen ? who : 0;
         }
         uint32_t rs = atomic_load(&myslot->req_seq);
         if (rs == req_seen) {
@@ -1406,12 +1494,18 @@ static void worker(int sv, pid_t pid, pid_t helper, int idx) {
         request_epoch = -1;
         target_unique = 0;
         standing_hit = 0;
+        ids_pending = 0;
         if (atomic_load(&myslot->kind) == KIND_AGENT) {
             on_board = 1;
             int e = setjmp(call_failed);
             if (e) {
                 rlen = 0;
-                say("errno %d\n", e);
+                /* a failure is the caller's to know only if it is in this context */
+                if (ids_confirm()) {
+                    say("errno %d\n", e);
+                } else {
+                    say("slow\n");
+                }
             } else {
                 serve_board();
             }

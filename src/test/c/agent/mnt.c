@@ -26,12 +26,14 @@
  *   mnt loop N PATH FLAGS        N calls mount(NULL, PATH, NULL, FLAGS, NULL), or with FLAGS "setattr"
  *                                of mount_setattr(PATH, clear MOUNT_ATTR_RDONLY); prints microseconds per call
  *   mnt as UID PROG ARG...       runs PROG as UID (and GID UID, no groups): no capabilities left
- *   mnt switch uid|ns PATH       two remounts rw of PATH, then in the same process either
+ *   mnt switch uid|ids|ns PATH   two remounts rw of PATH, then in the same process either
  *                                becomes uid 1000 (no capabilities left) and remounts PATH rw
- *                                again, or unshares its mount namespace and unmounts PATH there,
- *                                then says whether PATH is "unmounted" or "still-mounted" in
- *                                the new namespace; prints each result (calls after a change of
- *                                context)
+ *                                again; or becomes uid and gid 1000 in group 1000 keeping every
+ *                                capability, and remounts PATH rw, then clears its read-only
+ *                                flag with mount_setattr; or unshares its mount namespace and
+ *                                unmounts PATH there, then says whether PATH is "unmounted" or
+ *                                "still-mounted" in the new namespace; prints each result (calls
+ *                                after a change of context)
  *   mnt sysinfo N                N calls of sysinfo(2); prints microseconds per call
  *   mnt affinity N               N calls of sched_getaffinity(0, ...); prints microseconds per call
  */
@@ -45,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -231,6 +234,27 @@ int main(int argc, char **argv) {
                 return report(-1);
             }
             report(syscall(SYS_mount, NULL, p, NULL, MS_REMOUNT | MS_BIND, NULL));
+        } else if (!strcmp(argv[2], "ids")) {
+            gid_t g = 1000;
+            struct {
+                uint32_t version;
+                int pid;
+            } hdr = {0x20080522, 0};
+            struct {
+                uint32_t eff, prm, inh;
+            } d[2];
+            /* the permitted set survives the change of IDs (PR_SET_KEEPCAPS); the effective is made it again */
+            if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || setgroups(1, &g) < 0 || setresgid(1000, 1000, 1000) < 0 ||
+                setresuid(1000, 1000, 1000) < 0 || syscall(SYS_capget, &hdr, d) < 0) {
+                return report(-1);
+            }
+            d[0].eff = d[0].prm;
+            d[1].eff = d[1].prm;
+            if (syscall(SYS_capset, &hdr, d) < 0) {
+                return report(-1);
+            }
+            report(syscall(SYS_mount, NULL, p, NULL, MS_REMOUNT | MS_BIND, NULL));
+            report(setattr_rw(AT_FDCWD, p, 0));
         } else {
             /* unmounted in the new namespace: it must be gone here (and stay in the old one) */
             if (unshare(CLONE_NEWNS) < 0 || report(syscall(SYS_umount2, p, 0))) {

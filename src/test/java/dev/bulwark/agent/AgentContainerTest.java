@@ -416,6 +416,27 @@ class AgentContainerTest extends ContainerTestBase {
     }
 
     @Test
+    void aCallerThatChangedItsIdsButKeptItsCapabilitiesKeepsItsStandingRemountOnly() throws Exception {
+        // The worker compares a caller's IDs and groups (its status, the dearest part of the
+        // check) only when the call needs them: a remount on a standing verdict does not, as the
+        // caller has the worker's very capabilities. Anything else, here a mount_setattr, goes to
+        // a worker with the caller's own IDs, through the helper.
+        List<String> out = sh("""
+                mkdir /tmp/n && mount -t tmpfs t /tmp/n
+                mnt switch ids /tmp/n
+                """);
+        assertEquals(List.of("ok", "ok", "ok", "ok"), out, log(socket));
+        List<String> lines = log(socket).lines().filter(l -> l.contains(" /tmp/n") || l.contains("2f746d702f6e")).toList();
+        // the first remount goes through the helper, the second gets the worker's standing go
+        List<String> remounts = lines.stream().filter(l -> l.contains(", 4128, ")).toList();
+        assertEquals(3, remounts.size(), lines.toString());
+        assertTrue(remounts.get(2).contains("standing go"), "the remount after the change of IDs did not stand: " + remounts);
+        List<String> setattr = lines.stream().filter(l -> l.contains("mount_setattr")).toList();
+        assertEquals(1, setattr.size(), lines.toString());
+        assertFalse(setattr.get(0).contains("on the board"), "the mount_setattr went to the old worker: " + setattr);
+    }
+
+    @Test
     void aCallerThatChangedItsMountNamespaceIsNotServedByItsOldWorker() throws Exception {
         // after unshare(CLONE_NEWNS), an unmount of /tmp/n takes it away in the caller's new
         // namespace; its old worker would take away the old namespace's and leave this one's
