@@ -2,8 +2,9 @@
 //   java -cp target/bulwark.jar bench/AgentBenchTool.java config IN OUT ROOTFS SOCKET|- ARG...
 //       writes IN's config as a system container: root.path = ROOTFS, process.args = ARG..., a user
 //       namespace (0 -> 700000, 65536 IDs), every capability the caller has, a tmpfs at /tmp, and
-//       a profile that allows everything but traps the mount family (SCMP_ACT_NOTIFY) to the
-//       agent on SOCKET; "-" for the same container without the profile.
+//       a profile that allows everything but traps what system mode's does (SystemMode.NOTIFY:
+//       the mount family, sysinfo, sched_getaffinity, setns and unshare; SCMP_ACT_NOTIFY) to the
+//       agent on SOCKET, with its "trap-ns=on"; "-" for the same container without the profile.
 import dev.bulwark.json.Json;
 import dev.bulwark.json.JsonBuilder;
 import dev.bulwark.json.JsonValue;
@@ -42,9 +43,10 @@ public class AgentBenchTool {
             linux.remove("seccomp");
         } else {
             linux.put("seccomp", JsonBuilder.object().put("defaultAction", "SCMP_ACT_ALLOW").put("listenerPath", a[4])
+                    .put("listenerMetadata", "trap-ns=on")
                     .put("syscalls", new JsonArray(List.of(JsonBuilder.object()
-                            .put("names", JsonBuilder.strings(List.of("mount", "umount2", "move_mount", "open_tree", "mount_setattr", "fspick", "fsopen",
-                                    "sysinfo", "sched_getaffinity")))
+                            .put("names", JsonBuilder.strings(List.of("mount", "umount2", "move_mount", "open_tree", "mount_setattr",
+                                    "fspick", "fsopen", "sysinfo", "sched_getaffinity", "setns", "unshare")))
                             .put("action", "SCMP_ACT_NOTIFY").build())))
                     .build());
         }

@@ -224,7 +224,10 @@ struct slot {
     _Atomic uint32_t doorbell, req_len, rep_seq, rep_len, worker_sleeping, agent_sleeping, kind, check_pid;
     _Atomic uint64_t gen; /* the worker's number while it serves this slot, 0 when none */
     _Atomic uint32_t req_seq, check_seq;
-    char pad2[SLOT_HDR - 48];
+    /* in slot 0 only, for the whole board: the container's filter traps setns and unshare, and
+     * the count of those the agent let go on (see same_context) */
+    _Atomic uint32_t ns_trapped, ns_epoch;
+    char pad2[SLOT_HDR - 56];
     char req[SLOT_TEXT];
     char rep[SLOT_TEXT];
 };
@@ -406,17 +409,33 @@ static long long ns_ino(int proc, const char *name) {
     return o ? strtoll(o + 1, NULL, 10) : -1;
 }
 
-/* Where the task at proc is: its user and mount namespaces and its root ("U M MNT:DEV:INO"). */
-static int places_key(int proc, char *key, size_t cap) {
+/* The task at proc's user and mount namespaces ("U M"). */
+static int ns_key(int proc, char *key, size_t cap) {
+    long long u = ns_ino(proc, "ns/user"), m = ns_ino(proc, "ns/mnt");
+    int k = u < 0 || m < 0 ? -1 : snprintf(key, cap, "%lld %lld", u, m);
+    return k < 0 || (size_t)k >= cap ? -1 : k;
+}
+
+/* The task at proc's root ("MNT:DEV:INO"). */
+static int root_key(int proc, char *key, size_t cap) {
     struct statx_ r;
     memset(&r, 0, sizeof r);
-    long long u = ns_ino(proc, "ns/user"), m = ns_ino(proc, "ns/mnt");
-    if (u < 0 || m < 0 || syscall(SYS_statx, proc, "root", 0, STATX_MNT_ID, &r) < 0) {
+    if (syscall(SYS_statx, proc, "root", 0, STATX_MNT_ID, &r) < 0) {
         return -1;
     }
-    int k = snprintf(key, cap, "%lld %lld %llu:%u:%llu", u, m, (unsigned long long)r.mnt_id, r.dev_major << 20 | r.dev_minor,
-                     (unsigned long long)r.ino);
+    int k = snprintf(key, cap, "%llu:%u:%llu", (unsigned long long)r.mnt_id, r.dev_major << 20 | r.dev_minor, (unsigned long long)r.ino);
     return k < 0 || (size_t)k >= cap ? -1 : k;
+}
+
+/* Where the task at proc is: ns_key and root_key. */
+static int places_key(int proc, char *key, size_t cap) {
+    int k = ns_key(proc, key, cap);
+    if (k < 0 || (size_t)k + 1 >= cap) {
+        return -1;
+    }
+    key[k++] = ' ';
+    int r = root_key(proc, key + k, cap - (size_t)k);
+    return r < 0 ? -1 : k + r;
 }
 
 /* Who the task whose status is open at sfd is: its Uid, Gid, Groups, CapInh, CapPrm and CapEff lines. */
@@ -1274,26 +1293,42 @@ static void board_paths(const struct req *r, const char *p[2]) {
  * needs it. Anything this worker cannot open as the caller (a caller that is not dumpable, say)
  * is "slow": the agent sends the call through the helper, which opens them as host root.
  */
-/* This worker as it sees itself: its places_key and ids_key, its capability sets, and whether
- * those let it take any IDs and groups of its user namespace and pass its DAC checks. */
-static char own_places[4096], own_ids[4096];
+/* This worker as it sees itself: its ns_key, root_key and ids_key, its capability sets, and
+ * whether those let it take any IDs and groups of its user namespace and pass its DAC checks. */
+static char own_ns[128], own_root[128], own_ids[4096];
 static uint64_t own_caps[3];
 static int own_all_caps;
 
-/* The callers this worker checked lately: their /proc/PID and status, kept open (see Context.java). */
+/*
+ * The callers this worker checked lately: their /proc/PID and status, kept open (see
+ * Context.java), and ns_ok: 1 + the board's ns_epoch at the start of a check that found the
+ * task's namespaces ours, during a call of its that was served (0: none).
+ */
 static struct {
     int pid, proc, status;
+    uint32_t ns_ok;
 } seen_tasks[8];
 static unsigned seen_next;
+static uint32_t checked_ns_ok; /* what the latest check found, for its seen_tasks entry if its call is served */
 
 /*
  * Whether pid is in this worker's context as far as a standing remount depends on it: its
- * capability sets and places are ours. Its seen_tasks entry + 1, or 0. Its IDs and groups (the
- * status read, the dearest part) are compared by ids_match, before any call but a remount on a
- * standing verdict (see ids_confirm).
+ * capability sets, namespaces and root are ours. Its seen_tasks entry + 1, or 0. Its IDs and
+ * groups (the status read, the dearest part) are compared by ids_match, before any call but a
+ * remount on a standing verdict (see ids_confirm).
+ *
+ * Where the container's filter traps setns and unshare (the board's ns_trapped), the agent bumps
+ * the board's ns_epoch before it lets one go on, and a task's namespaces change through nothing
+ * else (a clone's new ones are the child's, under a new PID; CLONE_THREAD takes no new user
+ * namespace, and a thread's new mount namespace comes with a root of its own, which is compared
+ * each time). A task found in ours during one of its calls, read after the epoch then, is in ours
+ * still while the epoch is the same: it made no call that could change that since.
  */
 static int same_context(int pid) {
     char key[4096], at[32];
+    uint32_t epoch = atomic_load(&slot_at(0)->ns_epoch);
+    int trapped = (int)atomic_load(&slot_at(0)->ns_trapped);
+    checked_ns_ok = 0;
     for (int pass = 0; pass < 2; pass++) {
         int i = 0;
         while (i < 8 && seen_tasks[i].pid != pid) {
@@ -1318,14 +1353,23 @@ static int same_context(int pid) {
             seen_tasks[i].pid = pid;
             seen_tasks[i].proc = proc;
             seen_tasks[i].status = sfd;
+            seen_tasks[i].ns_ok = 0;
         } else if (i == 8) {
             return 0;
         }
-        /* capget names the task by its number; the places, read after it through the descriptor
-         * bound to the task, say that the task was there still (a PID is taken again only after) */
+        /* capget names the task by its number; what is read after it through the descriptor bound
+         * to the task says that the task was there still (a PID is taken again only after) */
         uint64_t c[3];
-        if (caps_of(pid, c) == 0 && places_key(seen_tasks[i].proc, key, sizeof key) >= 0) {
-            return memcmp(c, own_caps, sizeof c) || strcmp(key, own_places) ? 0 : i + 1;
+        int known = trapped && seen_tasks[i].ns_ok == epoch + 1;
+        if (caps_of(pid, c) == 0 && (known || ns_key(seen_tasks[i].proc, key, sizeof key) >= 0)) {
+            int ns = known || !strcmp(key, own_ns);
+            if (root_key(seen_tasks[i].proc, key, sizeof key) >= 0) {
+                if (memcmp(c, own_caps, sizeof c) || !ns || strcmp(key, own_root)) {
+                    return 0;
+                }
+                checked_ns_ok = epoch + 1;
+                return i + 1;
+            }
         }
         /* that task is gone (a /proc descriptor is bound to its task): a new one may have the PID */
         close(seen_tasks[i].proc);
@@ -1387,6 +1431,8 @@ static void serve_board(void) {
         say("slow\n");
         return;
     }
+    /* the check ran while this call's caller was trapped in it: what it found holds from then on */
+    seen_tasks[call_seen - 1].ns_ok = checked_ns_ok;
     const char *p[2];
     board_paths(&r, p);
     int want_cwd = 0, want_proc = 0;
@@ -1456,13 +1502,13 @@ static void worker(int sv, pid_t pid, pid_t helper, int idx) {
     snprintf(me, sizeof me, "%d", (int)getpid());
     int self = openat(hostproc, me, O_PATH | O_DIRECTORY | O_CLOEXEC);
     int sfd = self < 0 ? -1 : openat(self, "status", O_RDONLY | O_CLOEXEC);
-    if (sfd < 0 || places_key(self, own_places, sizeof own_places) < 0 || ids_key(sfd, own_ids, sizeof own_ids) < 0 ||
-        caps_of(0, own_caps) < 0) {
-        own_places[0] = 0; /* no caller matches: every board call is "slow" */
+    if (sfd < 0 || ns_key(self, own_ns, sizeof own_ns) < 0 || root_key(self, own_root, sizeof own_root) < 0 ||
+        ids_key(sfd, own_ids, sizeof own_ids) < 0 || caps_of(0, own_caps) < 0) {
+        own_ns[0] = 0; /* no caller matches: every board call is "slow" */
     }
     /* CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN */
     const uint64_t all = 1ULL << 1 | 1ULL << 2 | 1ULL << 3 | 1ULL << 6 | 1ULL << 7 | 1ULL << 21;
-    own_all_caps = own_places[0] && (own_caps[0] & all) == all;
+    own_all_caps = own_ns[0] && (own_caps[0] & all) == all;
     if (self >= 0) {
         close(self);
     }
@@ -1477,14 +1523,22 @@ static void worker(int sv, pid_t pid, pid_t helper, int idx) {
         bell_seen = await_change(&myslot->doorbell, bell_seen, &myslot->worker_sleeping, IDLE_SPIN);
         /* a check of the caller, then its call: the check runs while the agent copies the call's
          * arguments, and nothing of the call is looked up unless it passed */
-        uint32_t cs = atomic_load(&myslot->check_seq);
-        if (cs != check_seen) {
-            check_seen = cs;
-            int who = (int)atomic_load(&myslot->check_pid);
-            checked_seen = who > 0 ? same_context(who) : 0;
-            checked_pid = checked_seen ? who : 0;
+        uint32_t rs;
+        for (;;) {
+            uint32_t cs = atomic_load(&myslot->check_seq);
+            if (cs != check_seen) {
+                check_seen = cs;
+                int who = (int)atomic_load(&myslot->check_pid);
+                checked_seen = who > 0 ? same_context(who) : 0;
+                checked_pid = checked_seen ? who : 0;
+            }
+            rs = atomic_load(&myslot->req_seq);
+            /* a request's check is posted before it: one that came between the two reads goes
+             * first, or the request would be served on the check of its caller's call before */
+            if (rs == req_seen || atomic_load(&myslot->check_seq) == check_seen) {
+                break;
+            }
         }
-        uint32_t rs = atomic_load(&myslot->req_seq);
         if (rs == req_seen) {
             continue;
         }

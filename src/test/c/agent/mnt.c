@@ -26,11 +26,15 @@
  *   mnt loop N PATH FLAGS        N calls mount(NULL, PATH, NULL, FLAGS, NULL), or with FLAGS "setattr"
  *                                of mount_setattr(PATH, clear MOUNT_ATTR_RDONLY); prints microseconds per call
  *   mnt as UID PROG ARG...       runs PROG as UID (and GID UID, no groups): no capabilities left
- *   mnt switch uid|ids|ns PATH   two remounts rw of PATH, then in the same process either
+ *   mnt switch uid|ids|userns|ns PATH
+ *                                two remounts rw of PATH (three for userns), then in the same
+ *                                process either
  *                                becomes uid 1000 (no capabilities left) and remounts PATH rw
  *                                again; or becomes uid and gid 1000 in group 1000 keeping every
  *                                capability, and remounts PATH rw, then clears its read-only
- *                                flag with mount_setattr; or unshares its mount namespace and
+ *                                flag with mount_setattr; or unshares its user namespace (the
+ *                                same capability sets, in a namespace that owns no mount) and
+ *                                remounts PATH rw again; or unshares its mount namespace and
  *                                unmounts PATH there, then says whether PATH is "unmounted" or
  *                                "still-mounted" in the new namespace; prints each result (calls
  *                                after a change of context)
@@ -255,6 +259,20 @@ int main(int argc, char **argv) {
             }
             report(syscall(SYS_mount, NULL, p, NULL, MS_REMOUNT | MS_BIND, NULL));
             report(setattr_rw(AT_FDCWD, p, 0));
+        } else if (!strcmp(argv[2], "userns")) {
+            report(syscall(SYS_mount, NULL, p, NULL, MS_REMOUNT | MS_BIND, NULL));
+            /* the new namespace gives every capability: made the very sets it had before */
+            struct {
+                uint32_t version;
+                int pid;
+            } hdr = {0x20080522, 0};
+            struct {
+                uint32_t eff, prm, inh;
+            } d[2];
+            if (syscall(SYS_capget, &hdr, d) < 0 || unshare(CLONE_NEWUSER) < 0 || syscall(SYS_capset, &hdr, d) < 0) {
+                return report(-1);
+            }
+            report(syscall(SYS_mount, NULL, p, NULL, MS_REMOUNT | MS_BIND, NULL));
         } else {
             /* unmounted in the new namespace: it must be gone here (and stay in the old one) */
             if (unshare(CLONE_NEWNS) < 0 || report(syscall(SYS_umount2, p, 0))) {

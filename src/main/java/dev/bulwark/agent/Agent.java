@@ -257,7 +257,8 @@ public final class Agent {
             Runnable gone = forget;
             containers.put(fd, r.name());
             log(r.name() + ": supervised again (from the fd keeper), " + policy.immutableCount() + " immutable mounts");
-            Thread.ofPlatform().name("ctr-" + r.process().pid()).start(new Supervisor(r.name(), fd, r.mntNs(), policy, helper, () -> {
+            Thread.ofPlatform().name("ctr-" + r.process().pid()).start(new Supervisor(r.name(), fd, r.mntNs(), policy, helper,
+                    false /* the keeper does not keep trap-ns: each check reads the caller's namespaces */, () -> {
                 containers.remove(fd);
                 gone.run();
                 keeper.drop(r);
@@ -287,9 +288,10 @@ public final class Agent {
             long initPid = st != null && st.members().get("pid") instanceof JsonValue.JsonNumber n ? n.value().longValueExact() : pid;
             String metadata = o.members().get("metadata") instanceof JsonValue.JsonString s ? s.value() : "";
             boolean allow = allowUnmounts(metadata);
+            boolean nsTrapped = nsTrapped(metadata);
             Keeper.Proc proc = new Keeper.Proc(pid, Procfs.startTime(pid).orElseThrow(() -> new AgentException("pid " + pid + " is gone")));
             if (initPid != pid) {
-                registerExec(id, initPid, proc, allow, notifyFd);
+                registerExec(id, initPid, proc, allow, nsTrapped, notifyFd);
                 return;
             }
             String mountinfo = Procfs.read(Path.of("/proc", Integer.toString(pid), "mountinfo"));
@@ -300,7 +302,7 @@ public final class Agent {
             String name = id + " (pid " + pid + ")";
             // known before its supervisor runs, so the supervisor's end always forgets it
             byId.put(id, c);
-            supervise(c, proc, name, allow, policy, notifyFd);
+            supervise(c, proc, name, allow, policy, nsTrapped, notifyFd);
             ready.add(c);
             if (byId.get(id) != c) {
                 ready.remove(c); // its supervisor has ended already
@@ -313,7 +315,7 @@ public final class Agent {
         }
     }
 
-    private void registerExec(String id, long initPid, Keeper.Proc proc, boolean allow, int notifyFd) {
+    private void registerExec(String id, long initPid, Keeper.Proc proc, boolean allow, boolean nsTrapped, int notifyFd) {
         Container c = byId.get(id);
         if (c == null || c.init().pid() != initPid || !c.init().alive()) {
             throw new AgentException("process " + proc.pid() + " exec'd into container " + id + " (init pid " + initPid
@@ -324,13 +326,13 @@ public final class Agent {
         boolean strict = c.allow() && !allow;
         Policy policy = strict ? c.policy().withoutUnmounts() : c.policy();
         String name = id + " (exec pid " + proc.pid() + ")";
-        supervise(c, proc, name, c.allow() && allow, policy, notifyFd);
+        supervise(c, proc, name, c.allow() && allow, policy, nsTrapped, notifyFd);
         log(name + ": registered under the container's " + policy.immutableCount() + " creation mounts, allow-immutable-unmounts="
                 + (c.allow() && allow));
     }
 
     /** Hands the fd to the keeper (so a restarted agent supervises it again) and serves it. */
-    private void supervise(Container c, Keeper.Proc proc, String name, boolean allow, Policy policy, int notifyFd) {
+    private void supervise(Container c, Keeper.Proc proc, String name, boolean allow, Policy policy, boolean nsTrapped, int notifyFd) {
         Keeper k = keeper;
         Keeper.Record rec = null;
         if (k != null) {
@@ -343,7 +345,7 @@ public final class Agent {
         Keeper.Record kept = rec;
         boolean init = proc.equals(c.init());
         containers.put(notifyFd, name);
-        Thread.ofPlatform().name("ctr-" + proc.pid()).start(new Supervisor(name, notifyFd, c.mntNs(), policy, helper, () -> {
+        Thread.ofPlatform().name("ctr-" + proc.pid()).start(new Supervisor(name, notifyFd, c.mntNs(), policy, helper, nsTrapped, () -> {
             containers.remove(notifyFd);
             if (init) {
                 byId.remove(c.id(), c);
@@ -356,8 +358,9 @@ public final class Agent {
     }
 
     /**
-     * listenerMetadata: "allow-immutable-unmounts=true|false" (default true), and "landlock=on"
-     * when the container's processes are confined by Landlock; anything else is refused.
+     * listenerMetadata: "allow-immutable-unmounts=true|false" (default true), "landlock=on" when
+     * the container's processes are confined by Landlock, and "trap-ns=on" when its filter traps
+     * setns and unshare to the agent; anything else is refused.
      */
     static boolean allowUnmounts(String metadata) {
         boolean allow = true;
@@ -368,12 +371,17 @@ public final class Agent {
             switch (kv) {
                 case "allow-immutable-unmounts=true" -> allow = true;
                 case "allow-immutable-unmounts=false" -> allow = false;
-                case "landlock=on" -> { }
+                case "landlock=on", "trap-ns=on" -> { }
                 default -> throw new AgentException("listenerMetadata: unknown setting \"" + kv
-                        + "\", expected allow-immutable-unmounts=true or =false, or landlock=on");
+                        + "\", expected allow-immutable-unmounts=true or =false, landlock=on or trap-ns=on");
             }
         }
         return allow;
+    }
+
+    /** listenerMetadata says "trap-ns=on": every setns and unshare of the container's comes to the agent first. */
+    static boolean nsTrapped(String metadata) {
+        return List.of(metadata.split("[,\\s]+")).contains("trap-ns=on");
     }
 
     /** listenerMetadata says "landlock=on": Landlock refuses the container's mounts, and so does the agent. */

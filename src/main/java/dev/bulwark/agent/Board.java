@@ -35,6 +35,9 @@ final class Board implements AutoCloseable {
     private static final long GEN = 32;
     private static final long REQ_SEQ = 40;
     private static final long CHECK_SEQ = 44;
+    /** In slot 0, for the whole board: the container's filter traps setns and unshare; how many went on. */
+    private static final long NS_TRAPPED = 48;
+    private static final long NS_EPOCH = 52;
     private static final int KIND_AGENT = 1;
     /** How long the agent spins for a worker's answer before it sleeps. */
     private static final long SPIN_NS = 300_000;
@@ -63,6 +66,16 @@ final class Board implements AutoCloseable {
         }
         timeout.set(ValueLayout.JAVA_LONG, 0, 0);
         timeout.set(ValueLayout.JAVA_LONG, 8, WAIT_NS);
+    }
+
+    /** Tells the workers that every setns and unshare of the container's comes to the agent first. */
+    void nsTrapped() {
+        INT.setVolatile(mem, NS_TRAPPED, 1);
+    }
+
+    /** A setns or unshare is about to go on: a task's namespaces found before may change now. */
+    void nsChanging() {
+        INT.getAndAdd(mem, NS_EPOCH, 1);
     }
 
     /** Where the helper opens the board: this process's descriptor of it. */

@@ -4,11 +4,12 @@ import java.util.Optional;
 
 /**
  * The trapped syscalls: the mount family, except fsconfig and fsmount (which only finish what an
- * fsopen began); and sysinfo and sched_getaffinity, which the agent answers from the caller's
- * limits (what `free` and `nproc` ask).
+ * fsopen began); sysinfo and sched_getaffinity, which the agent answers from the caller's limits
+ * (what `free` and `nproc` ask); and setns and unshare, which it lets go on once the workers know
+ * a namespace may change (see Supervisor).
  */
 enum Call {
-    MOUNT, UMOUNT2, MOVE_MOUNT, OPEN_TREE, MOUNT_SETATTR, FSPICK, FSOPEN, SYSINFO, SCHED_GETAFFINITY;
+    MOUNT, UMOUNT2, MOVE_MOUNT, OPEN_TREE, MOUNT_SETATTR, FSPICK, FSOPEN, SYSINFO, SCHED_GETAFFINITY, SETNS, UNSHARE;
 
     private static final int AUDIT_ARCH_X86_64 = 0xc000003e;
     private static final int AUDIT_ARCH_AARCH64 = 0xc00000b7;
@@ -29,6 +30,8 @@ enum Call {
                 case 166 -> Optional.of(UMOUNT2);
                 case 99 -> Optional.of(SYSINFO);
                 case 204 -> Optional.of(SCHED_GETAFFINITY);
+                case 308 -> Optional.of(SETNS);
+                case 272 -> Optional.of(UNSHARE);
                 default -> Optional.empty();
             };
         }
@@ -38,6 +41,8 @@ enum Call {
                 case 39 -> Optional.of(UMOUNT2);
                 case 179 -> Optional.of(SYSINFO);
                 case 123 -> Optional.of(SCHED_GETAFFINITY);
+                case 268 -> Optional.of(SETNS);
+                case 97 -> Optional.of(UNSHARE);
                 default -> Optional.empty();
             };
         }

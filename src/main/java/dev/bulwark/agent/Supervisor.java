@@ -50,14 +50,17 @@ final class Supervisor implements Runnable {
     private final String mntNs;
     private final Policy policy;
     private final Path helper;
+    private final boolean nsTrapped;
     private final Runnable onExit;
 
-    Supervisor(String name, int fd, String mntNs, Policy policy, Path helper, Runnable onExit) {
+    /** nsTrapped: the container's filter traps setns and unshare to this agent (listenerMetadata trap-ns=on). */
+    Supervisor(String name, int fd, String mntNs, Policy policy, Path helper, boolean nsTrapped, Runnable onExit) {
         this.name = name;
         this.fd = fd;
         this.mntNs = mntNs;
         this.policy = policy;
         this.helper = helper;
+        this.nsTrapped = nsTrapped;
         this.onExit = onExit;
     }
 
@@ -116,6 +119,15 @@ final class Supervisor implements Runnable {
             if (call.isEmpty()) {
                 // not one of ours: a profile that traps more than the agent knows fails closed
                 Native.respond(fd, n.id(), 0, -Native.EPERM, 0);
+                return;
+            }
+            if (call.get() == Call.SETNS || call.get() == Call.UNSHARE) {
+                // decided on nothing: the workers are told first that a namespace may change (a
+                // worker skips comparing a known caller's namespaces only while none may have)
+                if (resident != null) {
+                    resident.board.nsChanging();
+                }
+                Native.respond(fd, n.id(), 0, 0, Native.USER_NOTIF_FLAG_CONTINUE);
                 return;
             }
             if (call.get() == Call.SYSINFO || call.get() == Call.SCHED_GETAFFINITY) {
@@ -806,6 +818,9 @@ final class Supervisor implements Runnable {
         if (resident == null || !resident.process.isAlive()) {
             stopResident();
             Board board = new Board();
+            if (nsTrapped) {
+                board.nsTrapped();
+            }
             try {
                 resident = new Resident(helper, board);
             } catch (IOException | RuntimeException e) {

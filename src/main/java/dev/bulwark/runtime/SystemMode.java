@@ -37,11 +37,13 @@ public final class SystemMode {
     /**
      * Trapped to the agent: the calls that change or remove an existing mount, and those that make
      * a new one (a new proc or sysfs gets the container's masks); sysinfo and sched_getaffinity,
-     * which it answers from the container's limits (`free`, `nproc`).
+     * which it answers from the container's limits (`free`, `nproc`); setns and unshare, which it
+     * lets go on once its workers know that a task's namespaces may change (so they need not read
+     * a known caller's namespaces at every call; "trap-ns=on" in the listener's metadata says so).
      */
     static final List<String> NOTIFY = List.of(
             "mount", "umount2", "umount", "move_mount", "open_tree", "mount_setattr", "fspick", "fsopen",
-            "sysinfo", "sched_getaffinity");
+            "sysinfo", "sched_getaffinity", "setns", "unshare");
     /**
      * Allowed although Docker's profile gates them on CAP_SYS_ADMIN (or CAP_SYS_CHROOT,
      * CAP_SYS_PTRACE, CAP_SYS_BOOT): the kernel checks each against the namespace the caller's
@@ -51,7 +53,7 @@ public final class SystemMode {
      * its keys are its own (runc inside, as dockerd's runtime, needs a session keyring).
      */
     static final List<String> ALLOW = List.of(
-            "unshare", "setns", "clone", "clone3", "sethostname", "setdomainname", "chroot", "pivot_root",
+            "clone", "clone3", "sethostname", "setdomainname", "chroot", "pivot_root",
             "fsconfig", "fsmount", "reboot", "ptrace", "kcmp", "pidfd_getfd", "process_vm_readv",
             "process_vm_writev", "keyctl", "add_key", "request_key");
     /** Refused whatever the engine's profile says: they give a container nothing but a way out. */
@@ -450,7 +452,7 @@ public final class SystemMode {
         rules.add(new SeccompSyscall(ALLOW, "SCMP_ACT_ALLOW", Optional.empty(), List.of()));
         rules.addAll(base.syscalls());
         return new Spec.Seccomp(base.defaultAction(), base.defaultErrnoRet(), base.architectures(), base.flags(),
-                agentSocket.toString(), "allow-immutable-unmounts=" + allowUnmounts + (landlock ? " landlock=on" : ""), rules);
+                agentSocket.toString(), "allow-immutable-unmounts=" + allowUnmounts + " trap-ns=on" + (landlock ? " landlock=on" : ""), rules);
     }
 
     /**

@@ -437,6 +437,31 @@ class AgentContainerTest extends ContainerTestBase {
     }
 
     @Test
+    void withNamespaceChangesTrappedACallerThatUnsharedItsUserNamespaceIsNotServedByItsOldWorker() throws Exception {
+        // trap-ns=on, as system mode's profile has it: setns and unshare come to the agent first,
+        // which tells the workers, and a worker does not read a known caller's namespaces again
+        // while none went on. After unshare(CLONE_NEWUSER) the caller has every capability still,
+        // in a namespace that owns no mount: its old worker (which the caller's capability sets,
+        // root and mount namespace would all match) must not serve it. The kernel's EPERM.
+        metadata("allow-immutable-unmounts=true trap-ns=on");
+        @SuppressWarnings("unchecked")
+        Map<String, Object> s = (Map<String, Object>) box.linux().get("seccomp");
+        List<String> trapped = new java.util.ArrayList<>(TRAPPED);
+        trapped.addAll(List.of("setns", "unshare"));
+        s.put("syscalls", List.of(map("names", trapped, "action", "SCMP_ACT_NOTIFY")));
+        List<String> out = sh("""
+                mkdir /tmp/n && mount -t tmpfs t /tmp/n
+                mnt switch userns /tmp/n
+                """);
+        assertEquals(List.of("ok", "ok", "ok", EPERM), out, log(socket));
+        List<String> remounts = log(socket).lines().filter(l -> l.contains(", 4128, ")).toList();
+        assertEquals(4, remounts.size(), remounts.toString());
+        assertTrue(remounts.get(2).contains("standing go"), "the third remount did not stand: " + remounts);
+        assertFalse(remounts.get(3).contains("on the board"), "the old worker served the caller in its new namespace: " + remounts);
+        assertFalse(log(socket).contains(": denied"), log(socket));
+    }
+
+    @Test
     void aCallerThatChangedItsMountNamespaceIsNotServedByItsOldWorker() throws Exception {
         // after unshare(CLONE_NEWNS), an unmount of /tmp/n takes it away in the caller's new
         // namespace; its old worker would take away the old namespace's and leave this one's

@@ -52,7 +52,7 @@ class ExecPlanTest {
         // the stage puts the exec'd process's PID between the parts
         JsonValue.JsonObject m = (JsonValue.JsonObject) Json.parse(String.join("777", l.messageParts()));
         assertEquals(777, ((JsonValue.JsonNumber) m.members().get("pid")).value().intValue());
-        assertEquals("allow-immutable-unmounts=false", ((JsonValue.JsonString) m.members().get("metadata")).value());
+        assertEquals("allow-immutable-unmounts=false trap-ns=on", ((JsonValue.JsonString) m.members().get("metadata")).value());
         JsonValue.JsonObject state = (JsonValue.JsonObject) m.members().get("state");
         assertEquals(4242, ((JsonValue.JsonNumber) state.members().get("pid")).value().intValue());
         assertEquals("c1", ((JsonValue.JsonString) state.members().get("id")).value());
