@@ -81,6 +81,20 @@ static int report(long r) {
     return 0;
 }
 
+/* This process's capability sets, read (set 0) or written (set 1). */
+struct caps {
+    struct {
+        uint32_t eff, prm, inh;
+    } d[2];
+};
+static long caps(int set, struct caps *c) {
+    struct {
+        uint32_t version;
+        int pid;
+    } hdr = {0x20080522, 0};
+    return syscall(set ? SYS_capset : SYS_capget, &hdr, c->d);
+}
+
 static long setattr_rw(int dfd, const char *path, int flags) {
     struct mount_attr a = {0, MOUNT_ATTR_RDONLY, 0, 0};
     return syscall(442, dfd, path, flags, &a, sizeof a);
@@ -240,21 +254,15 @@ int main(int argc, char **argv) {
             report(syscall(SYS_mount, NULL, p, NULL, MS_REMOUNT | MS_BIND, NULL));
         } else if (!strcmp(argv[2], "ids")) {
             gid_t g = 1000;
-            struct {
-                uint32_t version;
-                int pid;
-            } hdr = {0x20080522, 0};
-            struct {
-                uint32_t eff, prm, inh;
-            } d[2];
+            struct caps d;
             /* the permitted set survives the change of IDs (PR_SET_KEEPCAPS); the effective is made it again */
             if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || setgroups(1, &g) < 0 || setresgid(1000, 1000, 1000) < 0 ||
-                setresuid(1000, 1000, 1000) < 0 || syscall(SYS_capget, &hdr, d) < 0) {
+                setresuid(1000, 1000, 1000) < 0 || caps(0, &d) < 0) {
                 return report(-1);
             }
-            d[0].eff = d[0].prm;
-            d[1].eff = d[1].prm;
-            if (syscall(SYS_capset, &hdr, d) < 0) {
+            d.d[0].eff = d.d[0].prm;
+            d.d[1].eff = d.d[1].prm;
+            if (caps(1, &d) < 0) {
                 return report(-1);
             }
             report(syscall(SYS_mount, NULL, p, NULL, MS_REMOUNT | MS_BIND, NULL));
@@ -262,14 +270,8 @@ int main(int argc, char **argv) {
         } else if (!strcmp(argv[2], "userns")) {
             report(syscall(SYS_mount, NULL, p, NULL, MS_REMOUNT | MS_BIND, NULL));
             /* the new namespace gives every capability: made the very sets it had before */
-            struct {
-                uint32_t version;
-                int pid;
-            } hdr = {0x20080522, 0};
-            struct {
-                uint32_t eff, prm, inh;
-            } d[2];
-            if (syscall(SYS_capget, &hdr, d) < 0 || unshare(CLONE_NEWUSER) < 0 || syscall(SYS_capset, &hdr, d) < 0) {
+            struct caps d;
+            if (caps(0, &d) < 0 || unshare(CLONE_NEWUSER) < 0 || caps(1, &d) < 0) {
                 return report(-1);
             }
             report(syscall(SYS_mount, NULL, p, NULL, MS_REMOUNT | MS_BIND, NULL));
