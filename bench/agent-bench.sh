@@ -8,8 +8,10 @@
 #              worker for the caller's context resolves and performs the call in the caller's
 #              namespaces, root and credentials (the path that guards immutable mounts); after
 #              the first call on the worker's standing verdict for that mount
-#   asked      mount_setattr clearing read-only on the same tmpfs: the same way to the worker,
-#              but every call's verdict comes from the agent, on the caller's mount table
+#   setattr    mount_setattr clearing read-only on the same tmpfs: the same way, and after the
+#              first calls on the same standing verdict
+#   asked      the same with AT_RECURSIVE: every call's verdict comes from the agent, on the
+#              caller's mount table
 #   continued  remount read-only: decided on the registers alone, the kernel runs the call
 #   untrapped  the same container without the profile
 # and sysinfo(2) and sched_getaffinity(2), answered by the agent from the container's limits,
@@ -81,7 +83,8 @@ loop() {   # name socket|- n flags|sysinfo -> microseconds per call (best of RUN
     echo "$best"
 }
 emulated=$(loop emulated "$work/agent.sock" "$N" 4128)      # MS_REMOUNT|MS_BIND
-asked=$(loop asked "$work/agent.sock" "$N" setattr)
+setattr=$(loop setattr "$work/agent.sock" "$N" setattr)
+asked=$(loop asked "$work/agent.sock" "$N" rsetattr)
 continued=$(loop continued "$work/agent.sock" "$NFAST" 4129) # ... |MS_RDONLY
 untrapped=$(loop untrapped - "$NFAST" 4129)
 sysinfo_agent=$(loop sysinfo-agent "$work/agent.sock" "$N" sysinfo)
@@ -122,7 +125,8 @@ threads=$(awk '/^Threads/ { print $2 }' "/proc/$agent/status")
 
 echo "Agent round trip of a trapped mount(2), microseconds per call (best of $RUNS containers):"
 printf "  %-58s %8.1f\n" "emulated (remount rw: copy, resident helper in caller's context)" "$emulated"
-printf "  %-58s %8.1f\n" "emulated, asked (mount_setattr rw: the agent's verdict each call)" "$asked"
+printf "  %-58s %8.1f\n" "emulated (mount_setattr rw of one mount: the same)" "$setattr"
+printf "  %-58s %8.1f\n" "emulated, asked (mount_setattr rw, AT_RECURSIVE: the agent's verdict each call)" "$asked"
 printf "  %-58s %8.1f\n" "continued (remount ro: decided on registers)" "$continued"
 printf "  %-58s %8.1f\n" "untrapped (no profile)" "$untrapped"
 echo "sysinfo(2), microseconds per call:"

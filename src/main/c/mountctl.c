@@ -17,23 +17,23 @@
  * "PID EPOCH CALL ARG...", for the calls board_call names (no descriptor of the caller to take or
  * to hand back, no new mount); the worker answers "slow" when the caller is not in its context or
  * cannot be opened as the caller, and the agent sends the call here instead. EPOCH is "-", or
- * for a remount the policy's epoch (see standing verdicts).
+ * for a remount or a one-mount mount_setattr the policy's epoch (see standing verdicts).
  *
  * Either way the worker then says, for each path argument, what it resolved to,
  *   "path NAME MNT_ID IS_MOUNT_ROOT MAJOR:MINOR WHERE"     (NAME: target, source, from, to;
  *                                                           WHERE for a bind's source alone)
- * and, for the target of a remount or fspick, the mount it is on (statmount(2), so the agent
- * needs no mount table for those):
+ * and, for the target of a remount, fspick or one-mount mount_setattr, the mount it is on
+ * (statmount(2), so the agent needs no mount table for those):
  *   "mount MNT_ID PARENT_ID MAJOR:MINOR RO ROOT"             (RO: 1 if the mount or its superblock is)
  * then "ready"; the agent answers "go" or "no" (on the board, a "no" is answered "done", and a
  * "go" may be "go EPOCH": the verdict stands for that mount); on "go"
  * the call is performed on the resolved fds (never on the paths again) and the answer is
  * "errno N", or "fd N WORKER" for fspick and fsopen (the calls here that return a file
  * descriptor; the agent takes it with pidfd_getfd from WORKER and answers "taken"). Any failure
- * before the call is "errno N" with no "ready". A remount whose target's mount has a standing
- * verdict of the request's EPOCH says "standing" instead of the path and mount, and no "ready":
- * it is performed at once. "reap SLOT GEN" ends that worker ("reaped"): the
- * agent saw its latest caller exit.
+ * before the call is "errno N" with no "ready". A remount or one-mount mount_setattr whose
+ * target's mount has a standing verdict of the request's EPOCH says "standing" instead of the
+ * path and mount, and no "ready": it is performed at once. "reap SLOT GEN" ends that worker
+ * ("reaped"): the agent saw its latest caller exit.
  *
  * A new mount's last argument is "-", or for a new proc or sysfs the masks to put on it
  * (masked_mount): its mount is made detached, then "guard MAJ:MIN ROOT" for each mount placed on
@@ -526,13 +526,15 @@ static int want_mount;                /* this call's target is reported with its
 static int cwd_is_self;               /* our cwd is selffd (mount(2) names fds relative to it) */
 
 /*
- * Standing verdicts. The agent decides a remount on its target's mount alone (its number,
- * device and root, which never change while it exists) and the policy's guards; with its "go" it
- * may give the policy's epoch ("go EPOCH"), and the worker keeps that mount's 64-bit unique ID
- * (never reused) with it. A later board request that carries the same epoch (the agent has
- * checked that the notification is still pending after copying it, and the policy has not changed
- * since) remounts that mount again without asking: no "ready", no verdict to wait for. Only
- * allowing verdicts stand, and only for remounts.
+ * Standing verdicts. The agent decides a remount, or a mount_setattr of one mount (not
+ * AT_RECURSIVE), on its target's mount alone (its number, device and root, which never change
+ * while it exists) and the policy's guards: the one question it asks of such a call is whether
+ * that mount may be made writable. With its "go" to that question it may give the policy's epoch
+ * ("go EPOCH"), and the worker keeps that mount's 64-bit unique ID (never reused) with it. A
+ * later board request of either kind that carries the same epoch (the agent has checked that the
+ * notification is still pending after copying it, and the policy has not changed since) is
+ * performed on that mount at once: no "ready", no verdict to wait for. Only allowing verdicts
+ * stand.
  */
 static struct {
     uint64_t mnt;
@@ -1114,7 +1116,8 @@ static void perform(struct req *r, const int *fds, int nfds) {
     char **a = r->a;
     char n1[16], n2[16];
     long res;
-    want_mount = (!strcmp(call, "mount") && (strtoul(a[3], NULL, 10) & MS_REMOUNT)) || !strcmp(call, "fspick");
+    want_mount = (!strcmp(call, "mount") && (strtoul(a[3], NULL, 10) & MS_REMOUNT)) || !strcmp(call, "fspick") ||
+                 (!strcmp(call, "mount_setattr") && !(num(a[2]) & AT_RECURSIVE_));
     if (!strcmp(call, "mount")) {
         char *src = hex(a[0], b0, sizeof b0), *tgt = hex(a[1], b1, sizeof b1), *type = hex(a[2], b2, sizeof b2), *data = hex(a[4], b3, sizeof b3);
         char *spec = hex(a[5], b4, sizeof b4);
@@ -1229,7 +1232,12 @@ static void perform(struct req *r, const int *fds, int nfds) {
         if (attr.attr_set & MOUNT_ATTR_IDMAP_) {
             attr.userns_fd = (uint64_t)dirfd_of(r, 6, fds, nfds);
         }
-        if (!await_go()) {
+        if (!standing_hit && !ids_confirm()) {
+            rlen = 0;
+            say("slow\n");
+            return;
+        }
+        if (!standing_hit && !await_go()) {
             return;
         }
         res = syscall(MOUNT_SETATTR, t, "", AT_EMPTY_PATH_ | (flags & AT_RECURSIVE_), &attr, sizeof attr);
@@ -1391,11 +1399,12 @@ static int call_seen;    /* the same, for the board call being served */
 static int ids_pending;  /* that call's caller's IDs and groups are not compared yet */
 
 /*
- * A board call's caller's IDs and groups: 1 once they were found ours. A remount that may stand
- * waits with them until its target is known: one on a standing verdict is performed without them.
- * The caller then has our very capability sets, which let it take our IDs and groups itself
- * (CAP_SETUID, CAP_SETGID) and make a DAC check no obstacle, and a remount's own checks are of
- * the capability alone: what it would get as itself is what it gets from us. Every other answer
+ * A board call's caller's IDs and groups: 1 once they were found ours. A call that may stand (a
+ * remount, a one-mount mount_setattr) waits with them until its target is known: one on a
+ * standing verdict is performed without them. The caller then has our very capability sets,
+ * which let it take our IDs and groups itself (CAP_SETUID, CAP_SETGID) and make a DAC check no
+ * obstacle, and those calls' own checks are of the capability alone: what it would get as itself
+ * is what it gets from us. Every other answer
  * waits for the comparison, and is "slow" when it fails.
  */
 static int ids_confirm(void) {
@@ -1442,9 +1451,12 @@ static void serve_board(void) {
             want_proc |= hex_proc_self(p[i]);
         }
     }
-    /* a standing verdict only for a remount that opens nothing of the caller's: what the worker
-     * opened by PID was the trapped task's only if the agent checks after it */
-    request_epoch = !strcmp(r.call, "mount") && (strtoul(r.a[3], NULL, 10) & MS_REMOUNT) && !want_cwd && !want_proc ? epoch : -1;
+    /* a standing verdict only for a remount or a one-mount mount_setattr (never an ID-mapping one,
+     * which takes a descriptor and is not a board call) that opens nothing of the caller's: what
+     * the worker opened by PID was the trapped task's only if the agent checks after it */
+    int standable = !strcmp(r.call, "mount") ? (strtoul(r.a[3], NULL, 10) & MS_REMOUNT) != 0
+                                             : !strcmp(r.call, "mount_setattr") && !(num(r.a[2]) & AT_RECURSIVE_);
+    request_epoch = standable && !want_cwd && !want_proc ? epoch : -1;
     ids_pending = 1;
     if ((request_epoch < 0 || !own_all_caps) && !ids_confirm()) {
         say("slow\n");

@@ -21,10 +21,16 @@
  *   mnt fsopen TYPE              fsopen(TYPE): "ok" or "errno N"
  *   mnt bind FROM TO             mount(FROM, TO, MS_BIND)
  *   mnt tmpfs PATH               mount a new tmpfs
- *   mnt toctou GOOD BAD N        N remounts rw of a path another thread flips between GOOD and BAD;
+ *   mnt toctou GOOD BAD N [setattr]
+ *                                N remounts rw (or mount_setattr clearing MOUNT_ATTR_RDONLY) of a
+ *                                path another thread flips between GOOD and BAD;
  *                                prints "ok K denied D bad-writable 0|1"
  *   mnt loop N PATH FLAGS        N calls mount(NULL, PATH, NULL, FLAGS, NULL), or with FLAGS "setattr"
- *                                of mount_setattr(PATH, clear MOUNT_ATTR_RDONLY); prints microseconds per call
+ *                                of mount_setattr(PATH, clear MOUNT_ATTR_RDONLY), "rsetattr" the same
+ *                                with AT_RECURSIVE; prints microseconds per call
+ *   mnt seq PATH KIND...         in one process, one call on PATH per KIND: remount (remount-rw),
+ *                                setattr (setattr-rw), rsetattr (the same with AT_RECURSIVE) or
+ *                                rsetro (mount_setattr setting MOUNT_ATTR_RDONLY, AT_RECURSIVE)
  *   mnt as UID PROG ARG...       runs PROG as UID (and GID UID, no groups): no capabilities left
  *   mnt switch uid|ids|userns|ns PATH
  *                                two remounts rw of PATH (three for userns), then in the same
@@ -32,12 +38,12 @@
  *                                becomes uid 1000 (no capabilities left) and remounts PATH rw
  *                                again; or becomes uid and gid 1000 in group 1000 keeping every
  *                                capability, and remounts PATH rw, then clears its read-only
- *                                flag with mount_setattr; or unshares its user namespace (the
- *                                same capability sets, in a namespace that owns no mount) and
- *                                remounts PATH rw again; or unshares its mount namespace and
- *                                unmounts PATH there, then says whether PATH is "unmounted" or
- *                                "still-mounted" in the new namespace; prints each result (calls
- *                                after a change of context)
+ *                                flag with mount_setattr, then again with AT_RECURSIVE; or
+ *                                unshares its user namespace (the same capability sets, in a
+ *                                namespace that owns no mount) and remounts PATH rw again; or
+ *                                unshares its mount namespace and unmounts PATH there, then says
+ *                                whether PATH is "unmounted" or "still-mounted" in the new
+ *                                namespace; prints each result (calls after a change of context)
  *   mnt sysinfo N                N calls of sysinfo(2); prints microseconds per call
  *   mnt affinity N               N calls of sched_getaffinity(0, ...); prints microseconds per call
  */
@@ -222,15 +228,15 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "tmpfs")) {
         return report(syscall(SYS_mount, "t", argv[2], "tmpfs", 0UL, NULL));
     }
-    if (!strcmp(c, "toctou") && argc == 5) {
+    if (!strcmp(c, "toctou") && (argc == 5 || (argc == 6 && !strcmp(argv[5], "setattr")))) {
         good = argv[2];
         bad = argv[3];
         strcpy(buf, good);
         pthread_t t;
         pthread_create(&t, NULL, flip, NULL);
-        int n = atoi(argv[4]), ok = 0, denied = 0;
+        int n = atoi(argv[4]), ok = 0, denied = 0, setattr = argc == 6;
         for (int i = 0; i < n; i++) {
-            if (syscall(SYS_mount, NULL, buf, NULL, MS_REMOUNT | MS_BIND, NULL) == 0) {
+            if ((setattr ? setattr_rw(AT_FDCWD, buf, 0) : syscall(SYS_mount, NULL, buf, NULL, MS_REMOUNT | MS_BIND, NULL)) == 0) {
                 ok++;
             } else if (errno == EPERM) {
                 denied++;
@@ -241,6 +247,16 @@ int main(int argc, char **argv) {
         struct statvfs s;
         statvfs(bad, &s);
         printf("ok %d denied %d bad-writable %d\n", ok, denied, (s.f_flag & ST_RDONLY) ? 0 : 1);
+        return 0;
+    }
+    if (!strcmp(c, "seq") && argc >= 4) {
+        for (int i = 3; i < argc; i++) {
+            const char *k = argv[i];
+            struct mount_attr ro = {MOUNT_ATTR_RDONLY, 0, 0, 0};
+            report(!strcmp(k, "remount")   ? syscall(SYS_mount, NULL, argv[2], NULL, MS_REMOUNT | MS_BIND, NULL)
+                   : !strcmp(k, "rsetro") ? syscall(442, AT_FDCWD, argv[2], AT_RECURSIVE, &ro, sizeof ro)
+                                          : setattr_rw(AT_FDCWD, argv[2], !strcmp(k, "rsetattr") ? AT_RECURSIVE : 0));
+        }
         return 0;
     }
     if (!strcmp(c, "switch") && argc == 4) {
@@ -267,6 +283,7 @@ int main(int argc, char **argv) {
             }
             report(syscall(SYS_mount, NULL, p, NULL, MS_REMOUNT | MS_BIND, NULL));
             report(setattr_rw(AT_FDCWD, p, 0));
+            report(setattr_rw(AT_FDCWD, p, AT_RECURSIVE));
         } else if (!strcmp(argv[2], "userns")) {
             report(syscall(SYS_mount, NULL, p, NULL, MS_REMOUNT | MS_BIND, NULL));
             /* the new namespace gives every capability: made the very sets it had before */
@@ -329,12 +346,12 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(c, "loop") && argc == 5) {
         int n = atoi(argv[2]);
-        int setattr = !strcmp(argv[4], "setattr");
+        int setattr = !strcmp(argv[4], "setattr") ? 1 : !strcmp(argv[4], "rsetattr") ? 2 : 0;
         unsigned long flags = setattr ? 0 : strtoul(argv[4], NULL, 0);
         struct timespec a, b;
         clock_gettime(CLOCK_MONOTONIC, &a);
         for (int i = 0; i < n; i++) {
-            if ((setattr ? setattr_rw(AT_FDCWD, argv[3], 0) : syscall(SYS_mount, NULL, argv[3], NULL, flags, NULL)) < 0) {
+            if ((setattr ? setattr_rw(AT_FDCWD, argv[3], setattr == 2 ? AT_RECURSIVE : 0) : syscall(SYS_mount, NULL, argv[3], NULL, flags, NULL)) < 0) {
                 return report(-1);
             }
         }

@@ -32,10 +32,12 @@ import java.util.Optional;
  * "slow" when the caller has left that context (the call then goes through the helper, which
  * finds or starts the right worker by the caller's {@link Context} key).
  *
- * A remount's verdict depends on its target's mount and the policy's guards alone: with its
- * "go" the agent gives the worker the policy's epoch, and the worker performs later remounts of
- * that same mount (by its unique ID, never reused) at once, without asking, while the requests
- * carry that epoch. Such a request goes out only once the notification was found still pending
+ * The verdict on a remount, or on a mount_setattr of one mount (not AT_RECURSIVE), depends on its
+ * target's mount and the policy's guards alone: the one question is whether that mount may be
+ * made writable. With a "go" to that question the agent gives the worker the policy's epoch, and
+ * the worker performs later calls of either kind on that same mount (by its unique ID, never
+ * reused) at once, without asking, while the requests carry that epoch. Under Landlock, which
+ * refuses mount(2) but not mount_setattr(2), no verdict stands. Such a request goes out only once the notification was found still pending
  * after the copy, so what was read is the trapped task's. Only allowing verdicts stand.
  */
 final class Supervisor implements Runnable {
@@ -362,10 +364,10 @@ final class Supervisor implements Runnable {
                 h.board.check(r.slot(), n.pid());
             }
         }
-        // A remount may be performed on a verdict that stands for its target's mount (the
-        // worker has it when the policy's epoch is the one it was given with): that needs what
-        // was read to be the trapped task's before the request goes out.
-        boolean standable = call == Call.MOUNT && (Policy.mountFlags(a[3]) & Policy.MS_REMOUNT) != 0;
+        // A remount or a one-mount mount_setattr may be performed on a verdict that stands for
+        // its target's mount (the worker has it when the policy's epoch is the one it was given
+        // with): that needs what was read to be the trapped task's before the request goes out.
+        boolean standable = oneMount(call, a);
         if (r != null && standable && !Native.idValid(fd, n.id())) {
             h.board.check(r.slot(), 0);
             return;
@@ -452,12 +454,16 @@ final class Supervisor implements Runnable {
             if (!line.equals("ready")) {
                 throw new AgentException("helper " + helper + " said \"" + line + "\", expected ready");
             }
-            // A remount or fspick is decided on its target's mount alone, which the helper reported
-            // when the kernel could say; every other call on the caller's whole mount table.
+            // A remount, fspick or one-mount mount_setattr is decided on its target's mount alone,
+            // which the helper reported when the kernel could say (never for a detached mount: it
+            // is in no namespace's table); every other call on the caller's whole mount table.
             boolean targetOnly = targetMount != null && paths.containsKey("target") && paths.get("target").mountId() == targetMount.id()
-                    && (call == Call.FSPICK || (call == Call.MOUNT && (Policy.mountFlags(a[3]) & Policy.MS_REMOUNT) != 0));
-            // a new mount (or fsopen) is allowed wherever it goes: no table to read
-            boolean anywhere = call == Call.FSOPEN || (call == Call.MOUNT && isNewMount(a[3]));
+                    && (call == Call.FSPICK || oneMount(call, a));
+            // a new mount (or fsopen) is allowed wherever it goes, and a mount_setattr that leaves
+            // MOUNT_ATTR_RDONLY set whatever it covers (systemd's recursive read-only mounts): no
+            // table to read
+            boolean anywhere = call == Call.FSOPEN || (call == Call.MOUNT && isNewMount(a[3]))
+                    || (call == Call.MOUNT_SETATTR && (attr[1] & Policy.MOUNT_ATTR_RDONLY) == 0);
             MountTable table = targetOnly || anywhere ? null : mounts(context, n.pid());
             // the helper opened the caller's /proc entries, and so may have we: they were the trapped task's only if it is still waiting
             if (!Native.idValid(fd, n.id())) {
@@ -476,9 +482,12 @@ final class Supervisor implements Runnable {
                 Native.respond(fd, n.id(), 0, -verdict, 0);
                 return;
             }
-            // a verdict on the target's mount alone stands for it, until the guards change (a
-            // read-only remount's says nothing about one to read-write)
-            boolean stands = standable && targetOnly && ch != h.pipes && (Policy.mountFlags(a[3]) & Policy.MS_RDONLY) == 0;
+            // a verdict on whether the target's mount may be made writable stands for it, until
+            // the guards change (a read-only remount's, or a mount_setattr's that leaves
+            // MOUNT_ATTR_RDONLY be, says nothing of that)
+            boolean writable = call == Call.MOUNT ? (Policy.mountFlags(a[3]) & Policy.MS_RDONLY) == 0
+                    : (attr[1] & Policy.MOUNT_ATTR_RDONLY) != 0;
+            boolean stands = standable && targetOnly && writable && ch != h.pipes && !policy.landlocked();
             ch.say(stands ? "go " + epoch : "go");
             line = ch.next();
             List<String[]> placed = new ArrayList<>();
@@ -841,6 +850,15 @@ final class Supervisor implements Runnable {
             case MOUNT -> !argv.get(4).startsWith("66757365" /* "fuse" */);
             case MOUNT_SETATTR -> (Long.parseUnsignedLong(argv.get(5)) & 0x00100000L /* MOUNT_ATTR_IDMAP */) == 0;
             default -> true;
+        };
+    }
+
+    /** A remount, or a mount_setattr of one mount: its verdict is on its target's mount alone. */
+    private static boolean oneMount(Call call, long[] a) {
+        return switch (call) {
+            case MOUNT -> (Policy.mountFlags(a[3]) & Policy.MS_REMOUNT) != 0;
+            case MOUNT_SETATTR -> (a[2] & Policy.AT_RECURSIVE) == 0;
+            default -> false;
         };
     }
 

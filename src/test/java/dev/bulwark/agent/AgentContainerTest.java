@@ -386,6 +386,21 @@ class AgentContainerTest extends ContainerTestBase {
     }
 
     @Test
+    void flippingThePathDuringAMountSetattrNeverReachesTheImmutableMount() throws Exception {
+        // the same with mount_setattr clearing MOUNT_ATTR_RDONLY, whose verdicts stand as a remount's do
+        List<String> out = sh("""
+                mkdir /tmp/n && mount -t tmpfs t /tmp/n && mount -o remount,ro,bind /tmp/n
+                mnt toctou /tmp/n /ro 400 setattr
+                """);
+        String[] f = out.getLast().split(" ");
+        assertEquals("0", f[5], "the immutable read-only mount became writable: " + out);
+        assertTrue(Integer.parseInt(f[1]) > 0, "no call reached the allowed target: " + out);
+        assertTrue(Integer.parseInt(f[3]) > 0, "no call was checked against the immutable target: " + out);
+        assertTrue(log(socket).lines().anyMatch(l -> l.contains("mount_setattr") && l.contains("standing go")),
+                "no mount_setattr went on a standing verdict: " + log(socket));
+    }
+
+    @Test
     void eachCallRunsWithItsCallersCredentials() throws Exception {
         // The resident helper serves root's calls from one worker; a call by another user (no
         // capabilities) gets a worker of its own, and the kernel's EPERM, not the agent's: the
@@ -416,24 +431,59 @@ class AgentContainerTest extends ContainerTestBase {
     }
 
     @Test
-    void aCallerThatChangedItsIdsButKeptItsCapabilitiesKeepsItsStandingRemountOnly() throws Exception {
+    void aCallerThatChangedItsIdsButKeptItsCapabilitiesKeepsItsStandingCallsOnly() throws Exception {
         // The worker compares a caller's IDs and groups (its status, the dearest part of the
-        // check) only when the call needs them: a remount on a standing verdict does not, as the
-        // caller has the worker's very capabilities. Anything else, here a mount_setattr, goes to
-        // a worker with the caller's own IDs, through the helper.
+        // check) only when the call needs them: a remount or a one-mount mount_setattr on a
+        // standing verdict does not, as the caller has the worker's very capabilities. Anything
+        // else, here a recursive mount_setattr, goes to a worker with the caller's own IDs,
+        // through the helper.
         List<String> out = sh("""
                 mkdir /tmp/n && mount -t tmpfs t /tmp/n
                 mnt switch ids /tmp/n
                 """);
-        assertEquals(List.of("ok", "ok", "ok", "ok"), out, log(socket));
+        assertEquals(List.of("ok", "ok", "ok", "ok", "ok"), out, log(socket));
         List<String> lines = log(socket).lines().filter(l -> l.contains(" /tmp/n") || l.contains("2f746d702f6e")).toList();
         // the first remount goes through the helper, the second gets the worker's standing go
         List<String> remounts = lines.stream().filter(l -> l.contains(", 4128, ")).toList();
         assertEquals(3, remounts.size(), lines.toString());
         assertTrue(remounts.get(2).contains("standing go"), "the remount after the change of IDs did not stand: " + remounts);
         List<String> setattr = lines.stream().filter(l -> l.contains("mount_setattr")).toList();
-        assertEquals(1, setattr.size(), lines.toString());
-        assertFalse(setattr.get(0).contains("on the board"), "the mount_setattr went to the old worker: " + setattr);
+        assertEquals(2, setattr.size(), lines.toString());
+        assertTrue(setattr.get(0).contains("standing go"), "the one-mount mount_setattr did not stand: " + setattr);
+        assertFalse(setattr.get(1).contains("on the board"), "the recursive mount_setattr went to the old worker: " + setattr);
+    }
+
+    @Test
+    void aStandingVerdictIsOneOnWhetherTheMountMayBeMadeWritable() throws Exception {
+        // A remount and a mount_setattr of one mount ask the policy the same: a go to either
+        // stands for both, a recursive mount_setattr never stands, and the immutable read-only
+        // mount is never made writable. A process's first call goes through the helper, its
+        // second to the worker on the board, which is asked and given the go that stands. A
+        // recursive mount_setattr that makes read-only is let go on no table.
+        List<String> out = sh("""
+                for m in n m; do mkdir /tmp/$m && mount -t tmpfs t /tmp/$m && mount -o remount,ro,bind /tmp/$m; done
+                mnt seq /tmp/n setattr setattr setattr remount rsetattr rsetattr
+                mnt seq /tmp/m remount remount setattr
+                mnt seq /ro setattr setattr remount setattr
+                touch /tmp/n/w /tmp/m/w && echo written
+                mnt seq /tmp/n rsetro
+                touch /tmp/n/x 2>/dev/null || echo read-only
+                """);
+        assertEquals(List.of("ok", "ok", "ok", "ok", "ok", "ok", "ok", "ok", "ok", EPERM, EPERM, EPERM, EPERM, "written", "ok", "read-only"),
+                out, log(socket));
+        List<String> n = calls("2f746d702f6e"), m = calls("2f746d702f6d");
+        assertEquals(7, n.size(), n.toString());
+        assertEquals(List.of(false, false, true, true, false, false, false), n.stream().map(l -> l.contains("standing go")).toList(),
+                "not the third mount_setattr and the remount after it alone stood: " + n);
+        assertEquals(3, m.size(), m.toString());
+        assertEquals(List.of(false, false, true), m.stream().map(l -> l.contains("standing go")).toList(),
+                "the mount_setattr after the remount's go did not stand: " + m);
+        assertTrue(calls("2f726f").stream().noneMatch(l -> l.contains("standing go")), log(socket));
+    }
+
+    /** The agent's log lines of the trapped mount and mount_setattr calls on hex path (not the mount that made it). */
+    private List<String> calls(String hexPath) {
+        return log(socket).lines().filter(l -> l.contains(", " + hexPath + ", ") && (l.contains("mount_setattr") || l.contains(", 4128, "))).toList();
     }
 
     @Test
