@@ -1404,8 +1404,8 @@ static int ids_pending;  /* that call's caller's IDs and groups are not compared
  * standing verdict is performed without them. The caller then has our very capability sets,
  * which let it take our IDs and groups itself (CAP_SETUID, CAP_SETGID) and make a DAC check no
  * obstacle, and those calls' own checks are of the capability alone: what it would get as itself
- * is what it gets from us. Every other answer
- * waits for the comparison, and is "slow" when it fails.
+ * is what it gets from us. Every other answer waits for the comparison, and is "slow" when it
+ * fails.
  */
 static int ids_confirm(void) {
     if (!ids_pending) {

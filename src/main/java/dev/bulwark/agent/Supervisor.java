@@ -36,9 +36,10 @@ import java.util.Optional;
  * target's mount and the policy's guards alone: the one question is whether that mount may be
  * made writable. With a "go" to that question the agent gives the worker the policy's epoch, and
  * the worker performs later calls of either kind on that same mount (by its unique ID, never
- * reused) at once, without asking, while the requests carry that epoch. Under Landlock, which
- * refuses mount(2) but not mount_setattr(2), no verdict stands. Such a request goes out only once the notification was found still pending
- * after the copy, so what was read is the trapped task's. Only allowing verdicts stand.
+ * reused) at once, without asking, while the requests carry that epoch. Such a request goes out
+ * only once the notification was found still pending after the copy, so what was read is the
+ * trapped task's. Only allowing verdicts stand, and none under Landlock (which refuses mount(2)
+ * but not mount_setattr(2)).
  */
 final class Supervisor implements Runnable {
     private static final int EFAULT = 14;
