@@ -853,6 +853,21 @@ static int await_go(void) {
     return go;
 }
 
+/* Whether a call that may stand (its target resolved, its IDs maybe not compared yet) is to be
+ * performed: at once on a standing verdict, else once the caller's IDs are found ours ("slow"
+ * if not) and the agent says go. */
+static int cleared(void) {
+    if (standing_hit) {
+        return 1;
+    }
+    if (!ids_confirm()) {
+        rlen = 0; /* what was said of the target is not the caller's to know */
+        say("slow\n");
+        return 0;
+    }
+    return await_go();
+}
+
 /* mount(2) takes paths only: name the resolved fd through our own /proc/self/fd (cwd there). */
 static char *fd_name(int fd, char *buf, size_t n) {
     snprintf(buf, n, "%d", fd);
@@ -1123,16 +1138,11 @@ static void perform(struct req *r, const int *fds, int nfds) {
         char *spec = hex(a[5], b4, sizeof b4);
         unsigned long flags = (unsigned long)strtoul(a[3], NULL, 10);
         int t = resolve("target", cwdfd, tgt, 1, 0);
-        if (!standing_hit && !ids_confirm()) {
-            rlen = 0; /* what was said of the target is not the caller's to know */
-            say("slow\n");
-            return;
-        }
         int s = -1;
         if ((flags & MS_MOVE_) || ((flags & MS_BIND_) && !(flags & MS_REMOUNT))) {
             s = resolve("source", cwdfd, src, 1, 0);
         }
-        if (!standing_hit && !await_go()) {
+        if (!cleared()) {
             return;
         }
         if (!cwd_is_self && fchdir(selffd) < 0) {
@@ -1232,12 +1242,7 @@ static void perform(struct req *r, const int *fds, int nfds) {
         if (attr.attr_set & MOUNT_ATTR_IDMAP_) {
             attr.userns_fd = (uint64_t)dirfd_of(r, 6, fds, nfds);
         }
-        if (!standing_hit && !ids_confirm()) {
-            rlen = 0;
-            say("slow\n");
-            return;
-        }
-        if (!standing_hit && !await_go()) {
+        if (!cleared()) {
             return;
         }
         res = syscall(MOUNT_SETATTR, t, "", AT_EMPTY_PATH_ | (flags & AT_RECURSIVE_), &attr, sizeof attr);

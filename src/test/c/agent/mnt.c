@@ -106,6 +106,15 @@ static long setattr_rw(int dfd, const char *path, int flags) {
     return syscall(442, dfd, path, flags, &a, sizeof a);
 }
 
+/* One call on path by its kind: remount (remount-rw), setattr (setattr-rw), rsetattr (the same
+ * with AT_RECURSIVE) or rsetro (mount_setattr setting MOUNT_ATTR_RDONLY, AT_RECURSIVE). */
+static long kind_call(const char *kind, const char *path) {
+    struct mount_attr ro = {MOUNT_ATTR_RDONLY, 0, 0, 0};
+    return !strcmp(kind, "remount")  ? syscall(SYS_mount, NULL, path, NULL, MS_REMOUNT | MS_BIND, NULL)
+           : !strcmp(kind, "rsetro") ? syscall(442, AT_FDCWD, path, AT_RECURSIVE, &ro, sizeof ro)
+                                     : setattr_rw(AT_FDCWD, path, !strcmp(kind, "rsetattr") ? AT_RECURSIVE : 0);
+}
+
 static char buf[4096];
 static volatile int stop;
 static const char *good, *bad;
@@ -234,9 +243,10 @@ int main(int argc, char **argv) {
         strcpy(buf, good);
         pthread_t t;
         pthread_create(&t, NULL, flip, NULL);
-        int n = atoi(argv[4]), ok = 0, denied = 0, setattr = argc == 6;
+        int n = atoi(argv[4]), ok = 0, denied = 0;
+        const char *kind = argc == 6 ? "setattr" : "remount";
         for (int i = 0; i < n; i++) {
-            if ((setattr ? setattr_rw(AT_FDCWD, buf, 0) : syscall(SYS_mount, NULL, buf, NULL, MS_REMOUNT | MS_BIND, NULL)) == 0) {
+            if (kind_call(kind, buf) == 0) {
                 ok++;
             } else if (errno == EPERM) {
                 denied++;
@@ -251,11 +261,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(c, "seq") && argc >= 4) {
         for (int i = 3; i < argc; i++) {
-            const char *k = argv[i];
-            struct mount_attr ro = {MOUNT_ATTR_RDONLY, 0, 0, 0};
-            report(!strcmp(k, "remount")   ? syscall(SYS_mount, NULL, argv[2], NULL, MS_REMOUNT | MS_BIND, NULL)
-                   : !strcmp(k, "rsetro") ? syscall(442, AT_FDCWD, argv[2], AT_RECURSIVE, &ro, sizeof ro)
-                                          : setattr_rw(AT_FDCWD, argv[2], !strcmp(k, "rsetattr") ? AT_RECURSIVE : 0));
+            report(kind_call(argv[i], argv[2]));
         }
         return 0;
     }
@@ -346,12 +352,12 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(c, "loop") && argc == 5) {
         int n = atoi(argv[2]);
-        int setattr = !strcmp(argv[4], "setattr") ? 1 : !strcmp(argv[4], "rsetattr") ? 2 : 0;
+        int setattr = !strcmp(argv[4], "setattr") || !strcmp(argv[4], "rsetattr");
         unsigned long flags = setattr ? 0 : strtoul(argv[4], NULL, 0);
         struct timespec a, b;
         clock_gettime(CLOCK_MONOTONIC, &a);
         for (int i = 0; i < n; i++) {
-            if ((setattr ? setattr_rw(AT_FDCWD, argv[3], setattr == 2 ? AT_RECURSIVE : 0) : syscall(SYS_mount, NULL, argv[3], NULL, flags, NULL)) < 0) {
+            if ((setattr ? kind_call(argv[4], argv[3]) : syscall(SYS_mount, NULL, argv[3], NULL, flags, NULL)) < 0) {
                 return report(-1);
             }
         }
